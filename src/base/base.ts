@@ -1,0 +1,192 @@
+/**
+ * Bases: one pristine venv per interpreter kind, made by `pypakr init` and
+ * never modified afterwards. A base's identity is the digest of its manifest.
+ * Its record lives in `BASE/.pypakr/base.json`, outside the manifest.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { z } from "zod";
+import type { Config } from "../config/config.js";
+import { pythonSchema, type PythonIdentity } from "../image/format.js";
+import { relocateContent } from "../image/relocation.js";
+import { describeInterpreter, findInterpreter, interpreterKind, pythonIdentity, type Interpreter } from "../python/interpreter.js";
+import { createVenv, supportedWheelTags } from "../python/venv.js";
+import { isErrno, PypakrError } from "../util/errors.js";
+import { exists, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
+import { SHA256_DIGEST, sha256Digest, type Digest } from "../util/hash.js";
+import { progress } from "../util/log.js";
+import { METADATA_DIR, scanTree, type ManifestEntry } from "./manifest.js";
+
+const BASE_FORMAT_VERSION = 1;
+
+const baseRecordSchema = z.object({
+  formatVersion: z.literal(BASE_FORMAT_VERSION),
+  kind: z.string(),
+  python: pythonSchema.extend({ executable: z.string() }),
+  /** The path the base's files name (what relocation replaces). */
+  path: z.string(),
+  created: z.string(),
+  supportedTags: z.array(z.string()),
+  manifestDigest: z.string().regex(SHA256_DIGEST),
+  entries: z.array(
+    z.object({
+      path: z.string(),
+      type: z.enum(["file", "dir", "symlink"]),
+      mode: z.number(),
+      size: z.number().optional(),
+      sha256: z.string().optional(),
+      link: z.string().optional(),
+      relocate: z.enum(["text", "binary"]).optional(),
+    }),
+  ),
+});
+
+export type Base = z.infer<typeof baseRecordSchema> & { dir: string; manifestDigest: Digest };
+
+export function baseDir(config: Config, kind: string): string {
+  return path.join(config.basesDir, kind);
+}
+
+function recordFile(dir: string): string {
+  return path.join(dir, METADATA_DIR, "base.json");
+}
+
+export function manifestDigest(entries: ManifestEntry[]): Digest {
+  return sha256Digest(JSON.stringify(entries));
+}
+
+/** The base for `kind`, or null when there is none (or only a broken one). */
+export async function loadBase(config: Config, kind: string): Promise<Base | null> {
+  const dir = baseDir(config, kind);
+  let text: string;
+  try {
+    text = await fs.readFile(recordFile(dir), "utf8");
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return null;
+    throw error;
+  }
+  const parsed = baseRecordSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new PypakrError(`the base at ${dir} has an unreadable record`, { hint: `Recreate it: pypakr init --force --python ${kind.split("-")[0] === "cpython" ? "python" + kind.split("-")[1] : "PYTHON"}` });
+  }
+  return { ...parsed.data, manifestDigest: parsed.data.manifestDigest as Digest, dir };
+}
+
+export async function listBases(config: Config): Promise<Base[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(config.basesDir);
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return [];
+    throw error;
+  }
+  const bases = await Promise.all(names.filter((name) => !name.startsWith(".")).map((name) => loadBase(config, name).catch(() => null)));
+  return bases.filter((base): base is Base => base !== null);
+}
+
+async function interpreterStillThere(base: Base): Promise<boolean> {
+  try {
+    await fs.access(base.python.executable, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes the base venv at a temporary path, moves its files' references to the
+ * final path (the same relocation containers get), records its manifest, and
+ * renames it into place, so a base is either absent or complete. When another
+ * process finished the same base first, theirs is kept.
+ */
+async function buildBase(config: Config, interpreter: Interpreter, kind: string): Promise<void> {
+  const dir = baseDir(config, kind);
+  await fs.mkdir(config.basesDir, { recursive: true });
+  await withTempPath(dir, "init", async (temp) => {
+    await createVenv(interpreter.executable, temp);
+    const supportedTags = await supportedWheelTags(temp);
+    const entries = await scanTree(temp);
+    for (const entry of entries) {
+      if (!entry.relocate) continue;
+      const file = path.join(temp, entry.path);
+      await fs.writeFile(file, relocateContent(await fs.readFile(file), entry.relocate, temp, dir));
+    }
+    const record = {
+      formatVersion: BASE_FORMAT_VERSION,
+      kind,
+      python: { ...pythonIdentity(interpreter), executable: interpreter.executable },
+      path: dir,
+      created: new Date().toISOString(),
+      supportedTags,
+      manifestDigest: manifestDigest(entries),
+      entries,
+    };
+    await fs.mkdir(path.join(temp, METADATA_DIR));
+    await writeFileAtomic(recordFile(temp), JSON.stringify(record, null, 1));
+    if (await exists(dir)) {
+      const old = siblingTempPath(dir, "old");
+      await fs.rename(dir, old);
+      await fs.rename(temp, dir);
+      await removeTree(old);
+      return;
+    }
+    try {
+      await fs.rename(temp, dir);
+    } catch (error) {
+      if (!isErrno(error, "ENOTEMPTY") && !isErrno(error, "EEXIST")) throw error;
+    }
+  });
+}
+
+export interface InitResult {
+  base: Base;
+  created: boolean;
+}
+
+/** `pypakr init`: the base for this interpreter, made if missing, broken or forced. */
+export async function initBase(config: Config, interpreter: Interpreter, options: { force?: boolean } = {}): Promise<InitResult> {
+  const kind = interpreterKind(interpreter);
+  const existing = await loadBase(config, kind).catch(() => null);
+  if (existing && !options.force && (await interpreterStillThere(existing))) return { base: existing, created: false };
+  progress(`creating the base venv for ${describeInterpreter(interpreter)} at ${baseDir(config, kind)}`);
+  await buildBase(config, interpreter, kind);
+  const base = await loadBase(config, kind);
+  if (!base) throw new PypakrError(`the base at ${baseDir(config, kind)} vanished while it was being made`, { hint: "Run pypakr init again." });
+  return { base, created: true };
+}
+
+/** The base for the given interpreter, made on first use (saying so). */
+export async function ensureBase(config: Config, python: string): Promise<Base> {
+  const interpreter = await findInterpreter(python);
+  const existing = await loadBase(config, interpreterKind(interpreter)).catch(() => null);
+  if (existing && (await interpreterStillThere(existing))) return existing;
+  progress(`no base for ${describeInterpreter(interpreter)} yet; running pypakr init`);
+  return (await initBase(config, interpreter)).base;
+}
+
+function suggestedPython(python: PythonIdentity): string {
+  const [major, minor] = python.version.split(".");
+  return python.implementation === "cpython" ? `python${major}.${minor}${python.abiFlags}` : `${python.implementation}${major}.${minor}`;
+}
+
+/**
+ * The base an image needs. When there is none yet but the default interpreter
+ * is the right kind, it is made (as `docker run` pulls what it lacks);
+ * otherwise the error names both sides and the command that fixes it.
+ */
+export async function chooseBase(config: Config, wanted: PythonIdentity): Promise<Base> {
+  const kind = interpreterKind(wanted);
+  const existing = await loadBase(config, kind);
+  if (existing && (await interpreterStillThere(existing))) return existing;
+  const fallback = await findInterpreter(config.python).catch(() => null);
+  if (fallback && interpreterKind(fallback) === kind) {
+    progress(`no base for ${describeInterpreter(wanted)} yet; running pypakr init`);
+    return (await initBase(config, fallback)).base;
+  }
+  const have = (await listBases(config)).map((base) => describeInterpreter(base.python));
+  if (fallback) have.push(`${describeInterpreter(fallback)} (default interpreter, ${fallback.executable})`);
+  throw new PypakrError(
+    `the image needs ${describeInterpreter(wanted)}, but this machine has no base for it (it has: ${have.length > 0 ? [...new Set(have)].join("; ") : "none"})`,
+    { hint: `Install that Python, then run: pypakr init --python ${suggestedPython(wanted)}` },
+  );
+}

@@ -1,0 +1,80 @@
+/**
+ * A venv's file manifest: every entry with its type, mode, size, content hash
+ * and link target. Hashes are taken over the content with the venv's own path
+ * replaced by the relocation placeholder, so manifests of the same files at
+ * different paths (a base, and a build's work env made from it) compare equal.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import type { RelocationKind } from "../image/format.js";
+import { PLACEHOLDER, relocationKind, replaceAll } from "../image/relocation.js";
+import { sha256File, sha256Hex } from "../util/hash.js";
+
+export interface ManifestEntry {
+  path: string;
+  type: "file" | "dir" | "symlink";
+  mode: number;
+  size?: number;
+  sha256?: string;
+  link?: string;
+  /** Set when the content holds the venv's own path. */
+  relocate?: RelocationKind;
+}
+
+/** pypakr's own metadata inside a base or container; never part of a manifest or a layer. */
+export const METADATA_DIR = ".pypakr";
+
+export function isBytecodePath(relative: string): boolean {
+  return relative.split("/").includes("__pycache__");
+}
+
+/** Reads one file and how it relates to `prefix` (the tree's own path). */
+export async function describeFile(file: string, prefix: string): Promise<{ content: Buffer; sha256: string; relocate?: RelocationKind }> {
+  const content = await fs.readFile(file);
+  const normalized = replaceAll(content, prefix, PLACEHOLDER);
+  if (normalized === content) return { content, sha256: sha256Hex(content) };
+  return { content, sha256: sha256Hex(normalized), relocate: relocationKind(content) };
+}
+
+/**
+ * Walks `root` without following symlinks and describes every entry, sorted
+ * by path. `skip` prunes entries (and whole directories) by relative path.
+ */
+export async function scanTree(root: string, options: { skip?: (relative: string) => boolean } = {}): Promise<ManifestEntry[]> {
+  const entries: ManifestEntry[] = [];
+  const walk = async (dir: string, relativeDir: string): Promise<void> => {
+    const names = (await fs.readdir(dir)).sort();
+    for (const name of names) {
+      const relative = relativeDir ? `${relativeDir}/${name}` : name;
+      if (relative === METADATA_DIR || options.skip?.(relative)) continue;
+      const full = path.join(dir, name);
+      const stat = await fs.lstat(full);
+      const mode = stat.mode & 0o777;
+      if (stat.isDirectory()) {
+        entries.push({ path: relative, type: "dir", mode });
+        await walk(full, relative);
+      } else if (stat.isSymbolicLink()) {
+        entries.push({ path: relative, type: "symlink", mode, link: await fs.readlink(full) });
+      } else if (stat.isFile()) {
+        // Bytecode names the path it was compiled at, but CPython corrects
+        // co_filename on import, so it is never rewritten.
+        const { sha256, relocate } = isBytecodePath(relative) ? { sha256: (await sha256File(full)).hex, relocate: undefined } : await describeFile(full, root);
+        entries.push({ path: relative, type: "file", mode, size: stat.size, sha256, ...(relocate ? { relocate } : {}) });
+      } else {
+        throw new UnsupportedFileError(relative);
+      }
+    }
+  };
+  await walk(root, "");
+  return entries;
+}
+
+export class UnsupportedFileError extends Error {
+  constructor(readonly relativePath: string) {
+    super(`${relativePath} is not a regular file, directory or symlink`);
+  }
+}
+
+export function manifestByPath(entries: ManifestEntry[]): Map<string, ManifestEntry> {
+  return new Map(entries.map((entry) => [entry.path, entry]));
+}

@@ -1,0 +1,136 @@
+/**
+ * `create-image`: source -> work env (a copy of the base at a fixed-length
+ * path) -> setup -> diff against the base -> layers -> OCI image archive.
+ */
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ensureBase, type Base } from "../base/base.js";
+import { copyBase } from "../base/copy.js";
+import type { Config } from "../config/config.js";
+import { tmpDir } from "../config/config.js";
+import { writeImageArchive, type WrittenImage } from "../image/archive.js";
+import { ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
+import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
+import { PLACEHOLDER, PREFIX_LENGTH } from "../image/relocation.js";
+import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
+import { PypakrError } from "../util/errors.js";
+import { cleanupOnInterrupt, lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
+import { progress } from "../util/log.js";
+import { diffWorkEnv, type Change } from "./diff.js";
+import { install } from "./install.js";
+import { planLayers } from "./layers.js";
+import { stageSource } from "./source.js";
+
+export interface CreateImageOptions {
+  source: string;
+  image: string;
+  tag?: string;
+  python?: string;
+  environment?: Record<string, string>;
+}
+
+export interface CreatedImage extends WrittenImage {
+  file: string;
+  layers: WrittenLayer[];
+  distributions: Distribution[];
+}
+
+const WORK_NAME = "pypakr-build-";
+
+/**
+ * The build runs at a path exactly PREFIX_LENGTH long (padded with `_`), so
+ * turning it into the placeholder never moves a byte in a binary file. It
+ * goes under pypakr's own tmp dir (same filesystem as the base, for reflinks)
+ * when that is short enough, else under the system's.
+ */
+async function makeWorkPath(config: Config): Promise<string> {
+  for (const root of [tmpDir(config), os.tmpdir()]) {
+    await fs.mkdir(root, { recursive: true });
+    const real = await fs.realpath(root);
+    const stem = path.join(real, `${WORK_NAME}${randomSuffix()}`);
+    if (stem.length > PREFIX_LENGTH) continue;
+    const workEnv = stem.padEnd(PREFIX_LENGTH, "_");
+    await fs.mkdir(workEnv);
+    return workEnv;
+  }
+  throw new PypakrError(`no temporary directory with a path shorter than ${PREFIX_LENGTH - 30} characters`, { hint: "Set TMPDIR to a short path such as /tmp." });
+}
+
+function createdTime(): string {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000).toISOString();
+  return new Date().toISOString();
+}
+
+async function checkOutput(image: string): Promise<void> {
+  const stat = await fs.stat(path.dirname(image)).catch(() => null);
+  if (!stat?.isDirectory()) throw new PypakrError(`cannot write ${image}: directory ${path.dirname(image)} does not exist`, { hint: "Create the directory first, or write the image elsewhere." });
+  const existing = await lstatOrNull(image);
+  if (existing?.isDirectory()) throw new PypakrError(`cannot write ${image}: it is a directory`, { hint: "Name the image file, e.g. -i IMAGE.tar" });
+}
+
+function imageConfig(base: Base, layers: WrittenLayer[], distributions: Distribution[], changes: Change[], options: CreateImageOptions, hasRun: boolean): ImageConfig {
+  const python = pythonIdentity(base.python);
+  const environment = options.environment ?? {};
+  const entrypoint = hasRun ? ["./run"] : [];
+  const created = createdTime();
+  const relocated = changes.flatMap((change) => (change.type === "file" && change.relocate ? [{ path: change.path, kind: change.relocate }] : []));
+  return {
+    created,
+    architecture: ociArchitecture(python.machine),
+    os: python.os,
+    config: {
+      Env: Object.entries(environment).map(([key, value]) => `${key}=${value}`),
+      Entrypoint: entrypoint,
+      Labels: { "org.pypakr.python": `${python.implementation}-${majorMinor(python.version)}${python.abiFlags}`, "org.pypakr.base": base.kind },
+    },
+    rootfs: { type: "layers", diff_ids: layers.map((layer) => layer.diffId) },
+    pypakr: {
+      formatVersion: 1,
+      python,
+      base: { id: base.kind, manifestDigest: base.manifestDigest },
+      entrypoint,
+      environment,
+      distributions,
+      relocation: { placeholder: PLACEHOLDER, files: relocated.sort((a, b) => (a.path < b.path ? -1 : 1)) },
+      created,
+    },
+  };
+}
+
+export async function createImage(config: Config, options: CreateImageOptions): Promise<CreatedImage> {
+  const source = path.resolve(options.source);
+  const target = path.resolve(options.image);
+  await checkOutput(target);
+  await fs.access(source).catch(() => {
+    throw new PypakrError(`source ${source} does not exist`, { hint: "Pass a directory or a .tar/.tar.gz file with -s." });
+  });
+  const base = await ensureBase(config, options.python ?? config.python);
+  const workEnv = await makeWorkPath(config);
+  const scratch = `${path.join(tmpDir(config), `scratch-${randomSuffix()}`)}`;
+  const forget = [cleanupOnInterrupt(workEnv), cleanupOnInterrupt(scratch)];
+  try {
+    await fs.mkdir(path.join(scratch, "source"), { recursive: true });
+    await copyBase(base, workEnv, workEnv);
+    const files = await stageSource(source, workEnv, path.join(scratch, "source"));
+    progress(`building on ${describeInterpreter(base.python)}`);
+    await install(workEnv, files);
+    progress("comparing with the base");
+    const changes = await diffWorkEnv(workEnv, base);
+    const planned = await planLayers(workEnv, changes);
+    progress(`writing ${planned.length} layer${planned.length === 1 ? "" : "s"}`);
+    const layers: WrittenLayer[] = [];
+    const distributions: Distribution[] = [];
+    for (const [index, layer] of planned.entries()) {
+      const written = await writeLayer(layer.entries, path.join(scratch, `layer-${index}.tar.gz`));
+      layers.push(written);
+      if (layer.distribution) distributions.push({ ...layer.distribution, layer: written.digest });
+    }
+    const written = await writeImageArchive(target, imageConfig(base, layers, distributions, changes, options, files.run), layers, options.tag);
+    return { ...written, file: target, layers, distributions };
+  } finally {
+    forget.forEach((done) => done());
+    await Promise.all([removeTree(workEnv), removeTree(scratch)]);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * What a build changed: the work env compared with the base it was made
+ * from, entry by entry. Both manifests hash content with their own path
+ * replaced by the placeholder, so an unchanged relocated file (an activate
+ * script, pip's launcher) compares equal. Bytecode is left out: containers
+ * compile it on demand, and it would make images differ from build to build.
+ */
+import * as path from "node:path";
+import type { Base } from "../base/base.js";
+import { isBytecodePath, manifestByPath, scanTree, UnsupportedFileError, type ManifestEntry } from "../base/manifest.js";
+import type { RelocationKind } from "../image/format.js";
+import { PypakrError } from "../util/errors.js";
+
+export type Change =
+  | { type: "dir"; path: string }
+  | { type: "file"; path: string; executable: boolean; size: number; relocate?: RelocationKind }
+  | { type: "symlink"; path: string; link: string }
+  | { type: "whiteout"; path: string };
+
+function isExecutable(mode: number): boolean {
+  return (mode & 0o111) !== 0;
+}
+
+function sameEntry(work: ManifestEntry, base: ManifestEntry): boolean {
+  if (work.type !== base.type) return false;
+  if (work.type === "symlink") return work.link === base.link;
+  if (work.type === "file") return work.sha256 === base.sha256 && isExecutable(work.mode) === isExecutable(base.mode);
+  return true;
+}
+
+/** A symlink an image can carry: relative and inside the env (absolute ones into the env are made relative). */
+function portableLink(workEnv: string, entry: ManifestEntry): string {
+  const link = entry.link ?? "";
+  const from = path.posix.dirname(entry.path);
+  let relative = link;
+  if (path.posix.isAbsolute(link)) {
+    if (!link.startsWith(`${workEnv}/`)) {
+      throw new PypakrError(`the build made ${entry.path} a symlink to ${link}, outside the environment`, {
+        hint: "Images must be self-contained: copy the file into the environment instead of linking to it.",
+      });
+    }
+    relative = path.posix.relative(from, link.slice(workEnv.length + 1));
+  }
+  const resolved = path.posix.normalize(path.posix.join(from, relative));
+  if (resolved === ".." || resolved.startsWith("../")) {
+    throw new PypakrError(`the build made ${entry.path} a symlink to ${link}, outside the environment`, { hint: "Link only to files inside the environment." });
+  }
+  return relative;
+}
+
+export async function diffWorkEnv(workEnv: string, base: Base): Promise<Change[]> {
+  let entries: ManifestEntry[];
+  try {
+    entries = await scanTree(workEnv, { skip: (relative) => path.posix.basename(relative) === "__pycache__" });
+  } catch (error) {
+    if (!(error instanceof UnsupportedFileError)) throw error;
+    throw new PypakrError(`the build left ${error.relativePath}, which is not a regular file, directory or symlink`, { hint: "Remove it in setup (an image holds files, directories and symlinks only)." });
+  }
+  const baseEntries = manifestByPath(base.entries);
+  const work = manifestByPath(entries);
+  const changes: Change[] = [];
+  for (const entry of entries) {
+    const before = baseEntries.get(entry.path);
+    if (before && sameEntry(entry, before)) continue;
+    if (entry.type === "dir") changes.push({ type: "dir", path: entry.path });
+    else if (entry.type === "symlink") changes.push({ type: "symlink", path: entry.path, link: portableLink(workEnv, entry) });
+    else changes.push({ type: "file", path: entry.path, executable: isExecutable(entry.mode), size: entry.size ?? 0, ...(entry.relocate ? { relocate: entry.relocate } : {}) });
+  }
+  // One whiteout per deleted subtree: only where the parent still exists as a directory.
+  for (const entry of base.entries) {
+    if (work.has(entry.path) || isBytecodePath(entry.path)) continue;
+    const parent = path.posix.dirname(entry.path);
+    if (parent === "." || work.get(parent)?.type === "dir") changes.push({ type: "whiteout", path: entry.path });
+  }
+  return changes;
+}

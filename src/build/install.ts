@@ -1,0 +1,48 @@
+/**
+ * Installing into the work env: the source's own `setup` script, as in the
+ * original, or pip on its requirements / project file.
+ */
+import * as path from "node:path";
+import { venvEnvironment } from "../python/venv.js";
+import { PypakrError } from "../util/errors.js";
+import { progress } from "../util/log.js";
+import { runShowingOutput } from "../util/process.js";
+import type { SourceFiles } from "./source.js";
+
+function installCommand(workEnv: string, files: SourceFiles): { command: string; args: string[]; label: string } | null {
+  const python = path.join(workEnv, "bin", "python");
+  const pip = ["-m", "pip", "install", "--disable-pip-version-check"];
+  if (files.setup === "executable") return { command: "./setup", args: [], label: "setup" };
+  if (files.setup === "not-executable") {
+    throw new PypakrError("the source's setup script is not executable", { hint: "Make it executable (chmod +x setup) and build again." });
+  }
+  if (files.requirements) return { command: python, args: [...pip, "-r", "requirements.txt"], label: "pip install -r requirements.txt" };
+  if (files.pyproject) return { command: python, args: [...pip, "."], label: "pip install ." };
+  return null;
+}
+
+/**
+ * Runs the install with the work env active: working directory is its root,
+ * VIRTUAL_ENV and PATH point at it, and the rest of the user's environment
+ * passes through so PIP_INDEX_URL and friends work. Output is shown live.
+ */
+export async function install(workEnv: string, files: SourceFiles): Promise<void> {
+  const command = installCommand(workEnv, files);
+  if (!command) {
+    progress("the source has no setup, requirements.txt or pyproject.toml; the image holds its files only");
+    return;
+  }
+  progress(`running ${command.label}`);
+  let result;
+  try {
+    result = await runShowingOutput(command.command, command.args, { cwd: workEnv, env: venvEnvironment(workEnv) });
+  } catch (error) {
+    throw new PypakrError(`cannot start ${command.label}: ${(error as Error).message}`, {
+      hint: command.label === "setup" ? "Check setup's first line (#!/bin/sh or similar) names an interpreter that exists." : undefined,
+    });
+  }
+  if (result.code === 0) return;
+  const how = result.signal ? `was killed by ${result.signal}` : `failed with exit code ${result.code}`;
+  const tail = result.tail.trim() ? `; its last lines:\n${result.tail.trimEnd()}` : "";
+  throw new PypakrError(`${command.label} ${how}${tail}`, { hint: `Fix ${command.label === "setup" ? "the setup script" : "the requirements"} and build again; nothing was written.` });
+}

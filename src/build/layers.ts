@@ -1,0 +1,131 @@
+/**
+ * Splitting a build's changes into layers: one per installed distribution
+ * (the files its `*.dist-info/RECORD` lists, console scripts included), then
+ * one for everything else (app files, setup's other output, whiteouts). The
+ * same wheel on the same base thus always makes the same layer.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import type { LayerEntry } from "../image/layer-writer.js";
+import { PLACEHOLDER } from "../image/relocation.js";
+import type { Change } from "./diff.js";
+
+export interface DistributionInfo {
+  name: string;
+  version: string;
+  wheelTags: string[];
+}
+
+export interface PlannedLayer {
+  distribution: DistributionInfo | null;
+  entries: LayerEntry[];
+}
+
+const RECORD = /^(.*\/)?[^/]+\.dist-info\/RECORD$/;
+
+/** First field of each RECORD line (a CSV file whose paths may be quoted). */
+export function recordPaths(text: string): string[] {
+  const paths: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (!line) continue;
+    if (line.startsWith('"')) {
+      const match = /^"((?:[^"]|"")*)"/.exec(line);
+      if (match) paths.push((match[1] ?? "").replace(/""/g, '"'));
+    } else {
+      paths.push(line.split(",")[0] ?? "");
+    }
+  }
+  return paths.filter(Boolean);
+}
+
+/** `Key: value` lines of a METADATA or WHEEL file (email-header style), header block only. */
+export function headerValues(text: string, key: string): string[] {
+  const values: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (line === "") break;
+    const match = /^([^:\s]+):\s*(.*)$/.exec(line);
+    if (match && match[1]?.toLowerCase() === key.toLowerCase()) values.push((match[2] ?? "").trim());
+  }
+  return values;
+}
+
+export function normalizedName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
+}
+
+async function readOptional(file: string): Promise<string> {
+  return fs.readFile(file, "utf8").catch(() => "");
+}
+
+async function describeDistribution(workEnv: string, distInfo: string): Promise<DistributionInfo> {
+  const metadata = await readOptional(path.join(workEnv, distInfo, "METADATA"));
+  const wheel = await readOptional(path.join(workEnv, distInfo, "WHEEL"));
+  const fallback = path.posix.basename(distInfo, ".dist-info").split("-");
+  return {
+    name: headerValues(metadata, "Name")[0] ?? fallback[0] ?? distInfo,
+    version: headerValues(metadata, "Version")[0] ?? fallback[1] ?? "",
+    wheelTags: headerValues(wheel, "Tag"),
+  };
+}
+
+function toLayerEntry(workEnv: string, change: Change): LayerEntry {
+  if (change.type !== "file") return change;
+  return {
+    type: "file",
+    path: change.path,
+    executable: change.executable,
+    source: path.join(workEnv, change.path),
+    size: change.size,
+    ...(change.relocate ? { rewrite: { from: workEnv, to: PLACEHOLDER } } : {}),
+  };
+}
+
+function ancestors(file: string): string[] {
+  const parts = file.split("/");
+  return parts.slice(1).map((_, index) => parts.slice(0, index + 1).join("/"));
+}
+
+export async function planLayers(workEnv: string, changes: Change[]): Promise<PlannedLayer[]> {
+  const records = changes.filter((change) => change.type === "file" && RECORD.test(change.path)).map((change) => change.path);
+  const distributions = await Promise.all(
+    records.map(async (record) => {
+      const distInfo = path.posix.dirname(record);
+      const installRoot = path.posix.dirname(distInfo);
+      const owned = recordPaths(await readOptional(path.join(workEnv, record)))
+        .map((entry) => path.posix.normalize(path.posix.join(installRoot, entry)))
+        .filter((entry) => !entry.startsWith("../") && !path.posix.isAbsolute(entry));
+      return { info: await describeDistribution(workEnv, distInfo), owned };
+    }),
+  );
+  distributions.sort((a, b) => normalizedName(a.info.name).localeCompare(normalizedName(b.info.name)) || a.info.version.localeCompare(b.info.version));
+
+  const owner = new Map<string, number>();
+  distributions.forEach((distribution, index) => {
+    for (const file of distribution.owned) if (!owner.has(file)) owner.set(file, index);
+  });
+  const changedDirs = new Set(changes.filter((change) => change.type === "dir").map((change) => change.path));
+  const layers: PlannedLayer[] = distributions.map((distribution) => ({ distribution: distribution.info, entries: [] }));
+  const rest: PlannedLayer = { distribution: null, entries: [] };
+  const dirsTaken = new Set<string>();
+  const dirsInLayer = layers.map(() => new Set<string>());
+
+  for (const change of changes) {
+    const index = change.type === "file" || change.type === "symlink" ? owner.get(change.path) : undefined;
+    const layer = index === undefined ? undefined : layers[index];
+    const dirs = index === undefined ? undefined : dirsInLayer[index];
+    if (!layer || !dirs) continue;
+    layer.entries.push(toLayerEntry(workEnv, change));
+    for (const dir of ancestors(change.path)) {
+      if (!changedDirs.has(dir) || dirs.has(dir)) continue;
+      layer.entries.push({ type: "dir", path: dir });
+      dirs.add(dir);
+      dirsTaken.add(dir);
+    }
+  }
+  for (const change of changes) {
+    const owned = (change.type === "file" || change.type === "symlink") && owner.has(change.path);
+    if (owned || (change.type === "dir" && dirsTaken.has(change.path))) continue;
+    rest.entries.push(toLayerEntry(workEnv, change));
+  }
+  return [...layers.filter((layer) => layer.entries.length > 0), rest];
+}

@@ -1,0 +1,62 @@
+import { Command, CommanderError } from "commander";
+import { defaultConfigFile, loadConfig } from "../config/config.js";
+import { pathsPendingCleanup } from "../util/fs.js";
+import { setQuiet } from "../util/log.js";
+import type { CommandSpec } from "./command.js";
+import { createContainer } from "./commands/create-container.js";
+import { createImage } from "./commands/create-image.js";
+import { init } from "./commands/init.js";
+import { inspect } from "./commands/inspect.js";
+import { run } from "./commands/run.js";
+import { overview } from "./help.js";
+import { rmSync } from "node:fs";
+
+export const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect];
+
+/** On Ctrl-C or SIGTERM mid-work, remove what was half made, then die as interrupted. */
+function cleanUpOnSignals(): void {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      for (const file of pathsPendingCleanup()) rmSync(file, { recursive: true, force: true });
+      process.stderr.write(`pypakr: interrupted (${signal}); nothing was left behind\n`);
+      process.exit(signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 129);
+    });
+  }
+}
+
+export function buildProgram(version: string, setExitCode: (code: number) => void): Command {
+  const program = new Command("pypakr");
+  program
+    .version(version, "-V, --version", "print pypakr's version")
+    .option("--debug", "show stack traces for errors")
+    .option("-q, --quiet", "print no progress (errors still go to stderr)")
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`pypakr: ${text.replace(/^error: /, "error: ")}`) })
+    .showHelpAfterError("(run `pypakr help` for every command and option)");
+  program.configureHelp({
+    formatHelp: (command, helper) => (command === program ? overview(program, process.env.PYPAKR_CONFIG ?? defaultConfigFile()) : helper.formatHelp(command, helper)),
+  });
+
+  for (const spec of COMMANDS) {
+    const command = program.command(spec.name).description(spec.summary).exitOverride();
+    spec.define(command);
+    command.action(async (...params: unknown[]) => {
+      const self = params[params.length - 1] as Command;
+      const globals = program.opts<{ debug?: boolean; quiet?: boolean }>();
+      setQuiet(Boolean(globals.quiet));
+      if (!spec.ownsSignals) cleanUpOnSignals();
+      const config = await loadConfig();
+      const code = await spec.run(self.opts(), self.args, { config, debug: Boolean(globals.debug) });
+      setExitCode(code ?? 0);
+    });
+  }
+  program.action(() => {
+    process.stdout.write(program.helpInformation());
+  });
+  return program;
+}
+
+export function isCommanderExit(error: unknown): error is CommanderError {
+  return error instanceof CommanderError;
+}

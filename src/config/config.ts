@@ -1,0 +1,120 @@
+/**
+ * pypakr's settings: the original's `~/.pypakr` INI file (`[Global]` with
+ * `base` and `pypakrdir`, plus our optional `python`), environment overrides,
+ * and XDG defaults when there is no file at all.
+ *
+ * Departure from the original: there `base` was the one base venv. pypakr keeps
+ * one base per interpreter kind, so `base` names the directory that holds them
+ * (`BASE/cpython-3.11-linux-x86_64`).
+ */
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as ini from "ini";
+import { isErrno, PypakrError } from "../util/errors.js";
+
+export interface Config {
+  /** The file the settings came from, or null when defaults apply. */
+  file: string | null;
+  pypakrDir: string;
+  basesDir: string;
+  /** Interpreter used when no `--python` is given (name on PATH or a path). */
+  python: string;
+}
+
+const KNOWN_KEYS = new Set(["base", "pypakrdir", "python"]);
+const SECTION = "Global";
+
+export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env.HOME ?? os.homedir(), ".pypakr");
+}
+
+function defaultPypakrDir(env: NodeJS.ProcessEnv): string {
+  const dataHome = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.join(env.HOME ?? os.homedir(), ".local", "share");
+  return path.join(dataHome, "pypakr");
+}
+
+function expandHome(value: string, env: NodeJS.ProcessEnv): string {
+  if (value === "~" || value.startsWith("~/")) return path.join(env.HOME ?? os.homedir(), value.slice(1));
+  return value;
+}
+
+function configError(file: string, line: number, problem: string, hint: string): PypakrError {
+  return new PypakrError(`${file}:${line}: ${problem}`, { hint });
+}
+
+/**
+ * The `ini` package parses leniently and cannot say where a problem is, so
+ * each line is checked first; `ini` then does the parsing proper.
+ */
+function checkLines(file: string, text: string): Map<string, number> {
+  const keyLines = new Map<string, number>();
+  let section: string | null = null;
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    const number = index + 1;
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) return;
+    const header = /^\[([^\]]*)\]$/.exec(line);
+    if (header) {
+      section = (header[1] ?? "").trim();
+      if (section !== SECTION) throw configError(file, number, `unknown section [${section}]`, `pypakr reads only [${SECTION}]; rename the section or remove it.`);
+      return;
+    }
+    const pair = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
+    if (!pair) throw configError(file, number, `cannot read "${line}"`, "Each line must be [Global], 'key = value', or a comment starting with # or ;.");
+    const key = pair[1] ?? "";
+    if (section === null) throw configError(file, number, `"${key}" comes before any section`, `Put "[${SECTION}]" on a line above it.`);
+    if (!KNOWN_KEYS.has(key)) throw configError(file, number, `unknown key "${key}"`, `Known keys: ${[...KNOWN_KEYS].join(", ")}.`);
+    if ((pair[2] ?? "") === "") throw configError(file, number, `"${key}" has no value`, `Write "${key} = <value>" or remove the line.`);
+    keyLines.set(key, number);
+  });
+  return keyLines;
+}
+
+function absolute(file: string, line: number | undefined, key: string, value: string, env: NodeJS.ProcessEnv): string {
+  const expanded = expandHome(value, env);
+  if (!path.isAbsolute(expanded)) {
+    throw configError(file, line ?? 1, `"${key}" must be an absolute path, not "${value}"`, `Write the full path, e.g. "${key} = ${path.join(env.HOME ?? os.homedir(), "pypakr")}".`);
+  }
+  return path.normalize(expanded);
+}
+
+async function readConfigFile(file: string, required: boolean): Promise<string | null> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (error) {
+    if (!required && isErrno(error, "ENOENT")) return null;
+    throw new PypakrError(`cannot read config file ${file}: ${(error as Error).message}`, {
+      hint: required ? "PYPAKR_CONFIG names a config file that must exist; fix the path or unset it." : "Fix the file's permissions or remove it.",
+    });
+  }
+}
+
+/**
+ * Settings in order of precedence: PYPAKR_HOME and PYPAKR_PYTHON, then the
+ * config file (PYPAKR_CONFIG, else ~/.pypakr), then defaults.
+ */
+export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const explicit = env.PYPAKR_CONFIG;
+  const file = explicit ? path.resolve(explicit) : defaultConfigFile(env);
+  const text = await readConfigFile(file, Boolean(explicit));
+  const values: Record<string, string> = {};
+  let keyLines = new Map<string, number>();
+  if (text !== null) {
+    keyLines = checkLines(file, text);
+    const parsed = ini.parse(text) as Record<string, Record<string, unknown>>;
+    for (const [key, value] of Object.entries(parsed[SECTION] ?? {})) values[key] = String(value);
+  }
+  const fromFile = (key: string) => (values[key] === undefined ? undefined : absolute(file, keyLines.get(key), key, values[key], env));
+
+  let pypakrDir = fromFile("pypakrdir") ?? defaultPypakrDir(env);
+  if (env.PYPAKR_HOME) pypakrDir = path.resolve(env.PYPAKR_HOME);
+  const basesDir = env.PYPAKR_HOME ? path.join(pypakrDir, "bases") : (fromFile("base") ?? path.join(pypakrDir, "bases"));
+  const python = env.PYPAKR_PYTHON || values.python || "python3";
+  return { file: text === null ? null : file, pypakrDir, basesDir, python };
+}
+
+/** Where builds and image reads keep their temporary files. */
+export function tmpDir(config: Config): string {
+  return path.join(config.pypakrDir, "tmp");
+}

@@ -1,0 +1,85 @@
+/**
+ * The oci-archive form of an image: one tar holding `oci-layout`,
+ * `index.json` and `blobs/sha256/*`, as skopeo and oras read it.
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import tar from "tar-stream";
+import { pipeline } from "node:stream/promises";
+import { fsyncFile, withTempPath } from "../util/fs.js";
+import { hexOf, sha256Digest, type Digest } from "../util/hash.js";
+import type { ImageConfig, ImageManifest } from "./format.js";
+import { ANNOTATION_PYPAKR_FORMAT, ANNOTATION_REF_NAME, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VERSION, PYPAKR_FORMAT_VERSION } from "./media-types.js";
+import type { WrittenLayer } from "./layer-writer.js";
+
+const ARCHIVE_MTIME = new Date(0);
+
+export interface WrittenImage {
+  manifestDigest: Digest;
+  configDigest: Digest;
+  manifest: ImageManifest;
+  /** Total bytes of the archive file. */
+  archiveSize: number;
+}
+
+/** The manifest and config documents, as the exact bytes their digests name. */
+export function imageDocuments(config: ImageConfig, layers: WrittenLayer[]): { configBytes: Buffer; manifestBytes: Buffer; manifest: ImageManifest } {
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_MANIFEST,
+    config: { mediaType: MEDIA_TYPE_CONFIG, digest: sha256Digest(configBytes), size: configBytes.length },
+    layers: layers.map((layer) => ({ mediaType: MEDIA_TYPE_LAYER, digest: layer.digest, size: layer.size })),
+    annotations: { [ANNOTATION_PYPAKR_FORMAT]: String(PYPAKR_FORMAT_VERSION) },
+  };
+  return { configBytes, manifestBytes: Buffer.from(JSON.stringify(manifest)), manifest };
+}
+
+/** Writes the archive beside `target` and renames it into place only when complete. */
+export async function writeImageArchive(target: string, config: ImageConfig, layers: WrittenLayer[], tag?: string): Promise<WrittenImage> {
+  const { configBytes, manifestBytes, manifest } = imageDocuments(config, layers);
+  const manifestDigest = sha256Digest(manifestBytes);
+  const index = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_INDEX,
+    manifests: [{ mediaType: MEDIA_TYPE_MANIFEST, digest: manifestDigest, size: manifestBytes.length, ...(tag ? { annotations: { [ANNOTATION_REF_NAME]: tag } } : {}) }],
+  };
+  const blobs = new Map<string, { bytes: Buffer } | { file: string; size: number }>();
+  blobs.set(manifestDigest, { bytes: manifestBytes });
+  blobs.set(manifest.config.digest, { bytes: configBytes });
+  for (const layer of layers) blobs.set(layer.digest, { file: layer.file, size: layer.size });
+
+  return withTempPath(target, "tmp", async (temp) => {
+    const pack = tar.pack();
+    const done = pipeline(pack, createWriteStream(temp, { flags: "wx" }));
+    const header = (name: string, type: "file" | "directory", size = 0) => ({ name, type, size, mode: type === "directory" ? 0o755 : 0o644, mtime: ARCHIVE_MTIME, uid: 0, gid: 0, uname: "", gname: "" });
+    const add = (name: string, bytes: Buffer) => new Promise<void>((resolve, reject) => pack.entry(header(name, "file", bytes.length), bytes, (e) => (e ? reject(e) : resolve())));
+    try {
+      await add("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION })));
+      await add("index.json", Buffer.from(JSON.stringify(index)));
+      pack.entry(header("blobs/", "directory"));
+      pack.entry(header("blobs/sha256/", "directory"));
+      for (const digest of [...blobs.keys()].sort()) {
+        const blob = blobs.get(digest);
+        const name = `blobs/sha256/${hexOf(digest)}`;
+        if (!blob) continue;
+        if ("bytes" in blob) {
+          await add(name, blob.bytes);
+          continue;
+        }
+        await new Promise<void>((resolve, reject) => {
+          const sink = pack.entry(header(name, "file", blob.size), (e) => (e ? reject(e) : resolve()));
+          pipeline(createReadStream(blob.file), sink as unknown as NodeJS.WritableStream).catch(reject);
+        });
+      }
+      pack.finalize();
+    } catch (error) {
+      pack.destroy(error as Error);
+    }
+    await done;
+    await fsyncFile(temp);
+    const { size } = await fs.stat(temp);
+    await fs.rename(temp, target);
+    return { manifestDigest, configDigest: manifest.config.digest as Digest, manifest, archiveSize: size };
+  });
+}

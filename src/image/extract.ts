@@ -1,0 +1,227 @@
+/**
+ * Extracting an untrusted tar (an image layer or a source archive) into a
+ * directory. Every entry is checked before anything is written:
+ *
+ * - names: relative, no `..`, no NUL (PEP 706's `data` filter rules);
+ * - nothing is written through a symlink: each parent directory is checked
+ *   with lstat, and an existing entry is unlinked, never opened, before its
+ *   replacement is created exclusively;
+ * - symlinks must stay inside the tree (judged on their text, and since no
+ *   write ever follows a link, a chain cannot be used to escape);
+ * - hard links must name a regular file already inside the tree;
+ * - no devices, fifos or other special files; modes are reduced to 0644/0755,
+ *   so no setuid, setgid or sticky bits.
+ *
+ * For layers, OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) delete what lower
+ * layers put there, and files listed for relocation have the placeholder
+ * replaced by the container's path.
+ */
+import { createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { PypakrError } from "../util/errors.js";
+import { lstatOrNull } from "../util/fs.js";
+import { normalizeEntryName, readBody, readTarFile, type TarHeader } from "../util/tar.js";
+import type { RelocationKind } from "./format.js";
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from "./layer-writer.js";
+import { relocateContent, RelocationError } from "./relocation.js";
+
+export interface ExtractOptions {
+  /** Names the archive in error messages. */
+  what: string;
+  /** Layers: honour OCI whiteouts. Sources: refuse `.wh.` names, which would mean deletions in an image. */
+  whiteouts: boolean;
+  /** Top-level names the archive may not touch (pypakr's own metadata). */
+  reserved?: ReadonlySet<string>;
+  relocation?: { files: ReadonlyMap<string, RelocationKind>; from: string; to: string };
+}
+
+/** Relocated files are rewritten in memory; beyond this an image is not a venv pypakr can trust. */
+const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
+
+class Extraction {
+  private readonly verifiedDirs = new Set<string>([""]);
+  private readonly writtenHere = new Set<string>();
+
+  constructor(
+    private readonly root: string,
+    private readonly options: ExtractOptions,
+  ) {}
+
+  fail(entry: string, problem: string): PypakrError {
+    return new PypakrError(`${this.options.what}: entry "${entry}" ${problem}; refusing to extract it`, {
+      hint: "The archive is damaged or was crafted to write outside its target; get it from a trusted source.",
+    });
+  }
+
+  private forget(relative: string): void {
+    for (const dir of this.verifiedDirs) if (dir === relative || dir.startsWith(`${relative}/`)) this.verifiedDirs.delete(dir);
+  }
+
+  /** Makes sure every parent of `relative` is a real directory inside the tree, creating missing ones. */
+  private async ensureParents(relative: string): Promise<void> {
+    const parts = relative.split("/").slice(0, -1);
+    let current = "";
+    for (const part of parts) {
+      current = current ? `${current}/${part}` : part;
+      if (this.verifiedDirs.has(current)) continue;
+      const full = path.join(this.root, current);
+      const stat = await lstatOrNull(full);
+      if (stat === null) await fs.mkdir(full, { mode: 0o755 });
+      else if (stat.isSymbolicLink()) throw this.fail(relative, `would be written through the symlink "${current}"`);
+      else if (!stat.isDirectory()) throw this.fail(relative, `needs "${current}" to be a directory, but it is a file`);
+      this.verifiedDirs.add(current);
+    }
+  }
+
+  /** Removes whatever is at `relative` (a link itself, never what it points to). */
+  private async clear(relative: string): Promise<"dir" | "other" | "none"> {
+    const full = path.join(this.root, relative);
+    const stat = await lstatOrNull(full);
+    if (stat === null) return "none";
+    if (stat.isDirectory()) return "dir";
+    await fs.unlink(full);
+    this.forget(relative);
+    return "other";
+  }
+
+  private async replaceWithNonDir(relative: string): Promise<void> {
+    if ((await this.clear(relative)) === "dir") {
+      await fs.rm(path.join(this.root, relative), { recursive: true, force: true });
+      this.forget(relative);
+    }
+  }
+
+  async entry(header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const name = normalizeEntryName(header.name);
+    if ("error" in name) throw this.fail(header.name, name.error);
+    const relative = name.path;
+    if (relative === "") {
+      if (header.type === "directory") return;
+      throw this.fail(header.name, "names the target directory itself");
+    }
+    const top = relative.split("/")[0] ?? "";
+    if (this.options.reserved?.has(top)) throw this.fail(relative, `writes into "${top}", which is pypakr's own`);
+    const base = path.posix.basename(relative);
+    if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(relative, header);
+
+    switch (header.type) {
+      case "directory":
+        return this.directory(relative);
+      case "file":
+      case "contiguous-file":
+        return this.file(relative, header, body);
+      case "symlink":
+        return this.symlink(relative, header.linkname ?? "");
+      case "link":
+        return this.hardlink(relative, header.linkname ?? "");
+      default:
+        throw this.fail(relative, `is a ${header.type ?? "special file"}, which a venv never needs`);
+    }
+  }
+
+  private async directory(relative: string): Promise<void> {
+    await this.ensureParents(relative);
+    const full = path.join(this.root, relative);
+    if ((await this.clear(relative)) === "dir") await fs.chmod(full, 0o755);
+    else await fs.mkdir(full, { mode: 0o755 });
+    this.verifiedDirs.add(relative);
+    this.writtenHere.add(relative);
+  }
+
+  private async file(relative: string, header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    await this.ensureParents(relative);
+    await this.replaceWithNonDir(relative);
+    const full = path.join(this.root, relative);
+    const mode = (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644;
+    const kind = this.options.relocation?.files.get(relative);
+    if (kind && this.options.relocation) {
+      const { from, to } = this.options.relocation;
+      let content = await readBody(body, MAX_RELOCATED_FILE_BYTES, relative);
+      try {
+        content = relocateContent(content, kind, from, to);
+      } catch (error) {
+        if (!(error instanceof RelocationError)) throw error;
+        throw new PypakrError(`cannot relocate ${relative} to ${to}: ${error.message}`, {
+          hint: `Choose a container path of at most ${Buffer.byteLength(from)} bytes.`,
+        });
+      }
+      await fs.writeFile(full, content, { flag: "wx", mode });
+    } else {
+      await pipeline(body, createWriteStream(full, { flags: "wx", mode }));
+    }
+    await fs.chmod(full, mode);
+    this.writtenHere.add(relative);
+  }
+
+  private async symlink(relative: string, link: string): Promise<void> {
+    if (link === "" || link.includes("\0")) throw this.fail(relative, "is a symlink with an empty or NUL-holding target");
+    if (path.posix.isAbsolute(link)) throw this.fail(relative, `is a symlink to the absolute path "${link}"`);
+    const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(relative), link));
+    if (resolved === ".." || resolved.startsWith("../")) throw this.fail(relative, `is a symlink to "${link}", outside the target`);
+    if (resolved === "." || resolved === relative) throw this.fail(relative, `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`);
+    await this.ensureParents(relative);
+    await this.replaceWithNonDir(relative);
+    await fs.symlink(link, path.join(this.root, relative));
+    this.writtenHere.add(relative);
+  }
+
+  private async hardlink(relative: string, link: string): Promise<void> {
+    const target = normalizeEntryName(link);
+    if ("error" in target || target.path === "") throw this.fail(relative, `is a hard link to "${link}", which ${"error" in target ? target.error : "is the target itself"}`);
+    const top = target.path.split("/")[0] ?? "";
+    if (this.options.reserved?.has(top)) throw this.fail(relative, `is a hard link into "${top}", which is pypakr's own`);
+    await this.ensureParents(target.path);
+    const stat = await fs.lstat(path.join(this.root, target.path)).catch(() => null);
+    if (!stat?.isFile()) throw this.fail(relative, `is a hard link to "${link}", which is not a regular file in the archive`);
+    await this.ensureParents(relative);
+    await this.replaceWithNonDir(relative);
+    await fs.link(path.join(this.root, target.path), path.join(this.root, relative));
+    this.writtenHere.add(relative);
+  }
+
+  private async whiteout(relative: string, header: TarHeader): Promise<void> {
+    if (!this.options.whiteouts) throw this.fail(relative, "is named like an OCI whiteout (.wh.*), which would delete files in an image; rename it");
+    if (header.type !== "file" || (header.size ?? 0) !== 0) throw this.fail(relative, "is a whiteout that is not an empty regular file");
+    const dir = path.posix.dirname(relative) === "." ? "" : path.posix.dirname(relative);
+    const base = path.posix.basename(relative);
+    if (base === OPAQUE_WHITEOUT) return this.opaque(dir);
+    const victimName = base.slice(WHITEOUT_PREFIX.length);
+    if (victimName === "" || victimName === "." || victimName === ".." || victimName.startsWith(WHITEOUT_PREFIX)) {
+      throw this.fail(relative, "is a whiteout that names no file");
+    }
+    const victim = dir ? `${dir}/${victimName}` : victimName;
+    await this.ensureParents(victim);
+    await fs.rm(path.join(this.root, victim), { recursive: true, force: true });
+    this.forget(victim);
+  }
+
+  /** An opaque directory hides everything lower layers put in it, whatever order the entries come in. */
+  private async opaque(dir: string): Promise<void> {
+    if (dir === "") throw this.fail(OPAQUE_WHITEOUT, "makes the whole tree opaque");
+    await this.ensureParents(`${dir}/x`);
+    const full = path.join(this.root, dir);
+    const stat = await fs.lstat(full).catch(() => null);
+    if (!stat?.isDirectory()) return;
+    for (const child of await fs.readdir(full)) {
+      const relative = `${dir}/${child}`;
+      if (this.writtenHere.has(relative)) continue;
+      await fs.rm(path.join(full, child), { recursive: true, force: true });
+      this.forget(relative);
+    }
+  }
+}
+
+/** Extracts `archive` (tar or tar+gzip) into the existing directory `root`. */
+export async function extractTar(archive: string, root: string, options: ExtractOptions): Promise<void> {
+  const extraction = new Extraction(root, options);
+  try {
+    for await (const { header, body } of readTarFile(archive)) await extraction.entry(header, body);
+  } catch (error) {
+    if (error instanceof PypakrError) throw error;
+    throw new PypakrError(`${options.what} is not a readable tar archive: ${(error as Error).message}`, {
+      hint: "The file is damaged or not a tar (.tar or .tar.gz); make or fetch it again.",
+    });
+  }
+}

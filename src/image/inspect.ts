@@ -1,0 +1,68 @@
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { describeInterpreter, interpreterKind } from "../python/interpreter.js";
+import { randomSuffix, withTempPath } from "../util/fs.js";
+import { formatBytes } from "../util/log.js";
+import type { ImageConfig, ImageManifest } from "./format.js";
+import { readImageArchive } from "./reader.js";
+
+export interface Inspection {
+  file: string;
+  digest: string;
+  tag: string | null;
+  needs: { python: string; kind: string; base: ImageConfig["pypakr"]["base"] };
+  created: string;
+  entrypoint: string[];
+  environment: Record<string, string>;
+  layers: { digest: string; size: number; holds: string }[];
+  distributions: ImageConfig["pypakr"]["distributions"];
+  relocatedFiles: number;
+  manifest: ImageManifest;
+  config: ImageConfig;
+}
+
+export async function inspectImage(file: string, tmp: string): Promise<Inspection> {
+  await fs.mkdir(tmp, { recursive: true });
+  return withTempPath(path.join(tmp, `inspect-${randomSuffix()}`), "blobs", async (dir) => {
+    await fs.mkdir(dir);
+    const image = await readImageArchive(file, dir);
+    const { pypakr } = image.config;
+    const byLayer = new Map(pypakr.distributions.map((distribution) => [distribution.layer, `${distribution.name} ${distribution.version}`]));
+    return {
+      file: path.resolve(file),
+      digest: image.manifestDigest,
+      tag: image.tag ?? null,
+      needs: { python: describeInterpreter(pypakr.python), kind: interpreterKind(pypakr.python), base: pypakr.base },
+      created: pypakr.created,
+      entrypoint: pypakr.entrypoint,
+      environment: pypakr.environment,
+      layers: image.manifest.layers.map((layer) => ({ digest: layer.digest, size: layer.size, holds: byLayer.get(layer.digest) ?? "app files and other changes" })),
+      distributions: pypakr.distributions,
+      relocatedFiles: pypakr.relocation.files.length,
+      manifest: image.manifest,
+      config: image.config,
+    };
+  });
+}
+
+export function formatInspection(inspection: Inspection): string {
+  const total = inspection.layers.reduce((sum, layer) => sum + layer.size, 0);
+  const lines = [
+    `Image:        ${inspection.file}`,
+    `Digest:       ${inspection.digest}`,
+    ...(inspection.tag ? [`Tag:          ${inspection.tag}`] : []),
+    `Created:      ${inspection.created}`,
+    `Needs:        ${inspection.needs.python} (base ${inspection.needs.kind})`,
+    `Built on:     base ${inspection.needs.base.id} ${inspection.needs.base.manifestDigest.slice(0, 19)}`,
+    `Entry point:  ${inspection.entrypoint.length > 0 ? inspection.entrypoint.join(" ") : "(none; pypakr run needs -r or a command)"}`,
+    ...Object.entries(inspection.environment).map(([key, value], index) => `${index === 0 ? "Environment:  " : "              "}${key}=${value}`),
+    `Relocated:    ${inspection.relocatedFiles} files name the container's path`,
+    `Layers:       ${inspection.layers.length} (${formatBytes(total)})`,
+    ...inspection.layers.map((layer) => `  ${layer.digest.slice(7, 19)}  ${formatBytes(layer.size).padStart(9)}  ${layer.holds}`),
+  ];
+  if (inspection.distributions.length > 0) {
+    lines.push(`Distributions: ${inspection.distributions.length}`);
+    for (const distribution of inspection.distributions) lines.push(`  ${distribution.name} ${distribution.version}  [${distribution.wheelTags.join(", ") || "no wheel tags"}]`);
+  }
+  return lines.join("\n") + "\n";
+}

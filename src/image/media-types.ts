@@ -1,0 +1,15 @@
+export const OCI_LAYOUT_VERSION = "1.0.0";
+export const MEDIA_TYPE_INDEX = "application/vnd.oci.image.index.v1+json";
+export const MEDIA_TYPE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+/**
+ * DESIGN.md names `application/vnd.pypakr.config.v1+json`; we use the standard
+ * OCI config type instead, because skopeo (and containers/image) refuse
+ * "image-specific operations" such as `skopeo inspect` on any other config
+ * type. pypakr's data lives in the config's top-level `pypakr` field, which
+ * OCI readers ignore; the manifest annotation below marks a pypakr image.
+ */
+export const MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json";
+export const MEDIA_TYPE_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
+export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
+export const ANNOTATION_PYPAKR_FORMAT = "org.pypakr.image.format";
+export const PYPAKR_FORMAT_VERSION = 1;

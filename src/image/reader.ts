@@ -1,0 +1,160 @@
+/**
+ * Reading an image archive nobody here made: every blob is hashed while it is
+ * copied out and must match its name, every descriptor's size must match, and
+ * every JSON document goes through its schema before anything uses it.
+ */
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { z } from "zod";
+import { describe, isErrno, PypakrError } from "../util/errors.js";
+import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
+import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
+import { ANNOTATION_REF_NAME } from "./media-types.js";
+
+const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
+export interface Image {
+  source: string;
+  manifestDigest: Digest;
+  manifest: ImageManifest;
+  configDigest: Digest;
+  config: ImageConfig;
+  tag: string | undefined;
+  /** Where each verified blob was copied to. */
+  blobFile(digest: string): string;
+}
+
+function notAnImage(file: string, problem: string, hint = "Pass an image made by `pypakr create-image` (an OCI image archive)."): PypakrError {
+  return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { hint });
+}
+
+/** Copies one blob out of the archive, hashing it on the way, and checks it is what its name says. */
+async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string, archive: string): Promise<number> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await pipeline(body, tap, createWriteStream(target, { flags: "wx" }));
+  const actual = hash.digest("hex");
+  if (actual !== expectedHex) {
+    throw notAnImage(archive, `blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${actual})`, "The file was damaged in transit or on disk; fetch or build it again.");
+  }
+  return size;
+}
+
+function parseDocument<T>(archive: string, what: string, bytes: Buffer, schema: z.ZodType<T>): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch (error) {
+    throw notAnImage(archive, `its ${what} is not valid JSON (${describe(error)})`);
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) throw notAnImage(archive, `its ${what} is malformed: ${describeSchemaError(result.error)}`);
+  return result.data;
+}
+
+/**
+ * Unpacks and verifies an image archive into `workDir` (which must exist and
+ * be empty). Throws PypakrError on anything that is not a sound pypakr image.
+ */
+export async function readImageArchive(file: string, workDir: string, options: { tag?: string } = {}): Promise<Image> {
+  let stat;
+  try {
+    stat = await fs.stat(file);
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) throw new PypakrError(`image file ${file} does not exist`, { hint: "Check the path, or make the image with: pypakr create-image -s SRC -i IMAGE.tar" });
+    throw error;
+  }
+  if (!stat.isFile()) throw notAnImage(file, "it is not a regular file");
+
+  const blobSizes = new Map<string, number>();
+  const documents = new Map<string, Buffer>();
+  try {
+    for await (const { header, body } of readTarFile(file)) {
+      const name = normalizeEntryName(header.name);
+      if ("error" in name) throw notAnImage(file, `archive entry "${header.name}" ${name.error}`);
+      if (header.type === "directory") continue;
+      if (header.type !== "file") throw notAnImage(file, `archive entry "${name.path}" is a ${header.type}, and an image holds only files`);
+      if (name.path === "oci-layout" || name.path === "index.json") {
+        if (documents.has(name.path)) throw notAnImage(file, `it holds ${name.path} twice`);
+        documents.set(name.path, await readBody(body, MAX_DOCUMENT_BYTES, name.path));
+        continue;
+      }
+      const blob = /^blobs\/sha256\/([^/]+)$/.exec(name.path);
+      if (!blob) continue; // other files (e.g. a docker-archive manifest.json) are not ours to read
+      const hex = blob[1] ?? "";
+      if (!SHA256_DIGEST.test(`sha256:${hex}`)) throw notAnImage(file, `blob name "${hex}" is not a sha256 digest`);
+      if (blobSizes.has(hex)) throw notAnImage(file, `it holds blob sha256:${hex} twice`);
+      blobSizes.set(hex, await copyBlob(body, hex, path.join(workDir, hex), file));
+    }
+  } catch (error) {
+    if (error instanceof PypakrError) throw error;
+    throw notAnImage(file, `it is not a readable tar archive (${describe(error)})`);
+  }
+
+  const layout = documents.get("oci-layout");
+  if (!layout) throw notAnImage(file, "it has no oci-layout file, so it is not an OCI image archive");
+  parseDocument(file, "oci-layout", layout, ociLayoutSchema);
+  const indexBytes = documents.get("index.json");
+  if (!indexBytes) throw notAnImage(file, "it has no index.json");
+  const index = parseDocument(file, "index.json", indexBytes, indexSchema);
+
+  const readBlob = async (descriptor: Descriptor, what: string): Promise<Buffer> => {
+    const hex = hexOf(descriptor.digest);
+    const size = blobSizes.get(hex);
+    if (size === undefined) throw notAnImage(file, `its ${what} ${descriptor.digest} is missing from blobs/sha256/`);
+    if (size !== descriptor.size) throw notAnImage(file, `its ${what} ${descriptor.digest} is ${size} bytes, but the image says ${descriptor.size}`);
+    return fs.readFile(path.join(workDir, hex));
+  };
+
+  const chosen = chooseManifest(file, index.manifests, options.tag);
+  const manifest = parseDocument(file, "manifest", await readBlob(chosen, "manifest"), manifestSchema);
+  const configBytes = await readBlob(manifest.config, "config");
+  if (!configBytes.includes('"pypakr"')) {
+    throw notAnImage(file, "it is an OCI image, but not one pypakr made (its config has no pypakr section)", "Make a pypakr image from its source with: pypakr create-image -s SRC -i IMAGE.tar");
+  }
+  const config = parseDocument(file, "config", configBytes, imageConfigSchema);
+  for (const layer of manifest.layers) await readBlob(layer, "layer").then(() => undefined);
+  if (config.rootfs.diff_ids.length !== manifest.layers.length) throw notAnImage(file, "its config and manifest disagree on the number of layers");
+  const layerDigests = new Set(manifest.layers.map((layer) => layer.digest));
+  for (const distribution of config.pypakr.distributions) {
+    if (!layerDigests.has(distribution.layer)) throw notAnImage(file, `distribution ${distribution.name} names layer ${distribution.layer}, which the manifest does not list`);
+  }
+  for (const entry of config.pypakr.relocation.files) {
+    const name = normalizeEntryName(entry.path);
+    if ("error" in name || name.path !== entry.path || name.path === "") throw notAnImage(file, `its relocation table names an unsafe path "${entry.path}"`);
+  }
+  return {
+    source: file,
+    manifestDigest: chosen.digest as Digest,
+    manifest,
+    configDigest: manifest.config.digest as Digest,
+    config,
+    tag: chosen.annotations?.[ANNOTATION_REF_NAME],
+    blobFile: (digest) => path.join(workDir, hexOf(digest)),
+  };
+}
+
+function chooseManifest(file: string, manifests: Descriptor[], tag: string | undefined): Descriptor {
+  if (tag) {
+    const match = manifests.find((manifest) => manifest.annotations?.[ANNOTATION_REF_NAME] === tag);
+    if (!match) throw notAnImage(file, `it has no image tagged "${tag}"`);
+    return match;
+  }
+  if (manifests.length > 1) {
+    const tags = manifests.map((manifest) => manifest.annotations?.[ANNOTATION_REF_NAME] ?? manifest.digest);
+    throw notAnImage(file, `it holds ${manifests.length} images (${tags.join(", ")})`, "pypakr images hold one; pass an archive with a single image.");
+  }
+  return manifests[0] as Descriptor;
+}

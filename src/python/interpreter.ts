@@ -1,0 +1,90 @@
+/**
+ * Finding a Python interpreter and asking it what it is. One Python start-up
+ * per question, so only `init` and `create-image` pay for it; containers read
+ * the answers a base recorded.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import type { PythonIdentity } from "../image/format.js";
+import { PypakrError } from "../util/errors.js";
+import { capture } from "../util/process.js";
+
+export interface Interpreter extends PythonIdentity {
+  /** sys.executable: what a venv's `home` and `bin/python` point at. */
+  executable: string;
+}
+
+const INTROSPECT = `
+import json, platform, sys, sysconfig
+libc, libc_version = platform.libc_ver()
+print(json.dumps({
+  "implementation": sys.implementation.name,
+  "version": platform.python_version(),
+  "abiFlags": getattr(sys, "abiflags", ""),
+  "soabi": sysconfig.get_config_var("SOABI") or "",
+  "os": sys.platform,
+  "machine": platform.machine(),
+  "libc": libc,
+  "libcVersion": libc_version,
+  "executable": sys.executable,
+}))
+`;
+
+async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      await fs.access(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
+/** Resolves `python` (a path, or a name looked up on PATH) and introspects it. */
+export async function findInterpreter(python: string, env: NodeJS.ProcessEnv = process.env): Promise<Interpreter> {
+  const resolved = python.includes("/") ? path.resolve(python) : await onPath(python, env);
+  const hint = "Install it, or pass --python /path/to/python (or set PYPAKR_PYTHON).";
+  if (!resolved) throw new PypakrError(`Python interpreter "${python}" is not on PATH`, { hint });
+  let result;
+  try {
+    result = await capture(resolved, ["-I", "-c", INTROSPECT], { env });
+  } catch (error) {
+    throw new PypakrError(`cannot run Python interpreter ${resolved}: ${(error as Error).message}`, { hint });
+  }
+  if (result.code !== 0) {
+    throw new PypakrError(`${resolved} is not a working Python interpreter (exit ${result.code}): ${result.stderr.trim().split("\n").pop() ?? ""}`, { hint });
+  }
+  try {
+    return JSON.parse(result.stdout) as Interpreter;
+  } catch {
+    throw new PypakrError(`${resolved} did not answer like a Python 3 interpreter`, { hint });
+  }
+}
+
+/** The identity fields alone (what an image records), without this machine's executable path. */
+export function pythonIdentity(interpreter: Interpreter): PythonIdentity {
+  const { implementation, version, abiFlags, soabi, os, machine, libc, libcVersion } = interpreter;
+  return { implementation, version, abiFlags, soabi, os, machine, libc, libcVersion };
+}
+
+export function majorMinor(version: string): string {
+  return version.split(".").slice(0, 2).join(".");
+}
+
+/**
+ * The interpreter kind a base serves, e.g. `cpython-3.11-linux-x86_64`: what
+ * must match between an image and a base (ABI flags such as the free-threaded
+ * `t` included, since their extension modules differ).
+ */
+export function interpreterKind(python: PythonIdentity): string {
+  return `${python.implementation}-${majorMinor(python.version)}${python.abiFlags}-${python.os}-${python.machine}`.toLowerCase();
+}
+
+export function describeInterpreter(python: PythonIdentity): string {
+  const name = python.implementation === "cpython" ? "CPython" : python.implementation;
+  return `${name} ${python.version}${python.abiFlags} (${python.os}/${python.machine})`;
+}

@@ -1,0 +1,29 @@
+import * as path from "node:path";
+import { PypakrError } from "../util/errors.js";
+import { capture } from "../util/process.js";
+
+/** Environment for running a venv's Python or its scripts: that venv first on PATH, no PYTHONHOME. */
+export function venvEnvironment(venv: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, VIRTUAL_ENV: venv, PATH: [path.join(venv, "bin"), base.PATH].filter(Boolean).join(path.delimiter) };
+  delete env.PYTHONHOME;
+  delete env.__PYVENV_LAUNCHER__;
+  return env;
+}
+
+/** `python -m venv DIR` with pip, from the standard library. */
+export async function createVenv(executable: string, dir: string): Promise<void> {
+  const result = await capture(executable, ["-m", "venv", dir]);
+  if (result.code !== 0) {
+    throw new PypakrError(`"${executable} -m venv" failed (exit ${result.code}):\n${result.stderr.trim()}`, {
+      hint: "On Debian and Ubuntu, the venv module is a separate package: apt-get install python3-venv.",
+    });
+  }
+}
+
+/** The wheel tags this venv's interpreter accepts, in pip's order, from pip's own `packaging`. */
+export async function supportedWheelTags(venv: string): Promise<string[]> {
+  const script = "import json; from pip._vendor.packaging.tags import sys_tags; print(json.dumps([str(t) for t in sys_tags()]))";
+  const result = await capture(path.join(venv, "bin", "python"), ["-I", "-c", script], { env: venvEnvironment(venv) });
+  if (result.code !== 0) throw new PypakrError(`cannot list the wheel tags of ${venv}: ${result.stderr.trim()}`);
+  return JSON.parse(result.stdout) as string[];
+}

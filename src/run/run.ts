@@ -1,0 +1,75 @@
+/**
+ * `pypakr run`: a script or command inside a container, as its venv's own
+ * activate script would set it up. The child gets our standard streams; its
+ * exit code (or the signal that ended it) becomes ours.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { readContainerRecord } from "../container/record.js";
+import { venvEnvironment } from "../python/venv.js";
+import { PypakrError } from "../util/errors.js";
+
+export interface RunOptions {
+  container: string;
+  script?: string;
+  args: string[];
+}
+
+const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+
+function commandLine(options: RunOptions, entrypoint: string[]): string[] {
+  if (options.script) return [options.script, ...options.args];
+  if (options.args.length > 0) return options.args;
+  if (entrypoint.length > 0) return entrypoint;
+  return ["./run"];
+}
+
+/** A path-like program (./run, scripts/x) must exist and be executable in the container. */
+async function checkProgram(dir: string, program: string): Promise<void> {
+  if (!program.includes("/")) return;
+  const file = path.resolve(dir, program);
+  const stat = await fs.stat(file).catch(() => null);
+  if (!stat) throw new PypakrError(`${program} does not exist in container ${dir}`, { hint: "Name a script inside the container with -r, or a command after --." });
+  if (!stat.isFile()) throw new PypakrError(`${program} in container ${dir} is not a file`, { hint: "Name a script with -r." });
+  try {
+    await fs.access(file, fs.constants.X_OK);
+  } catch {
+    throw new PypakrError(`${program} in container ${dir} is not executable`, { hint: `Make it executable in the source (chmod +x ${program}) and rebuild the image.` });
+  }
+}
+
+/** Runs to completion; resolves to the exit code to leave with (128+n for a signal). */
+export async function runInContainer(options: RunOptions): Promise<number> {
+  const dir = path.resolve(options.container);
+  const record = await readContainerRecord(dir);
+  const argv = commandLine(options, record.entrypoint);
+  const [program = "./run", ...args] = argv;
+  await checkProgram(dir, program);
+  const env = { ...venvEnvironment(dir), ...record.environment };
+  const child = spawn(program, args, { cwd: dir, env, stdio: "inherit" });
+
+  // A Ctrl-C at a terminal reaches the child directly (same process group);
+  // forwarding it too would interrupt it twice. Signals sent to pypakr alone
+  // (kill, a supervisor) are passed on.
+  const interactive = process.stdin.isTTY;
+  const forward = (signal: NodeJS.Signals) => {
+    if (signal === "SIGINT" && interactive) return;
+    child.kill(signal);
+  };
+  for (const signal of FORWARDED) process.on(signal, forward);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.on("error", (error) => {
+        const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
+        reject(new PypakrError(missing ? `command "${program}" was not found in container ${dir}` : `cannot run ${program}: ${error.message}`, {
+          hint: missing ? "Install it in the image (setup), or name a script inside the container." : undefined,
+        }));
+      });
+      child.on("exit", (code, signal) => resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1)));
+    });
+  } finally {
+    for (const signal of FORWARDED) process.off(signal, forward);
+  }
+}

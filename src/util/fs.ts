@@ -1,0 +1,101 @@
+import { randomBytes } from "node:crypto";
+import { constants, type Stats } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { isErrno } from "./errors.js";
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (error) {
+    if (isErrno(error, "ENOENT") || isErrno(error, "ENOTDIR")) return false;
+    throw error;
+  }
+}
+
+/** lstat, or null when nothing is there. */
+export async function lstatOrNull(file: string): Promise<Stats | null> {
+  try {
+    return await fs.lstat(file);
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return null;
+    throw error;
+  }
+}
+
+export function randomSuffix(): string {
+  return randomBytes(6).toString("hex");
+}
+
+/**
+ * A path beside `target` (same directory, so same filesystem) that a rename can
+ * move onto `target` atomically. Hidden, so a half-made result never looks like
+ * the real thing.
+ */
+export function siblingTempPath(target: string, purpose: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${purpose}-${randomSuffix()}`);
+}
+
+/** Paths to remove if the process is interrupted (Ctrl-C, SIGTERM) mid-work. */
+const pendingCleanup = new Set<string>();
+
+export function cleanupOnInterrupt(file: string): () => void {
+  pendingCleanup.add(file);
+  return () => pendingCleanup.delete(file);
+}
+
+export function pathsPendingCleanup(): string[] {
+  return [...pendingCleanup];
+}
+
+export async function removeTree(file: string): Promise<void> {
+  await fs.rm(file, { recursive: true, force: true, maxRetries: 2 });
+}
+
+/**
+ * Runs `work` with a fresh temporary path beside `target`, and removes that path
+ * if work fails or the process is interrupted. Work must rename or remove it.
+ */
+export async function withTempPath<T>(target: string, purpose: string, work: (temp: string) => Promise<T>): Promise<T> {
+  const temp = siblingTempPath(target, purpose);
+  const forget = cleanupOnInterrupt(temp);
+  try {
+    return await work(temp);
+  } finally {
+    forget();
+    await removeTree(temp);
+  }
+}
+
+/** Writes a file so that readers see either the old content or all of the new one. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await withTempPath(file, "tmp", async (temp) => {
+    const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, file);
+  });
+}
+
+export async function fsyncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function isEmptyDir(dir: string): Promise<boolean> {
+  return (await fs.readdir(dir)).length === 0;
+}
+
+/** Relative POSIX path from `root` to `file`; callers guarantee file is inside root. */
+export function relativePosix(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join("/");
+}
