@@ -32,7 +32,7 @@ export function overview(program: Command, configFile: string): string {
     "python = python3.11                    # interpreter used when --python is not given",
     "",
     "Environment: PYPAKR_CONFIG (config file), PYPAKR_HOME (overrides pypakrdir and base),",
-    "PYPAKR_PYTHON (interpreter), NO_COLOR. Without a config file pypakr uses",
+    "PYPAKR_PYTHON (interpreter). Without a config file pypakr uses",
     "$XDG_DATA_HOME/pypakr (~/.local/share/pypakr).",
     "",
     "Quick start:",

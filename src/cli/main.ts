@@ -26,6 +26,10 @@ function report(error: unknown, debug: boolean): number {
 async function main(): Promise<void> {
   const debug = process.argv.includes("--debug");
   const program = buildProgram(version(), (code) => (process.exitCode = code));
+  if (process.argv.length <= 2) {
+    process.stdout.write(program.helpInformation());
+    return;
+  }
   try {
     await program.parseAsync(process.argv);
   } catch (error) {

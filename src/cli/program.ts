@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help } from "commander";
 import { defaultConfigFile, loadConfig } from "../config/config.js";
 import { pathsPendingCleanup } from "../util/fs.js";
 import { setQuiet } from "../util/log.js";
@@ -35,7 +35,7 @@ export function buildProgram(version: string, setExitCode: (code: number) => voi
     .configureOutput({ outputError: (text, write) => write(`pypakr: ${text.replace(/^error: /, "error: ")}`) })
     .showHelpAfterError("(run `pypakr help` for every command and option)");
   program.configureHelp({
-    formatHelp: (command, helper) => (command === program ? overview(program, process.env.PYPAKR_CONFIG ?? defaultConfigFile()) : helper.formatHelp(command, helper)),
+    formatHelp: (command, helper) => (command === program ? overview(program, process.env.PYPAKR_CONFIG ?? defaultConfigFile()) : Help.prototype.formatHelp.call(helper, command, helper)),
   });
 
   for (const spec of COMMANDS) {
@@ -51,9 +51,6 @@ export function buildProgram(version: string, setExitCode: (code: number) => voi
       setExitCode(code ?? 0);
     });
   }
-  program.action(() => {
-    process.stdout.write(program.helpInformation());
-  });
   return program;
 }
 

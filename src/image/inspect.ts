@@ -56,7 +56,7 @@ export function formatInspection(inspection: Inspection): string {
     `Built on:     base ${inspection.needs.base.id} ${inspection.needs.base.manifestDigest.slice(0, 19)}`,
     `Entry point:  ${inspection.entrypoint.length > 0 ? inspection.entrypoint.join(" ") : "(none; pypakr run needs -r or a command)"}`,
     ...Object.entries(inspection.environment).map(([key, value], index) => `${index === 0 ? "Environment:  " : "              "}${key}=${value}`),
-    `Relocated:    ${inspection.relocatedFiles} files name the container's path`,
+    `Relocated:    ${inspection.relocatedFiles} file${inspection.relocatedFiles === 1 ? "" : "s"} name${inspection.relocatedFiles === 1 ? "s" : ""} the container's path`,
     `Layers:       ${inspection.layers.length} (${formatBytes(total)})`,
     ...inspection.layers.map((layer) => `  ${layer.digest.slice(7, 19)}  ${formatBytes(layer.size).padStart(9)}  ${layer.holds}`),
   ];

@@ -17,6 +17,10 @@ export interface RunOptions {
   args: string[];
 }
 
+/** The shell's exit codes for a command that cannot be found or cannot be executed. */
+const NOT_FOUND = 127;
+const NOT_EXECUTABLE = 126;
+
 const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
 function commandLine(options: RunOptions, entrypoint: string[]): string[] {
@@ -31,12 +35,12 @@ async function checkProgram(dir: string, program: string): Promise<void> {
   if (!program.includes("/")) return;
   const file = path.resolve(dir, program);
   const stat = await fs.stat(file).catch(() => null);
-  if (!stat) throw new PypakrError(`${program} does not exist in container ${dir}`, { hint: "Name a script inside the container with -r, or a command after --." });
+  if (!stat) throw new PypakrError(`${program} does not exist in container ${dir}`, { hint: "Name a script inside the container with -r, or a command after --.", exitCode: NOT_FOUND });
   if (!stat.isFile()) throw new PypakrError(`${program} in container ${dir} is not a file`, { hint: "Name a script with -r." });
   try {
     await fs.access(file, fs.constants.X_OK);
   } catch {
-    throw new PypakrError(`${program} in container ${dir} is not executable`, { hint: `Make it executable in the source (chmod +x ${program}) and rebuild the image.` });
+    throw new PypakrError(`${program} in container ${dir} is not executable`, { hint: `Make it executable in the source (chmod +x ${program}) and rebuild the image.`, exitCode: NOT_EXECUTABLE });
   }
 }
 
@@ -65,6 +69,7 @@ export async function runInContainer(options: RunOptions): Promise<number> {
         const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
         reject(new PypakrError(missing ? `command "${program}" was not found in container ${dir}` : `cannot run ${program}: ${error.message}`, {
           hint: missing ? "Install it in the image (setup), or name a script inside the container." : undefined,
+          exitCode: missing ? NOT_FOUND : NOT_EXECUTABLE,
         }));
       });
       child.on("exit", (code, signal) => resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1)));

@@ -20,6 +20,13 @@ export function capture(command: string, args: string[], options: { env?: NodeJS
   });
 }
 
+/** Longest line kept for an error report; longer ones are cut (a build can print megabytes on one line). */
+const MAX_LINE = 400;
+
+function clip(line: string): string {
+  return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}… (${line.length - MAX_LINE} more characters)` : line;
+}
+
 /** The last `limit` lines of everything written to it, for error reports. */
 export class TailBuffer {
   private lines: string[] = [];
@@ -29,8 +36,8 @@ export class TailBuffer {
 
   push(chunk: string): void {
     const parts = (this.partial + chunk).split("\n");
-    this.partial = parts.pop() ?? "";
-    this.lines.push(...parts);
+    this.partial = clip(parts.pop() ?? "");
+    this.lines.push(...parts.map(clip));
     if (this.lines.length > this.limit) this.lines.splice(0, this.lines.length - this.limit);
   }
 

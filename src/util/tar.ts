@@ -52,7 +52,8 @@ export async function isGzipFile(file: string): Promise<boolean> {
 
 /**
  * Iterates the entries of a tar stream (gunzipped first when `gzip`). Errors
- * from the input, the decompressor and the tar parser all surface here.
+ * from the input, the decompressor (including a truncated gzip stream) and
+ * the tar parser all surface here.
  */
 export async function* readTar(input: Readable, options: { gzip: boolean }): AsyncGenerator<TarEntry> {
   const extract = tar.extract();

@@ -1,7 +1,7 @@
 import { usageError } from "../../util/errors.js";
 import type { CommandSpec } from "../command.js";
 
-function collectEnv(value: string, previous: Record<string, string>): Record<string, string> {
+function collectEnv(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(value);
   if (!match) throw usageError(`--env "${value}" is not KEY=VALUE`, "Write it as --env NAME=value.");
   return { ...previous, [match[1] ?? ""]: match[2] ?? "" };
@@ -24,7 +24,7 @@ export const createImage: CommandSpec = {
       .requiredOption("-i, --image <IMAGE.tar>", "image file to write (an OCI image archive)")
       .option("-t, --tag <NAME:TAG>", "name the image (recorded in the archive)")
       .option("--python <PATH>", "interpreter to build with (default: PYPAKR_PYTHON, the config's python, or python3)")
-      .option("-e, --env <KEY=VALUE>", "environment variable set when the image runs (repeatable)", collectEnv, {})
+      .option("-e, --env <KEY=VALUE>", "environment variable set when the image runs (repeatable)", collectEnv)
       .option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
@@ -36,7 +36,7 @@ export const createImage: CommandSpec = {
       image: options.image as string,
       ...(tag ? { tag } : {}),
       ...(options.python ? { python: options.python as string } : {}),
-      environment: options.env as Record<string, string>,
+      environment: (options.env as Record<string, string> | undefined) ?? {},
     });
     if (options.json) {
       const summary = {

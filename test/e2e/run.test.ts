@@ -1,0 +1,83 @@
+/** `pypakr run` passes arguments, streams, exit codes and signals through, like running the program directly. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { CLI, cliEnv, expectOk, makeTempDir, pypakr, removeDir, writeExecutable } from "../support/helpers.js";
+
+describe("pypakr run", () => {
+  let dir: string;
+  let container: string;
+
+  before(async () => {
+    dir = await makeTempDir();
+    const source = path.join(dir, "src");
+    await writeExecutable(path.join(source, "run"), '#!/bin/sh\necho "run: $*"\n');
+    await writeExecutable(path.join(source, "scripts", "fail"), "#!/bin/sh\necho failing >&2\nexit 7\n");
+    await fs.writeFile(path.join(source, "plain.txt"), "not a script", { mode: 0o644 });
+    const image = path.join(dir, "image.tar");
+    expectOk(await pypakr(["create-image", "-s", source, "-i", image, "-e", "GREETING=hello there", "-e", "EMPTY="]), "create-image");
+    container = path.join(dir, "container");
+    expectOk(await pypakr(["create-container", "-i", image, "-c", container]), "create-container");
+  });
+  after(() => removeDir(dir));
+
+  test("runs ./run by default, in the container, with its venv active and the image's environment", async () => {
+    assert.equal(expectOk(await pypakr(["run", "-c", container]), "run").stdout, "run: \n");
+    assert.equal(expectOk(await pypakr(["run", "-c", container, "-r", "./run", "--", "a", "b"]), "run").stdout, "run: a b\n");
+    const probe = "import os, sys; print(os.getcwd()); print(sys.prefix); print(os.environ['VIRTUAL_ENV']); print(os.environ['PATH'].split(':')[0]); print(os.environ['GREETING'])";
+    const result = expectOk(await pypakr(["run", "-c", container, "--", "python", "-c", probe]), "run python");
+    assert.deepEqual(result.stdout.trim().split("\n"), [container, container, container, path.join(container, "bin"), "hello there"]);
+  });
+
+  test("passes the exit code and stderr of a failing script", async () => {
+    const result = await pypakr(["run", "-c", container, "-r", "scripts/fail"]);
+    assert.equal(result.code, 7);
+    assert.equal(result.stderr, "failing\n");
+  });
+
+  test("passes standard input through", async () => {
+    const result = expectOk(await pypakr(["run", "-c", container, "--", "python", "-c", "import sys; print(sys.stdin.read().upper())"], { input: "shout\n" }), "run");
+    assert.equal(result.stdout, "SHOUT\n\n");
+  });
+
+  test("passes SIGTERM to the program and leaves with its exit code", async () => {
+    const program = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(3)))\nprint('ready', flush=True)\ntime.sleep(60)";
+    const child = spawn(process.execPath, [CLI, "run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    const ready = new Promise<void>((resolve) =>
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        stdout += chunk;
+        if (stdout.includes("ready")) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    await ready;
+    child.kill("SIGTERM");
+    assert.equal(await exited, 3);
+    assert.match(stdout, /got SIGTERM/);
+  });
+
+  test("a program killed by a signal gives 128 + the signal's number", async () => {
+    const result = await pypakr(["run", "-c", container, "--", "sh", "-c", "kill -KILL $$"]);
+    assert.equal(result.code, 137);
+  });
+
+  test("refuses a missing container, a directory that is not one, a missing or non-executable script, an unknown command", async () => {
+    const cases: [string[], number, RegExp][] = [
+      [["run", "-c", path.join(dir, "nope")], 1, /does not exist/],
+      [["run", "-c", dir], 1, /not a pypakr container/],
+      [["run", "-c", container, "-r", "./missing"], 127, /does not exist in container/],
+      [["run", "-c", container, "-r", "./plain.txt"], 126, /not executable|chmod/],
+      [["run", "-c", container, "--", "no-such-command-xyz"], 127, /not found/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await pypakr(args);
+      assert.equal(result.code, code, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.match(result.stderr, /hint:/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace without --debug");
+    }
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * Reading and rewriting image archives in tests, independently of pypakr's
+ * own reader: system tar to look inside, and a re-packer that recomputes
+ * digests so a test can craft an image that is wrong in exactly one way.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs/promises";
+import { gunzipSync, gzipSync } from "node:zlib";
+import tar from "tar-stream";
+import { makeTempDir, removeDir, sh } from "./helpers.js";
+
+export type ArchiveFiles = Map<string, Buffer>;
+
+export async function readArchive(file: string): Promise<ArchiveFiles> {
+  const files: ArchiveFiles = new Map();
+  const extract = tar.extract();
+  const done = (async () => {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      if (entry.header.type === "file") files.set(entry.header.name, Buffer.concat(chunks));
+    }
+  })();
+  extract.end(await fs.readFile(file));
+  await done;
+  return files;
+}
+
+export async function packTar(entries: { name: string; body?: Buffer; type?: "file" | "directory" | "symlink" | "link" | "character-device" | "fifo"; linkname?: string; mode?: number; size?: number }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+  })();
+  for (const entry of entries) {
+    const { body, ...header } = entry;
+    pack.entry({ mode: 0o644, ...header }, body ?? Buffer.alloc(0));
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+export async function writeArchive(file: string, files: ArchiveFiles): Promise<void> {
+  await fs.writeFile(file, await packTar([...files].map(([name, body]) => ({ name, body }))));
+}
+
+export function digestOf(bytes: Buffer): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+interface Manifest {
+  config: { digest: string; size: number };
+  layers: { digest: string; size: number; mediaType: string }[];
+  [key: string]: unknown;
+}
+
+export interface ImageParts {
+  index: { manifests: { digest: string; size: number }[] } & Record<string, unknown>;
+  manifest: Manifest;
+  config: Record<string, unknown> & { pypakr: Record<string, unknown>; rootfs: { diff_ids: string[] } };
+  layers: Buffer[];
+}
+
+export async function imageParts(file: string): Promise<ImageParts> {
+  const files = await readArchive(file);
+  const blob = (digest: string) => files.get(`blobs/sha256/${digest.slice(7)}`) as Buffer;
+  const index = JSON.parse((files.get("index.json") as Buffer).toString()) as ImageParts["index"];
+  const manifest = JSON.parse(blob(index.manifests[0]?.digest ?? "").toString()) as Manifest;
+  return {
+    index,
+    manifest,
+    config: JSON.parse(blob(manifest.config.digest).toString()) as ImageParts["config"],
+    layers: manifest.layers.map((layer) => blob(layer.digest)),
+  };
+}
+
+/** Writes an image from parts, with every digest and size made consistent again. */
+export async function writeImage(file: string, parts: ImageParts): Promise<void> {
+  const files: ArchiveFiles = new Map([["oci-layout", Buffer.from('{"imageLayoutVersion":"1.0.0"}')]]);
+  const add = (bytes: Buffer) => {
+    const digest = digestOf(bytes);
+    files.set(`blobs/sha256/${digest.slice(7)}`, bytes);
+    return { digest, size: bytes.length };
+  };
+  const oldLayers = parts.manifest.layers;
+  parts.manifest.layers = parts.layers.map((layer, index) => ({ ...(oldLayers[index] ?? { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }), ...add(layer) }));
+  parts.config.rootfs.diff_ids = parts.layers.map((layer) => digestOf(gunzipSync(layer)));
+  const distributions = (parts.config.pypakr?.distributions ?? []) as { layer: string }[];
+  distributions.forEach((distribution) => {
+    const index = oldLayers.findIndex((layer) => layer.digest === distribution.layer);
+    distribution.layer = parts.manifest.layers[index]?.digest ?? distribution.layer;
+  });
+  parts.manifest.config = { ...parts.manifest.config, ...add(Buffer.from(JSON.stringify(parts.config))) };
+  const manifest = add(Buffer.from(JSON.stringify(parts.manifest)));
+  parts.index.manifests = [{ ...parts.index.manifests[0], ...manifest }];
+  files.set("index.json", Buffer.from(JSON.stringify(parts.index)));
+  await writeArchive(file, files);
+}
+
+export async function gzipTar(entries: Parameters<typeof packTar>[0]): Promise<Buffer> {
+  return gzipSync(await packTar(entries));
+}
+
+/** Names of every entry of every layer, as system tar sees them. */
+export async function layerEntryNames(image: string): Promise<string[]> {
+  const dir = await makeTempDir();
+  try {
+    const result = sh(`tar -xf '${image}' && for blob in blobs/sha256/*; do if gzip -t "$blob" 2>/dev/null; then gzip -dc "$blob" | tar -tf -; fi; done`, { cwd: dir });
+    if (result.code !== 0) throw new Error(result.stderr);
+    return result.stdout.split("\n").filter(Boolean);
+  } finally {
+    await removeDir(dir);
+  }
+}
+
+/** Whether any layer's uncompressed bytes contain `text`. */
+export async function layersContain(image: string, text: string): Promise<boolean> {
+  const parts = await imageParts(image);
+  return parts.layers.some((layer) => gunzipSync(layer).includes(text));
+}
+
+
