@@ -76,7 +76,8 @@ function absolute(file: string, line: number | undefined, key: string, value: st
   if (!path.isAbsolute(expanded)) {
     throw configError(file, line ?? 1, `"${key}" must be an absolute path, not "${value}"`, `Write the full path, e.g. "${key} = ${path.join(env.HOME ?? os.homedir(), "pypakr")}".`);
   }
-  return path.normalize(expanded);
+  // normalize keeps a trailing slash; a directory setting must not carry one into joined paths.
+  return path.normalize(expanded).replace(/(.)\/+$/, "$1");
 }
 
 async function readConfigFile(file: string, required: boolean): Promise<string | null> {

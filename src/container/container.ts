@@ -11,7 +11,7 @@ import { copyBase } from "../base/copy.js";
 import { METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
 import { tmpDir } from "../config/config.js";
-import { extractTar } from "../image/extract.js";
+import { checkSymlinks, extractTar } from "../image/extract.js";
 import type { Image } from "../image/reader.js";
 import { readImageArchive } from "../image/reader.js";
 import { unsafePrefixReason } from "../image/relocation.js";
@@ -69,14 +69,17 @@ async function materialize(image: Image, base: Base, staging: string, target: st
   await copyBase(base, staging, target);
   const { relocation } = image.config.pypakr;
   const files = new Map(relocation.files.map((file) => [file.path, file.kind]));
+  const symlinks = new Set<string>();
   for (const [index, layer] of image.manifest.layers.entries()) {
-    await extractTar(image.blobFile(layer.digest), staging, {
+    const made = await extractTar(image.blobFile(layer.digest), staging, {
       what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`,
       whiteouts: true,
       reserved: RESERVED,
       relocation: { files, from: relocation.placeholder, to: target },
     });
+    made.forEach((link) => symlinks.add(link));
   }
+  await checkSymlinks(staging, symlinks, `image ${image.source}`);
   const record: ContainerRecord = {
     formatVersion: 1,
     image: { digest: image.manifestDigest, source: path.resolve(image.source), ...(image.tag ? { tag: image.tag } : {}) },

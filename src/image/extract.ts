@@ -42,7 +42,11 @@ const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
 
 class Extraction {
   private readonly verifiedDirs = new Set<string>([""]);
+  /** Paths this archive wrote, and the directories above them (an opaque whiteout keeps both). */
   private readonly writtenHere = new Set<string>();
+  private readonly aboveWritten = new Set<string>();
+  /** Symlinks this archive made; they are checked again once the whole tree is there. */
+  readonly symlinks = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -59,8 +63,18 @@ class Extraction {
     for (const dir of this.verifiedDirs) if (dir === relative || dir.startsWith(`${relative}/`)) this.verifiedDirs.delete(dir);
   }
 
-  /** Makes sure every parent of `relative` is a real directory inside the tree, creating missing ones. */
-  private async ensureParents(relative: string): Promise<void> {
+  private markWritten(relative: string): void {
+    this.writtenHere.add(relative);
+    const parts = relative.split("/");
+    for (let end = 1; end < parts.length; end++) this.aboveWritten.add(parts.slice(0, end).join("/"));
+  }
+
+  /**
+   * Makes sure every parent of `relative` is a real directory inside the
+   * tree, creating missing ones. `entry` is the archive entry being applied,
+   * for the error message.
+   */
+  private async ensureParents(relative: string, entry = relative): Promise<void> {
     const parts = relative.split("/").slice(0, -1);
     let current = "";
     for (const part of parts) {
@@ -69,8 +83,8 @@ class Extraction {
       const full = path.join(this.root, current);
       const stat = await lstatOrNull(full);
       if (stat === null) await fs.mkdir(full, { mode: 0o755 });
-      else if (stat.isSymbolicLink()) throw this.fail(relative, `would be written through the symlink "${current}"`);
-      else if (!stat.isDirectory()) throw this.fail(relative, `needs "${current}" to be a directory, but it is a file`);
+      else if (stat.isSymbolicLink()) throw this.fail(entry, `would reach "${relative}" through the symlink "${current}"`);
+      else if (!stat.isDirectory()) throw this.fail(entry, `needs "${current}" to be a directory, but it is a file`);
       this.verifiedDirs.add(current);
     }
   }
@@ -127,7 +141,7 @@ class Extraction {
     if ((await this.clear(relative)) === "dir") await fs.chmod(full, 0o755);
     else await fs.mkdir(full, { mode: 0o755 });
     this.verifiedDirs.add(relative);
-    this.writtenHere.add(relative);
+    this.markWritten(relative);
   }
 
   private async file(relative: string, header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
@@ -152,7 +166,7 @@ class Extraction {
       await pipeline(body, createWriteStream(full, { flags: "wx", mode }));
     }
     await fs.chmod(full, mode);
-    this.writtenHere.add(relative);
+    this.markWritten(relative);
   }
 
   private async symlink(relative: string, link: string): Promise<void> {
@@ -164,7 +178,8 @@ class Extraction {
     await this.ensureParents(relative);
     await this.replaceWithNonDir(relative);
     await fs.symlink(link, path.join(this.root, relative));
-    this.writtenHere.add(relative);
+    this.symlinks.add(relative);
+    this.markWritten(relative);
   }
 
   private async hardlink(relative: string, link: string): Promise<void> {
@@ -172,13 +187,13 @@ class Extraction {
     if ("error" in target || target.path === "") throw this.fail(relative, `is a hard link to "${link}", which ${"error" in target ? target.error : "is the target itself"}`);
     const top = target.path.split("/")[0] ?? "";
     if (this.options.reserved?.has(top)) throw this.fail(relative, `is a hard link into "${top}", which is pypakr's own`);
-    await this.ensureParents(target.path);
+    await this.ensureParents(target.path, relative);
     const stat = await fs.lstat(path.join(this.root, target.path)).catch(() => null);
     if (!stat?.isFile()) throw this.fail(relative, `is a hard link to "${link}", which is not a regular file in the archive`);
     await this.ensureParents(relative);
     await this.replaceWithNonDir(relative);
     await fs.link(path.join(this.root, target.path), path.join(this.root, relative));
-    this.writtenHere.add(relative);
+    this.markWritten(relative);
   }
 
   private async whiteout(relative: string, header: TarHeader): Promise<void> {
@@ -192,32 +207,103 @@ class Extraction {
       throw this.fail(relative, "is a whiteout that names no file");
     }
     const victim = dir ? `${dir}/${victimName}` : victimName;
-    await this.ensureParents(victim);
+    await this.ensureParents(victim, relative);
     await fs.rm(path.join(this.root, victim), { recursive: true, force: true });
     this.forget(victim);
   }
 
-  /** An opaque directory hides everything lower layers put in it, whatever order the entries come in. */
+  /**
+   * An opaque directory hides everything lower layers put in it, at any depth,
+   * whatever order this layer's entries come in: what this layer wrote under
+   * it (and the directories leading there) stays, the rest goes.
+   */
   private async opaque(dir: string): Promise<void> {
     if (dir === "") throw this.fail(OPAQUE_WHITEOUT, "makes the whole tree opaque");
-    await this.ensureParents(`${dir}/x`);
-    const full = path.join(this.root, dir);
-    const stat = await fs.lstat(full).catch(() => null);
-    if (!stat?.isDirectory()) return;
-    for (const child of await fs.readdir(full)) {
+    await this.ensureParents(`${dir}/${OPAQUE_WHITEOUT}`);
+    const stat = await lstatOrNull(path.join(this.root, dir));
+    if (stat?.isDirectory()) await this.hideLower(dir);
+  }
+
+  private async hideLower(dir: string): Promise<void> {
+    for (const child of await fs.readdir(path.join(this.root, dir))) {
       const relative = `${dir}/${child}`;
-      if (this.writtenHere.has(relative)) continue;
-      await fs.rm(path.join(full, child), { recursive: true, force: true });
-      this.forget(relative);
+      const full = path.join(this.root, relative);
+      if (this.aboveWritten.has(relative)) {
+        await this.hideLower(relative);
+      } else if (!this.writtenHere.has(relative)) {
+        await fs.rm(full, { recursive: true, force: true });
+        this.forget(relative);
+      } else if ((await fs.lstat(full)).isDirectory()) {
+        await this.hideLower(relative);
+      }
     }
   }
 }
 
-/** Extracts `archive` (tar or tar+gzip) into the existing directory `root`. */
-export async function extractTar(archive: string, root: string, options: ExtractOptions): Promise<void> {
+/**
+ * Where a symlink really leads, following the links the tree now holds (as the
+ * kernel would): "inside", "escapes", or "trusted" when it reaches a base link
+ * to an absolute path (the venv's own `bin/python` -> interpreter). Judging a
+ * link on its text alone is not enough: `y -> a/up/../../x` reads as `a/x`,
+ * but leaves the tree when `a/up` is a link to `..`.
+ */
+async function whereLinkLeads(root: string, link: string, madeByArchive: ReadonlySet<string>): Promise<"inside" | "escapes" | "trusted"> {
+  let budget = 40; // the kernel's own limit on links in one lookup
+  const walk = async (start: string[], target: string): Promise<string[] | "escapes" | "trusted"> => {
+    const stack = [...start];
+    for (const part of target.split("/")) {
+      if (part === "" || part === ".") continue;
+      if (part === "..") {
+        if (stack.length === 0) return "escapes";
+        stack.pop();
+        continue;
+      }
+      stack.push(part);
+      const current = stack.join("/");
+      const stat = await lstatOrNull(path.join(root, current));
+      if (!stat?.isSymbolicLink()) continue;
+      if (--budget < 0) return "escapes";
+      const next = await fs.readlink(path.join(root, current));
+      if (path.posix.isAbsolute(next)) return madeByArchive.has(current) ? "escapes" : "trusted";
+      stack.pop();
+      const resolved = await walk(stack, next);
+      if (!Array.isArray(resolved)) return resolved;
+      stack.splice(0, stack.length, ...resolved);
+    }
+    return stack;
+  };
+  const parent = path.posix.dirname(link);
+  const resolved = await walk(parent === "." ? [] : parent.split("/"), await fs.readlink(path.join(root, link)));
+  if (Array.isArray(resolved)) return resolved.length === 0 ? "escapes" : "inside";
+  return resolved;
+}
+
+/** Refuses the tree if any symlink an archive made leads outside it, now that every entry is in place. */
+export async function checkSymlinks(root: string, symlinks: ReadonlySet<string>, what: string): Promise<void> {
+  for (const link of [...symlinks].sort()) {
+    const stat = await lstatOrNull(path.join(root, link));
+    if (!stat?.isSymbolicLink()) continue;
+    if ((await whereLinkLeads(root, link, symlinks)) === "escapes") {
+      await fs.unlink(path.join(root, link));
+      throw new PypakrError(`${what}: the symlink "${link}" leads outside the target (or to the target itself) through other links; refusing it`, {
+        hint: "The archive is damaged or was crafted to point outside its target; get it from a trusted source.",
+      });
+    }
+  }
+}
+
+/**
+ * Extracts `archive` (tar or tar+gzip) into the existing directory `root`,
+ * refusing it if a symlink it made leads outside. Returns those symlinks: a
+ * later archive can change where they lead, so once every archive for a tree
+ * is extracted, pass them all to checkSymlinks again.
+ */
+export async function extractTar(archive: string, root: string, options: ExtractOptions): Promise<Set<string>> {
   const extraction = new Extraction(root, options);
   try {
     for await (const { header, body } of readTarFile(archive)) await extraction.entry(header, body);
+    await checkSymlinks(root, extraction.symlinks, options.what);
+    return extraction.symlinks;
   } catch (error) {
     if (error instanceof PypakrError) throw error;
     throw new PypakrError(`${options.what} is not a readable tar archive: ${(error as Error).message}`, {
