@@ -108,9 +108,11 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   }
   const fromFile = (key: string) => (values[key] === undefined ? undefined : absolute(file, keyLines.get(key), key, values[key], env));
 
-  let pypakrDir = fromFile("pypakrdir") ?? defaultPypakrDir(env);
-  if (env.PYPAKR_HOME) pypakrDir = path.resolve(env.PYPAKR_HOME);
-  const basesDir = env.PYPAKR_HOME ? path.join(pypakrDir, "bases") : (fromFile("base") ?? path.join(pypakrDir, "bases"));
+  // Both keys are checked even when PYPAKR_HOME overrides them, so a mistake in the file never hides.
+  const configuredDir = fromFile("pypakrdir");
+  const configuredBases = fromFile("base");
+  const pypakrDir = env.PYPAKR_HOME ? path.resolve(env.PYPAKR_HOME) : (configuredDir ?? defaultPypakrDir(env));
+  const basesDir = env.PYPAKR_HOME ? path.join(pypakrDir, "bases") : (configuredBases ?? path.join(pypakrDir, "bases"));
   const python = env.PYPAKR_PYTHON || values.python || "python3";
   return { file: text === null ? null : file, pypakrDir, basesDir, python };
 }

@@ -16,10 +16,8 @@
  * layers put there, and files listed for relocation have the placeholder
  * replaced by the container's path.
  */
-import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { PypakrError } from "../util/errors.js";
 import { lstatOrNull } from "../util/fs.js";
 import { normalizeEntryName, readBody, readTarFile, type TarHeader } from "../util/tar.js";
@@ -39,6 +37,22 @@ export interface ExtractOptions {
 
 /** Relocated files are rewritten in memory; beyond this an image is not a venv pypakr can trust. */
 const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Streams an entry's body to a new file. Iterating the body (rather than
+ * piping it) matters: when the archive turns out to be truncated, the tar
+ * parser destroys the entry's stream, possibly before this starts, and a
+ * pipe from an already-destroyed stream never settles, while iteration ends
+ * at once and the parser's error surfaces.
+ */
+async function writeBody(body: AsyncIterable<Buffer>, file: string, mode: number): Promise<void> {
+  const handle = await fs.open(file, "wx", mode);
+  try {
+    for await (const chunk of body) await handle.write(chunk);
+  } finally {
+    await handle.close();
+  }
+}
 
 class Extraction {
   private readonly verifiedDirs = new Set<string>([""]);
@@ -163,7 +177,7 @@ class Extraction {
       }
       await fs.writeFile(full, content, { flag: "wx", mode });
     } else {
-      await pipeline(body, createWriteStream(full, { flags: "wx", mode }));
+      await writeBody(body, full, mode);
     }
     await fs.chmod(full, mode);
     this.markWritten(relative);

@@ -4,11 +4,8 @@
  * every JSON document goes through its schema before anything uses it.
  */
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { z } from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
@@ -33,18 +30,24 @@ function notAnImage(file: string, problem: string, hint = "Pass an image made by
   return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { hint });
 }
 
-/** Copies one blob out of the archive, hashing it on the way, and checks it is what its name says. */
+/**
+ * Copies one blob out of the archive, hashing it on the way, and checks it
+ * is what its name says. The body is iterated, not piped: a pipe from an
+ * entry the tar parser already destroyed (a truncated archive) never settles.
+ */
 async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string, archive: string): Promise<number> {
   const hash = createHash("sha256");
   let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
+  const handle = await fs.open(target, "wx");
+  try {
+    for await (const chunk of body) {
       hash.update(chunk);
       size += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  await pipeline(body, tap, createWriteStream(target, { flags: "wx" }));
+      await handle.write(chunk);
+    }
+  } finally {
+    await handle.close();
+  }
   const actual = hash.digest("hex");
   if (actual !== expectedHex) {
     throw notAnImage(archive, `blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${actual})`, "The file was damaged in transit or on disk; fetch or build it again.");

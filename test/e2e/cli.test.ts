@@ -35,6 +35,11 @@ describe("help and version", () => {
     }
   });
 
+  test("--python naming a missing interpreter says how to fix it", async () => {
+    expectCleanFailure(await pypakr(["init", "--python", "/no/such/python3.42"]), /no\/such\/python3\.42[\s\S]*--python/);
+    expectCleanFailure(await pypakr(["init"], { env: { PYPAKR_PYTHON: "python3.42-not-installed" } }), /"python3\.42-not-installed" is not on PATH/);
+  });
+
   test("--debug adds the stack trace that is otherwise hidden", async () => {
     const plain = await pypakr(["inspect", "/nonexistent.tar"]);
     const debug = await pypakr(["--debug", "inspect", "/nonexistent.tar"]);

@@ -59,6 +59,23 @@ describe("pypakr run", () => {
     assert.match(stdout, /got SIGTERM/);
   });
 
+  test("passes SIGINT sent to pypakr (no terminal) to the program", async () => {
+    const program = "import time\nprint('ready', flush=True)\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    raise SystemExit(4)";
+    const child = spawn(process.execPath, [CLI, "run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    const ready = new Promise<void>((resolve) =>
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        stdout += chunk;
+        if (stdout.includes("ready")) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    await ready;
+    child.kill("SIGINT");
+    assert.equal(await exited, 4);
+    assert.match(stdout, /interrupted/);
+  });
+
   test("a program killed by a signal gives 128 + the signal's number", async () => {
     const result = await pypakr(["run", "-c", container, "--", "sh", "-c", "kill -KILL $$"]);
     assert.equal(result.code, 137);

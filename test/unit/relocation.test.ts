@@ -1,0 +1,290 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  fixShebang,
+  PLACEHOLDER,
+  PREFIX_LENGTH,
+  relocateBinary,
+  relocateContent,
+  RelocationError,
+  relocationKind,
+  replaceAll,
+  unsafePrefixReason,
+} from "../../src/image/relocation.js";
+import { makeTempDir, removeDir } from "../support/helpers.js";
+
+const NUL = Buffer.from([0]);
+
+/** A C string: the text followed by its terminating NUL. */
+function cString(text: string): Buffer {
+  return Buffer.concat([Buffer.from(text), NUL]);
+}
+
+describe("PLACEHOLDER", () => {
+  test("PLACEHOLDER is exactly PREFIX_LENGTH bytes long", () => {
+    assert.equal(Buffer.byteLength(PLACEHOLDER), PREFIX_LENGTH);
+  });
+});
+
+describe("replaceAll", () => {
+  test("replaceAll returns the very same Buffer when there is no match", () => {
+    const input = Buffer.from("nothing to see here");
+    assert.equal(replaceAll(input, "/old", "/new"), input);
+  });
+
+  test("replaceAll replaces every match, including adjacent ones and one at the end", () => {
+    const input = Buffer.from("/old:/old/lib/old/old");
+    assert.equal(replaceAll(input, "/old", "/brand-new").toString(), "/brand-new:/brand-new/lib/brand-new/brand-new");
+  });
+
+  test("replaceAll can shorten the content", () => {
+    assert.equal(replaceAll(Buffer.from("a/long/prefix/b a/long/prefix/c"), "/long/prefix", "/p").toString(), "a/p/b a/p/c");
+  });
+
+  test("replaceAll leaves the input untouched", () => {
+    const input = Buffer.from("x/old/y");
+    replaceAll(input, "/old", "/new");
+    assert.equal(input.toString(), "x/old/y");
+  });
+});
+
+describe("relocationKind", () => {
+  test("relocationKind calls content without NUL bytes text", () => {
+    assert.equal(relocationKind(Buffer.from("#!/usr/bin/python\nprint('hi')\n")), "text");
+    assert.equal(relocationKind(Buffer.alloc(0)), "text");
+  });
+
+  test("relocationKind calls content with a NUL in the first 8000 bytes binary", () => {
+    const content = Buffer.alloc(10_000, 0x61);
+    content[7999] = 0;
+    assert.equal(relocationKind(content), "binary");
+  });
+
+  test("relocationKind ignores a NUL after the first 8000 bytes", () => {
+    // Same rule as git and grep: only the start of the file is sniffed.
+    const content = Buffer.alloc(10_000, 0x61);
+    content[8000] = 0;
+    assert.equal(relocationKind(content), "text");
+  });
+});
+
+describe("relocateBinary", () => {
+  test("relocateBinary replaces a same-length path in place", () => {
+    const input = Buffer.concat([Buffer.from("ELF"), NUL, cString("/old/path/lib/libx.so"), Buffer.from("tail")]);
+    const out = relocateBinary(input, "/old/path", "/new/path");
+    assert.equal(out.length, input.length);
+    assert.deepEqual(out, Buffer.concat([Buffer.from("ELF"), NUL, cString("/new/path/lib/libx.so"), Buffer.from("tail")]));
+  });
+
+  test("relocateBinary pads a shorter replacement with NULs inside the C string and keeps the total length", () => {
+    const input = Buffer.concat([Buffer.from("head"), NUL, cString("/old/long/path/lib/python3.11"), Buffer.from("after")]);
+    const out = relocateBinary(input, "/old/long/path", "/n");
+    assert.equal(out.length, input.length);
+    const removed = "/old/long/path".length - "/n".length;
+    assert.deepEqual(
+      out,
+      Buffer.concat([Buffer.from("head"), NUL, Buffer.from("/n/lib/python3.11"), Buffer.alloc(removed), NUL, Buffer.from("after")]),
+    );
+    // What follows the C string does not move.
+    assert.equal(out.subarray(out.length - 5).toString(), "after");
+  });
+
+  test("relocateBinary relocates every occurrence, in separate strings and within one string", () => {
+    const input = Buffer.concat([cString("/old/a:/old/b"), Buffer.from([1, 2, 3]), cString("x/old/c"), cString("/old")]);
+    const out = relocateBinary(input, "/old", "/n");
+    assert.equal(out.length, input.length);
+    assert.deepEqual(
+      out,
+      Buffer.concat([
+        Buffer.from("/n/a:/n/b"),
+        Buffer.alloc(4),
+        NUL,
+        Buffer.from([1, 2, 3]),
+        Buffer.from("x/n/c"),
+        Buffer.alloc(2),
+        NUL,
+        Buffer.from("/n"),
+        Buffer.alloc(2),
+        NUL,
+      ]),
+    );
+  });
+
+  test("relocateBinary leaves the input buffer untouched", () => {
+    const input = cString("/old/x");
+    relocateBinary(input, "/old", "/n");
+    assert.deepEqual(input, cString("/old/x"));
+  });
+
+  test("relocateBinary returns equal content when the path does not occur", () => {
+    const input = Buffer.concat([cString("nothing"), Buffer.from([0xff, 0xfe])]);
+    assert.deepEqual(relocateBinary(input, "/old", "/n"), input);
+  });
+
+  test("relocateBinary refuses a path longer than the placeholder", () => {
+    const input = cString(`${PLACEHOLDER}/lib`);
+    assert.throws(() => relocateBinary(input, PLACEHOLDER, `/${"x".repeat(PREFIX_LENGTH)}`), RelocationError);
+  });
+
+  test("relocateBinary refuses a longer path even when the placeholder does not occur", () => {
+    // The length check is about the destination, not about this file's content.
+    assert.throws(() => relocateBinary(Buffer.from("no match\0"), "/ab", "/abcd"), RelocationError);
+  });
+
+  test("relocateBinary refuses an occurrence with no terminating NUL", () => {
+    const input = Buffer.concat([cString("/old/ok"), Buffer.from("/old/unterminated")]);
+    assert.throws(() => relocateBinary(input, "/old", "/n"), (error: unknown) => {
+      assert.ok(error instanceof RelocationError);
+      assert.match(error.message, /NUL-terminated/);
+      return true;
+    });
+  });
+});
+
+describe("fixShebang", () => {
+  const longDir = `/${"d".repeat(70)}/${"e".repeat(70)}`;
+
+  test("fixShebang leaves a short python shebang unchanged", () => {
+    const input = Buffer.from("#!/x/bin/python\nprint('hi')\n");
+    assert.equal(fixShebang(input), input);
+  });
+
+  test("fixShebang leaves a short python3.11 shebang with a flag unchanged", () => {
+    const input = Buffer.from("#!/x/bin/python3.11 -E\nprint('hi')\n");
+    assert.equal(fixShebang(input), input);
+  });
+
+  test("fixShebang leaves content without a shebang unchanged", () => {
+    const input = Buffer.from(`# ${longDir}/bin/python\nprint('hi')\n`);
+    assert.equal(fixShebang(input), input);
+  });
+
+  test("fixShebang rewrites an interpreter path longer than 127 characters to the /bin/sh form and keeps the script", () => {
+    const interpreter = `${longDir}/bin/python`;
+    assert.ok(interpreter.length > 127);
+    const out = fixShebang(Buffer.from(`#!${interpreter}\nimport sys\nprint(sys.argv)\n`)).toString();
+    assert.equal(out, `#!/bin/sh\n'''exec' "${interpreter}" "$0" "$@"\n' '''\nimport sys\nprint(sys.argv)\n`);
+  });
+
+  test("fixShebang rewrites an interpreter path holding a space even when it is short", () => {
+    const out = fixShebang(Buffer.from("#!/my apps/venv/bin/python3\nprint(1)\n")).toString();
+    assert.equal(out, `#!/bin/sh\n'''exec' "/my apps/venv/bin/python3" "$0" "$@"\n' '''\nprint(1)\n`);
+  });
+
+  test("fixShebang keeps interpreter flags in the exec line", () => {
+    const interpreter = `${longDir}/bin/python3`;
+    const out = fixShebang(Buffer.from(`#!${interpreter} -E -s\nprint(1)\n`)).toString();
+    assert.equal(out, `#!/bin/sh\n'''exec' "${interpreter}" -E -s "$0" "$@"\n' '''\nprint(1)\n`);
+  });
+
+  test("fixShebang handles a script that is only a long shebang line without a newline", () => {
+    const interpreter = `${longDir}/bin/python`;
+    assert.equal(fixShebang(Buffer.from(`#!${interpreter}`)).toString(), `#!/bin/sh\n'''exec' "${interpreter}" "$0" "$@"\n' '''\n`);
+  });
+
+  test("fixShebang leaves a long non-python shebang unchanged", () => {
+    const input = Buffer.from(`#!${longDir}/bin/bash\necho hi\n`);
+    assert.equal(fixShebang(input), input);
+  });
+
+  test("fixShebang leaves an env shebang unchanged", () => {
+    const input = Buffer.from("#!/usr/bin/env python3\nprint(1)\n");
+    assert.equal(fixShebang(input), input);
+  });
+
+  describe("a rewritten script runs", () => {
+    let temp = "";
+    let realPython = "";
+
+    before(async () => {
+      temp = await makeTempDir("pypakr-unit-shebang-");
+      // python3 may be a wrapper (pyenv shim) that does not survive being symlinked; ask for the real binary.
+      const probe = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" });
+      assert.equal(probe.status, 0, probe.stderr);
+      realPython = probe.stdout.trim();
+    });
+
+    after(async () => {
+      await removeDir(temp);
+    });
+
+    for (const [label, dirName] of [
+      ["a long directory", `${"long-".repeat(30)}venv`],
+      ["a long directory with a space", `${"long-".repeat(30)}my venv`],
+    ] as const) {
+      test(`fixShebang makes a script whose python lives in ${label} runnable with /bin/sh and directly`, async () => {
+        const bin = path.join(temp, dirName, "bin");
+        await fs.mkdir(bin, { recursive: true });
+        const python = path.join(bin, "python");
+        await fs.symlink(realPython, python);
+        assert.ok(`#!${python}`.length > 127);
+        const script = path.join(bin, "hello");
+        const original = `#!${python}\nimport sys\nprint("hello from", sys.argv[1:])\n`;
+        const fixed = fixShebang(Buffer.from(original));
+        assert.notEqual(fixed.toString(), original);
+        await fs.writeFile(script, fixed, { mode: 0o755 });
+
+        const viaSh = spawnSync("/bin/sh", [script, "one", "two words"], { encoding: "utf8" });
+        assert.equal(viaSh.status, 0, viaSh.stderr);
+        assert.equal(viaSh.stdout, "hello from ['one', 'two words']\n");
+
+        const direct = spawnSync(script, ["x"], { encoding: "utf8" });
+        assert.equal(direct.status, 0, direct.stderr);
+        assert.equal(direct.stdout, "hello from ['x']\n");
+      });
+    }
+  });
+});
+
+describe("relocateContent", () => {
+  test("relocateContent replaces the prefix everywhere in a text file", () => {
+    const input = Buffer.from(`VIRTUAL_ENV="${PLACEHOLDER}"\nexport PATH="${PLACEHOLDER}/bin:$PATH"\n`);
+    assert.equal(relocateContent(input, "text", PLACEHOLDER, "/opt/app").toString(), 'VIRTUAL_ENV="/opt/app"\nexport PATH="/opt/app/bin:$PATH"\n');
+  });
+
+  test("relocateContent may make a text file longer", () => {
+    const to = `/${"x".repeat(PREFIX_LENGTH + 10)}`;
+    assert.equal(relocateContent(Buffer.from(`home = ${PLACEHOLDER}\n`), "text", PLACEHOLDER, to).toString(), `home = ${to}\n`);
+  });
+
+  test("relocateContent keeps a short relocated shebang as a plain shebang", () => {
+    const input = Buffer.from(`#!${PLACEHOLDER}/bin/python\nprint(1)\n`);
+    assert.equal(relocateContent(input, "text", PLACEHOLDER, "/opt/app").toString(), "#!/opt/app/bin/python\nprint(1)\n");
+  });
+
+  test("relocateContent switches a shebang that became too long to the /bin/sh form", () => {
+    const to = `/${"x".repeat(130)}`;
+    const out = relocateContent(Buffer.from(`#!${PLACEHOLDER}/bin/python\nprint(1)\n`), "text", PLACEHOLDER, to).toString();
+    assert.equal(out, `#!/bin/sh\n'''exec' "${to}/bin/python" "$0" "$@"\n' '''\nprint(1)\n`);
+  });
+
+  test("relocateContent treats binary files as C strings", () => {
+    const input = cString(`${PLACEHOLDER}/lib`);
+    const out = relocateContent(input, "binary", PLACEHOLDER, "/opt/app");
+    assert.equal(out.length, input.length);
+    assert.equal(out.subarray(0, "/opt/app/lib".length + 1).toString(), "/opt/app/lib\0");
+    assert.ok(out.subarray("/opt/app/lib".length).every((byte) => byte === 0));
+  });
+
+  test("relocateContent refuses to lengthen a path in a binary file", () => {
+    assert.throws(() => relocateContent(cString(PLACEHOLDER), "binary", PLACEHOLDER, `${PLACEHOLDER}/more`), RelocationError);
+  });
+});
+
+describe("unsafePrefixReason", () => {
+  test("unsafePrefixReason accepts ordinary paths, spaces included", () => {
+    assert.equal(unsafePrefixReason("/opt/app"), null);
+    assert.equal(unsafePrefixReason("/home/me/my venvs/app-1.0_x"), null);
+  });
+
+  for (const bad of ['"', "'", "`", "$", "\\", "\n", "\r", "\0"]) {
+    test(`unsafePrefixReason refuses a prefix containing ${JSON.stringify(bad)}`, () => {
+      const reason = unsafePrefixReason(`/opt/a${bad}b`);
+      assert.ok(reason !== null);
+      assert.ok(reason.includes(JSON.stringify(bad)), reason);
+    });
+  }
+});
