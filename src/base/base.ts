@@ -67,7 +67,7 @@ export async function loadBase(config: Config, kind: string): Promise<Base | nul
   }
   const parsed = baseRecordSchema.safeParse(JSON.parse(text));
   if (!parsed.success) {
-    throw new PypakrError(`the base at ${dir} has an unreadable record`, { hint: `Recreate it: pypakr init --force --python ${kind.split("-")[0] === "cpython" ? "python" + kind.split("-")[1] : "PYTHON"}` });
+    throw new PypakrError(`the base at ${dir} has an unreadable record`, { hint: "Recreate it with pypakr init --force --python PATH (the interpreter it was made for)." });
   }
   return { ...parsed.data, manifestDigest: parsed.data.manifestDigest as Digest, dir };
 }

@@ -108,7 +108,7 @@ export async function createImage(config: Config, options: CreateImageOptions): 
   });
   const base = await ensureBase(config, options.python ?? config.python);
   const workEnv = await makeWorkPath(config);
-  const scratch = `${path.join(tmpDir(config), `scratch-${randomSuffix()}`)}`;
+  const scratch = path.join(tmpDir(config), `scratch-${randomSuffix()}`);
   const forget = [cleanupOnInterrupt(workEnv), cleanupOnInterrupt(scratch)];
   try {
     await fs.mkdir(path.join(scratch, "source"), { recursive: true });

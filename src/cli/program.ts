@@ -11,7 +11,7 @@ import { run } from "./commands/run.js";
 import { overview } from "./help.js";
 import { rmSync } from "node:fs";
 
-export const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect];
+const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect];
 
 /** On Ctrl-C or SIGTERM mid-work, remove what was half made, then die as interrupted. */
 function cleanUpOnSignals(): void {

@@ -17,7 +17,7 @@ import { readImageArchive } from "../image/reader.js";
 import { unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter } from "../python/interpreter.js";
 import { isErrno, PypakrError } from "../util/errors.js";
-import { exists, isEmptyDir, randomSuffix, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
+import { exists, isEmptyDir, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { progress } from "../util/log.js";
 import { containerRecordFile, type ContainerRecord } from "./record.js";
 
@@ -110,9 +110,8 @@ async function commit(staging: string, target: string): Promise<void> {
 export async function createContainer(config: Config, options: CreateContainerOptions): Promise<CreatedContainer> {
   const target = path.resolve(options.container);
   await checkTarget(target, options.force ?? false);
-  const readDir = path.join(tmpDir(config), `read-${randomSuffix()}`);
   await fs.mkdir(tmpDir(config), { recursive: true });
-  return withTempPath(readDir, "blobs", async (blobs) => {
+  return withTempPath(path.join(tmpDir(config), "image"), "blobs", async (blobs) => {
     await fs.mkdir(blobs);
     const image = await readImageArchive(options.image, blobs, options.tag ? { tag: options.tag } : {});
     const base = await chooseBase(config, image.config.pypakr.python);

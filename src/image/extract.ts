@@ -320,7 +320,12 @@ export async function extractTar(archive: string, root: string, options: Extract
     return extraction.symlinks;
   } catch (error) {
     if (error instanceof PypakrError) throw error;
-    throw new PypakrError(`${options.what} is not a readable tar archive: ${(error as Error).message}`, {
+    const failure = error as NodeJS.ErrnoException;
+    // A system call failing on a path in the target (disk full, permissions) is about the target, not the archive.
+    if (failure.path && (failure.path === root || failure.path.startsWith(`${root}${path.sep}`))) {
+      throw new PypakrError(`cannot extract ${options.what} into ${root}: ${failure.message}`, { hint: "Check free space and permissions there, then try again." });
+    }
+    throw new PypakrError(`${options.what} is not a readable tar archive: ${failure.message}`, {
       hint: "The file is damaged or not a tar (.tar or .tar.gz); make or fetch it again.",
     });
   }

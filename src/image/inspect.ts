@@ -1,7 +1,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { describeInterpreter, interpreterKind } from "../python/interpreter.js";
-import { randomSuffix, withTempPath } from "../util/fs.js";
+import { withTempPath } from "../util/fs.js";
 import { formatBytes } from "../util/log.js";
 import type { ImageConfig, ImageManifest } from "./format.js";
 import { readImageArchive } from "./reader.js";
@@ -23,7 +23,7 @@ export interface Inspection {
 
 export async function inspectImage(file: string, tmp: string): Promise<Inspection> {
   await fs.mkdir(tmp, { recursive: true });
-  return withTempPath(path.join(tmp, `inspect-${randomSuffix()}`), "blobs", async (dir) => {
+  return withTempPath(path.join(tmp, "image"), "blobs", async (dir) => {
     await fs.mkdir(dir);
     const image = await readImageArchive(file, dir);
     const { pypakr } = image.config;

@@ -94,8 +94,3 @@ export async function fsyncFile(file: string): Promise<void> {
 export async function isEmptyDir(dir: string): Promise<boolean> {
   return (await fs.readdir(dir)).length === 0;
 }
-
-/** Relative POSIX path from `root` to `file`; callers guarantee file is inside root. */
-export function relativePosix(root: string, file: string): string {
-  return path.relative(root, file).split(path.sep).join("/");
-}

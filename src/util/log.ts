@@ -1,6 +1,6 @@
 /**
  * Progress and notices go to stderr so stdout carries only results (`--json`,
- * `inspect`). `setQuiet` silences progress, never errors or warnings.
+ * `inspect`). `setQuiet` silences progress, never errors.
  */
 let quiet = false;
 
@@ -10,10 +10,6 @@ export function setQuiet(value: boolean): void {
 
 export function progress(message: string): void {
   if (!quiet) process.stderr.write(`pypakr: ${message}\n`);
-}
-
-export function warn(message: string): void {
-  process.stderr.write(`pypakr: warning: ${message}\n`);
 }
 
 export function formatBytes(bytes: number): string {
