@@ -15,9 +15,16 @@ import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { SHA256_DIGEST, sha256Digest, type Digest } from "../util/hash.js";
 import { progress } from "../util/log.js";
-import { METADATA_DIR, scanTree, type ManifestEntry } from "./manifest.js";
+import { isBytecodePath, METADATA_DIR, scanTree, type ManifestEntry } from "./manifest.js";
 
-const BASE_FORMAT_VERSION = 1;
+const BASE_FORMAT_VERSION = 2;
+
+/**
+ * The prompt a base's activate scripts show, replaced by each container's own
+ * directory name. (A base is made at a temporary path whose name would
+ * otherwise end up in every activate script, and in every base's identity.)
+ */
+export const PROMPT_PLACEHOLDER = "pypakr-venv-prompt";
 
 const baseRecordSchema = z.object({
   formatVersion: z.literal(BASE_FORMAT_VERSION),
@@ -51,8 +58,13 @@ function recordFile(dir: string): string {
   return path.join(dir, METADATA_DIR, "base.json");
 }
 
+/**
+ * A base's identity. Bytecode is left out: its headers hold the time pip
+ * installed the sources, so two bases of the same interpreter and pip made
+ * at different times would otherwise never match, nor images built on them.
+ */
 export function manifestDigest(entries: ManifestEntry[]): Digest {
-  return sha256Digest(JSON.stringify(entries));
+  return sha256Digest(JSON.stringify(entries.filter((entry) => !isBytecodePath(entry.path))));
 }
 
 /** The base for `kind`, or null when there is none (or only a broken one). */
@@ -65,7 +77,10 @@ export async function loadBase(config: Config, kind: string): Promise<Base | nul
     if (isErrno(error, "ENOENT")) return null;
     throw error;
   }
-  const parsed = baseRecordSchema.safeParse(JSON.parse(text));
+  const json = JSON.parse(text) as { formatVersion?: unknown };
+  // A base made by an older pypakr is rebuilt, as if it were missing.
+  if (json.formatVersion !== BASE_FORMAT_VERSION) return null;
+  const parsed = baseRecordSchema.safeParse(json);
   if (!parsed.success) {
     throw new PypakrError(`the base at ${dir} has an unreadable record`, { hint: "Recreate it with pypakr init --force --python PATH (the interpreter it was made for)." });
   }
@@ -103,7 +118,7 @@ async function buildBase(config: Config, interpreter: Interpreter, kind: string)
   const dir = baseDir(config, kind);
   await fs.mkdir(config.basesDir, { recursive: true });
   await withTempPath(dir, "init", async (temp) => {
-    await createVenv(interpreter.executable, temp);
+    await createVenv(interpreter.executable, temp, PROMPT_PLACEHOLDER);
     const supportedTags = await supportedWheelTags(temp);
     const entries = await scanTree(temp);
     for (const entry of entries) {

@@ -8,6 +8,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { RelocationKind } from "../image/format.js";
 import { PLACEHOLDER, relocationKind, replaceAll } from "../image/relocation.js";
+import { normalizeRecord, RECORD_PATH } from "../python/record.js";
 import { sha256File, sha256Hex } from "../util/hash.js";
 
 export interface ManifestEntry {
@@ -66,7 +67,23 @@ export async function scanTree(root: string, options: { skip?: (relative: string
     }
   };
   await walk(root, "");
+  await normalizeRecords(root, entries);
   return entries;
+}
+
+/**
+ * RECORD files are hashed as they will be stored in layers (see
+ * normalizeRecord), so the same distribution compares equal whatever path
+ * and however it was installed.
+ */
+async function normalizeRecords(root: string, entries: ManifestEntry[]): Promise<void> {
+  const relocated = new Set(entries.filter((entry) => entry.relocate).map((entry) => entry.path));
+  for (const entry of entries) {
+    if (entry.type !== "file" || !RECORD_PATH.test(entry.path)) continue;
+    const text = await fs.readFile(path.join(root, entry.path), "utf8");
+    const normalized = normalizeRecord(entry.path, text, (file) => relocated.has(file));
+    if (normalized !== text) entry.sha256 = sha256Hex(replaceAll(Buffer.from(normalized), root, PLACEHOLDER));
+  }
 }
 
 export class UnsupportedFileError extends Error {

@@ -57,10 +57,18 @@ async function makeWorkPath(config: Config): Promise<string> {
   throw new PypakrError(`no temporary directory with a path shorter than ${PREFIX_LENGTH - 30} characters`, { hint: "Set TMPDIR to a short path such as /tmp." });
 }
 
+/**
+ * The image's creation time: SOURCE_DATE_EPOCH when set (the reproducible-
+ * builds convention), else the Unix epoch, as ko and Bazel do. A wall-clock
+ * time would make every rebuild of the same source a different image; when an
+ * image was stored is the store's business, not the image's.
+ */
 function createdTime(): string {
   const epoch = process.env.SOURCE_DATE_EPOCH;
-  if (epoch && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000).toISOString();
-  return new Date().toISOString();
+  if (epoch !== undefined && !/^\d+$/.test(epoch)) {
+    throw new PypakrError(`SOURCE_DATE_EPOCH="${epoch}" is not a number of seconds`, { hint: "Set it to an integer such as $(git log -1 --format=%ct), or unset it." });
+  }
+  return new Date(Number(epoch ?? 0) * 1000).toISOString();
 }
 
 async function checkOutput(image: string): Promise<void> {

@@ -8,6 +8,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { LayerEntry } from "../image/layer-writer.js";
 import { PLACEHOLDER } from "../image/relocation.js";
+import { INSTALL_MARKER, normalizeRecord, RECORD_PATH, recordPaths, resolveRecordPath } from "../python/record.js";
 import type { Change } from "./diff.js";
 
 export interface DistributionInfo {
@@ -19,23 +20,6 @@ export interface DistributionInfo {
 export interface PlannedLayer {
   distribution: DistributionInfo | null;
   entries: LayerEntry[];
-}
-
-const RECORD = /^(.*\/)?[^/]+\.dist-info\/RECORD$/;
-
-/** First field of each RECORD line (a CSV file whose paths may be quoted). */
-export function recordPaths(text: string): string[] {
-  const paths: string[] = [];
-  for (const line of text.split(/\r?\n/)) {
-    if (!line) continue;
-    if (line.startsWith('"')) {
-      const match = /^"((?:[^"]|"")*)"/.exec(line);
-      if (match) paths.push((match[1] ?? "").replace(/""/g, '"'));
-    } else {
-      paths.push(line.split(",")[0] ?? "");
-    }
-  }
-  return paths.filter(Boolean);
 }
 
 /** `Key: value` lines of a METADATA or WHEEL file (email-header style), header block only. */
@@ -68,8 +52,10 @@ async function describeDistribution(workEnv: string, distInfo: string): Promise<
   };
 }
 
-function toLayerEntry(workEnv: string, change: Change): LayerEntry {
+function toLayerEntry(workEnv: string, change: Change, records: ReadonlyMap<string, string>): LayerEntry {
   if (change.type !== "file") return change;
+  const record = records.get(change.path);
+  if (record !== undefined) return { type: "file", path: change.path, executable: change.executable, content: Buffer.from(record) };
   return {
     type: "file",
     path: change.path,
@@ -85,16 +71,25 @@ function ancestors(file: string): string[] {
   return parts.slice(1).map((_, index) => parts.slice(0, index + 1).join("/"));
 }
 
+/** Each changed RECORD as it goes into a layer (see normalizeRecord). */
+async function normalizedRecords(workEnv: string, changes: Change[]): Promise<Map<string, string>> {
+  const relocated = new Set(changes.flatMap((change) => (change.type === "file" && change.relocate ? [change.path] : [])));
+  const records = new Map<string, string>();
+  for (const change of changes) {
+    if (change.type !== "file" || !RECORD_PATH.test(change.path)) continue;
+    const text = await readOptional(path.join(workEnv, change.path));
+    records.set(change.path, normalizeRecord(change.path, text, (file) => relocated.has(file)));
+  }
+  return records;
+}
+
 export async function planLayers(workEnv: string, changes: Change[]): Promise<PlannedLayer[]> {
-  const records = changes.filter((change) => change.type === "file" && RECORD.test(change.path)).map((change) => change.path);
+  const records = await normalizedRecords(workEnv, changes);
   const distributions = await Promise.all(
-    records.map(async (record) => {
-      const distInfo = path.posix.dirname(record);
-      const installRoot = path.posix.dirname(distInfo);
-      const owned = recordPaths(await readOptional(path.join(workEnv, record)))
-        .map((entry) => path.posix.normalize(path.posix.join(installRoot, entry)))
-        .filter((entry) => !entry.startsWith("../") && !path.posix.isAbsolute(entry));
-      return { info: await describeDistribution(workEnv, distInfo), owned };
+    [...records].map(async ([record, text]) => {
+      // The RECORD itself is owned too, though it does not list itself after normalizing; install markers are not.
+      const owned = [record, ...recordPaths(text).flatMap((entry) => resolveRecordPath(record, entry) ?? [])].filter((file) => !INSTALL_MARKER.test(file));
+      return { info: await describeDistribution(workEnv, path.posix.dirname(record)), owned };
     }),
   );
   distributions.sort((a, b) => normalizedName(a.info.name).localeCompare(normalizedName(b.info.name)) || a.info.version.localeCompare(b.info.version));
@@ -114,7 +109,7 @@ export async function planLayers(workEnv: string, changes: Change[]): Promise<Pl
     const layer = index === undefined ? undefined : layers[index];
     const dirs = index === undefined ? undefined : dirsInLayer[index];
     if (!layer || !dirs) continue;
-    layer.entries.push(toLayerEntry(workEnv, change));
+    layer.entries.push(toLayerEntry(workEnv, change, records));
     for (const dir of ancestors(change.path)) {
       if (!changedDirs.has(dir) || dirs.has(dir)) continue;
       layer.entries.push({ type: "dir", path: dir });
@@ -125,7 +120,7 @@ export async function planLayers(workEnv: string, changes: Change[]): Promise<Pl
   for (const change of changes) {
     const owned = (change.type === "file" || change.type === "symlink") && owner.has(change.path);
     if (owned || (change.type === "dir" && dirsTaken.has(change.path))) continue;
-    rest.entries.push(toLayerEntry(workEnv, change));
+    rest.entries.push(toLayerEntry(workEnv, change, records));
   }
   return [...layers.filter((layer) => layer.entries.length > 0), rest];
 }

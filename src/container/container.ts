@@ -66,7 +66,7 @@ function checkWheelTags(image: Image, base: Base): void {
 
 async function materialize(image: Image, base: Base, staging: string, target: string): Promise<void> {
   await fs.mkdir(staging);
-  await copyBase(base, staging, target);
+  await copyBase(base, staging, target, path.basename(target));
   const { relocation } = image.config.pypakr;
   const files = new Map(relocation.files.map((file) => [file.path, file.kind]));
   const symlinks = new Set<string>();

@@ -20,6 +20,7 @@ import { replaceAll } from "./relocation.js";
 export type LayerEntry =
   | { type: "dir"; path: string }
   | { type: "file"; path: string; executable: boolean; source: string; size: number; rewrite?: { from: string; to: string } }
+  | { type: "file"; path: string; executable: boolean; content: Buffer }
   | { type: "symlink"; path: string; link: string }
   | { type: "whiteout"; path: string };
 
@@ -80,6 +81,7 @@ async function addEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
       return add({ ...common, type: "file", mode: 0o644, size: 0 });
     case "file": {
       const mode = entry.executable ? 0o755 : 0o644;
+      if ("content" in entry) return add({ ...common, type: "file", mode, size: entry.content.length }, entry.content);
       if (entry.rewrite) {
         const content = replaceAll(await readFile(entry.source), entry.rewrite.from, entry.rewrite.to);
         return add({ ...common, type: "file", mode, size: content.length }, content);

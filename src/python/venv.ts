@@ -10,9 +10,12 @@ export function venvEnvironment(venv: string, base: NodeJS.ProcessEnv = process.
   return env;
 }
 
-/** `python -m venv DIR` with pip, from the standard library. */
-export async function createVenv(executable: string, dir: string): Promise<void> {
-  const result = await capture(executable, ["-m", "venv", dir]);
+/**
+ * `python -m venv DIR` with pip, from the standard library. `prompt` is what
+ * activate shows; venv would otherwise bake in the directory's name.
+ */
+export async function createVenv(executable: string, dir: string, prompt: string): Promise<void> {
+  const result = await capture(executable, ["-m", "venv", "--prompt", prompt, dir]);
   if (result.code !== 0) {
     throw new PypakrError(`"${executable} -m venv" failed (exit ${result.code}):\n${result.stderr.trim()}`, {
       hint: "On Debian and Ubuntu, the venv module is a separate package: apt-get install python3-venv.",

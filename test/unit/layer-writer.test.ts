@@ -83,7 +83,7 @@ describe("writeLayer", () => {
     const entries = await sampleEntries();
     const first = await writeLayer(entries, output());
     // Another time: the sources' mtimes change and the clock moves on; neither may show in the layer.
-    for (const entry of entries) if (entry.type === "file") await fs.utimes(entry.source, new Date(2_000_000_000_000), new Date(2_000_000_000_000));
+    for (const entry of entries) if (entry.type === "file" && "source" in entry) await fs.utimes(entry.source, new Date(2_000_000_000_000), new Date(2_000_000_000_000));
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const second = await writeLayer([...entries].reverse(), output());
     const shuffled = [entries[3], entries[0], entries[6], entries[5], entries[1], entries[4], entries[2]].filter((entry) => entry !== undefined);

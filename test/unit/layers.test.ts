@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { headerValues, normalizedName, recordPaths } from "../../src/build/layers.js";
+import { headerValues, normalizedName } from "../../src/build/layers.js";
+import { recordPaths } from "../../src/python/record.js";
 
 describe("recordPaths", () => {
   test("recordPaths takes the first field of plain RECORD lines", () => {
