@@ -10,6 +10,8 @@ export interface Step {
   cmd: string;
   args: string[];
   cwd?: string;
+  /** Replaces the environment given to run/timeSteps for this step. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class CommandFailed extends Error {
@@ -35,7 +37,7 @@ function tail(text: string, lines: number): string {
 const MAX_BUFFER = 256 * 1024 * 1024;
 
 function spawnStep(step: Step, env: NodeJS.ProcessEnv, timeoutMs: number): SpawnSyncReturns<Buffer> {
-  return spawnSync(step.cmd, step.args, { cwd: step.cwd, env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: MAX_BUFFER, timeout: timeoutMs });
+  return spawnSync(step.cmd, step.args, { cwd: step.cwd, env: step.env ?? env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: MAX_BUFFER, timeout: timeoutMs });
 }
 
 function check(step: Step, result: SpawnSyncReturns<Buffer>): void {

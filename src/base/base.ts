@@ -17,7 +17,7 @@ import { SHA256_DIGEST, sha256Digest, type Digest } from "../util/hash.js";
 import { progress } from "../util/log.js";
 import { isBytecodePath, METADATA_DIR, scanTree, type ManifestEntry } from "./manifest.js";
 
-const BASE_FORMAT_VERSION = 2;
+const BASE_FORMAT_VERSION = 3;
 
 /**
  * The prompt a base's activate scripts show, replaced by each container's own
@@ -44,6 +44,7 @@ const baseRecordSchema = z.object({
       sha256: z.string().optional(),
       link: z.string().optional(),
       relocate: z.enum(["text", "binary"]).optional(),
+      mtimeMs: z.number().optional(),
     }),
   ),
 });
@@ -64,7 +65,8 @@ function recordFile(dir: string): string {
  * at different times would otherwise never match, nor images built on them.
  */
 export function manifestDigest(entries: ManifestEntry[]): Digest {
-  return sha256Digest(JSON.stringify(entries.filter((entry) => !isBytecodePath(entry.path))));
+  const identity = entries.filter((entry) => !isBytecodePath(entry.path)).map(({ mtimeMs: _mtime, ...entry }) => entry);
+  return sha256Digest(JSON.stringify(identity));
 }
 
 /** The base for `kind`, or null when there is none (or only a broken one). */

@@ -20,6 +20,11 @@ export interface ManifestEntry {
   link?: string;
   /** Set when the content holds the venv's own path. */
   relocate?: RelocationKind;
+  /**
+   * When the file was last written: containers may hard-link it, and an
+   * edit through such a link shows here. Not part of the base's identity.
+   */
+  mtimeMs?: number;
 }
 
 /** pypakr's own metadata inside a base or container; never part of a manifest or a layer. */
@@ -60,7 +65,7 @@ export async function scanTree(root: string, options: { skip?: (relative: string
         // Bytecode names the path it was compiled at, but CPython corrects
         // co_filename on import, so it is never rewritten.
         const { sha256, relocate } = isBytecodePath(relative) ? { sha256: (await sha256File(full)).hex, relocate: undefined } : await describeFile(full, root);
-        entries.push({ path: relative, type: "file", mode, size: stat.size, sha256, ...(relocate ? { relocate } : {}) });
+        entries.push({ path: relative, type: "file", mode, size: stat.size, sha256, ...(relocate ? { relocate } : { mtimeMs: stat.mtimeMs }) });
       } else {
         throw new UnsupportedFileError(relative);
       }

@@ -6,7 +6,7 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ensureBase, type Base } from "../base/base.js";
-import { copyBase } from "../base/copy.js";
+import { materializeVenv, planVenv } from "../base/assemble.js";
 import type { Config } from "../config/config.js";
 import { tmpDir } from "../config/config.js";
 import { writeImageArchive, type WrittenImage } from "../image/archive.js";
@@ -21,6 +21,8 @@ import { diffWorkEnv, type Change } from "./diff.js";
 import { install } from "./install.js";
 import { planLayers } from "./layers.js";
 import { stageSource } from "./source.js";
+import { addImageArchive } from "../store/images.js";
+import { Store } from "../store/store.js";
 
 export interface CreateImageOptions {
   source: string;
@@ -120,7 +122,8 @@ export async function createImage(config: Config, options: CreateImageOptions): 
   const forget = [cleanupOnInterrupt(workEnv), cleanupOnInterrupt(scratch)];
   try {
     await fs.mkdir(path.join(scratch, "source"), { recursive: true });
-    await copyBase(base, workEnv, workEnv);
+    // Copies (reflinks where possible), never links: setup may change any file in place.
+    materializeVenv(planVenv(base, [], { files: new Map(), placeholder: PLACEHOLDER }), workEnv, workEnv, { link: "copy" });
     const files = await stageSource(source, workEnv, path.join(scratch, "source"));
     progress(`building on ${describeInterpreter(base.python)}`);
     await install(workEnv, files);
@@ -136,6 +139,11 @@ export async function createImage(config: Config, options: CreateImageOptions): 
       if (layer.distribution) distributions.push({ ...layer.distribution, layer: written.digest });
     }
     const written = await writeImageArchive(target, imageConfig(base, layers, distributions, changes, options, files.run), layers, options.tag);
+    if (options.tag) {
+      // Tagged images go into the store too, as docker build -t does.
+      await addImageArchive(await Store.open(config), target, { tag: options.tag });
+      progress(`stored as ${options.tag}`);
+    }
     return { ...written, file: target, layers, distributions };
   } finally {
     forget.forEach((done) => done());

@@ -86,7 +86,7 @@ export async function stageSource(source: string, workEnv: string, scratch: stri
   }
   let root = source;
   if (stat.isFile()) {
-    await extractTar(source, scratch, { what: `source ${source}`, whiteouts: false });
+    await extractTar(source, scratch, { what: `source ${source}`, whiteouts: "refuse" });
     root = await sourceRoot(scratch);
   } else if (!stat.isDirectory()) {
     throw sourceError(source, "is neither a directory nor a file", "Pass a directory or a .tar/.tar.gz file with -s.");

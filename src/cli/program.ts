@@ -8,10 +8,17 @@ import { createImage } from "./commands/create-image.js";
 import { init } from "./commands/init.js";
 import { inspect } from "./commands/inspect.js";
 import { run } from "./commands/run.js";
+import { images } from "./commands/images.js";
+import { rmi } from "./commands/rmi.js";
+import { save } from "./commands/save.js";
+import { load } from "./commands/load.js";
+import { gc } from "./commands/gc.js";
+import { store } from "./commands/store.js";
+import { verify } from "./commands/verify.js";
 import { overview } from "./help.js";
 import { rmSync } from "node:fs";
 
-const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect];
+const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, gc, store, verify];
 
 /** On Ctrl-C or SIGTERM mid-work, remove what was half made, then die as interrupted. */
 function cleanUpOnSignals(): void {

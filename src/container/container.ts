@@ -7,13 +7,15 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { Base } from "../base/base.js";
 import { chooseBase } from "../base/base.js";
-import { copyBase } from "../base/copy.js";
+import { materializeVenv, planVenv, StaleSourceError, type LinkMode } from "../base/assemble.js";
 import { METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
-import { tmpDir } from "../config/config.js";
-import { checkSymlinks, extractTar } from "../image/extract.js";
+import { checkSymlinks } from "../image/extract.js";
 import type { Image } from "../image/reader.js";
-import { readImageArchive } from "../image/reader.js";
+import { addImageArchive, imageArgument, leaseImage, loadImage, resolveRef } from "../store/images.js";
+import { forgetUnpackedLayer, isInUnpackedLayer, unpackLayer } from "../store/layers.js";
+import { Store } from "../store/store.js";
+import type { Digest } from "../util/hash.js";
 import { unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter } from "../python/interpreter.js";
 import { isErrno, PypakrError } from "../util/errors.js";
@@ -22,19 +24,19 @@ import { progress } from "../util/log.js";
 import { containerRecordFile, type ContainerRecord } from "./record.js";
 
 export interface CreateContainerOptions {
+  /** An image file, or a stored image's tag or digest. */
   image: string;
   container: string;
   force?: boolean;
-  tag?: string;
+  link?: LinkMode;
 }
 
 export interface CreatedContainer {
   dir: string;
   image: Image;
   base: Base;
+  link: LinkMode;
 }
-
-const RESERVED = new Set([METADATA_DIR]);
 
 async function checkTarget(target: string, force: boolean): Promise<void> {
   const reason = unsafePrefixReason(target);
@@ -64,33 +66,37 @@ function checkWheelTags(image: Image, base: Base): void {
   }
 }
 
-async function materialize(image: Image, base: Base, staging: string, target: string): Promise<void> {
+async function materialize(store: Store, image: Image, base: Base, staging: string, target: string, link: LinkMode): Promise<LinkMode> {
   await fs.mkdir(staging);
-  await copyBase(base, staging, target, path.basename(target));
-  const { relocation } = image.config.pypakr;
-  const files = new Map(relocation.files.map((file) => [file.path, file.kind]));
-  const symlinks = new Set<string>();
+  const layers = [];
   for (const [index, layer] of image.manifest.layers.entries()) {
-    const made = await extractTar(image.blobFile(layer.digest), staging, {
-      what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`,
-      whiteouts: true,
-      reserved: RESERVED,
-      relocation: { files, from: relocation.placeholder, to: target },
-    });
-    made.forEach((link) => symlinks.add(link));
+    layers.push(await unpackLayer(store, layer.digest, `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`));
   }
-  await checkSymlinks(staging, symlinks, `image ${image.source}`);
+  const { relocation } = image.config.pypakr;
+  const plan = planVenv(base, layers, { files: new Map(relocation.files.map((file) => [file.path, file.kind])), placeholder: relocation.placeholder });
+  const used = materializeVenv(plan, staging, target, { link, prompt: path.basename(target) });
+  // Each layer's links were checked alone; together they must still stay inside.
+  const layerLinks = new Set([...plan].flatMap(([file, entry]) => (entry.type === "symlink" && entry.fromLayer ? [file] : [])));
+  await checkSymlinks(staging, layerLinks, `image ${image.source}`);
   const record: ContainerRecord = {
     formatVersion: 1,
-    image: { digest: image.manifestDigest, source: path.resolve(image.source), ...(image.tag ? { tag: image.tag } : {}) },
+    image: { digest: image.manifestDigest, source: image.source, ...(image.tag ? { tag: image.tag } : {}) },
     base: { id: base.kind, manifestDigest: base.manifestDigest, dir: base.dir },
     python: image.config.pypakr.python,
     entrypoint: image.config.pypakr.entrypoint,
     environment: image.config.pypakr.environment,
+    link: used,
     created: new Date().toISOString(),
   };
   await fs.mkdir(path.join(staging, METADATA_DIR), { recursive: true });
   await writeFileAtomic(containerRecordFile(staging), JSON.stringify(record, null, 2) + "\n");
+  return used;
+}
+
+/** An image file is loaded into the store first (verified, untagged); anything else is a stored image's name. */
+async function findImage(store: Store, image: string): Promise<Digest> {
+  if ((await imageArgument(image)) === "file") return (await addImageArchive(store, image)).digest;
+  return resolveRef(store, image);
 }
 
 /** Moves the finished tree onto `target`, replacing an old one only after the new one is whole. */
@@ -110,24 +116,47 @@ async function commit(staging: string, target: string): Promise<void> {
 export async function createContainer(config: Config, options: CreateContainerOptions): Promise<CreatedContainer> {
   const target = path.resolve(options.container);
   await checkTarget(target, options.force ?? false);
-  await fs.mkdir(tmpDir(config), { recursive: true });
-  return withTempPath(path.join(tmpDir(config), "image"), "blobs", async (blobs) => {
-    await fs.mkdir(blobs);
-    const image = await readImageArchive(options.image, blobs, options.tag ? { tag: options.tag } : {});
+  const store = await Store.open(config);
+  const digest = await findImage(store, options.image);
+  const release = await leaseImage(store, digest);
+  try {
+    const image = await loadImage(store, digest);
     const base = await chooseBase(config, image.config.pypakr.python);
     checkWheelTags(image, base);
-    const parent = path.dirname(target);
-    const createdParent = await fs.mkdir(parent, { recursive: true });
+    const createdParent = await fs.mkdir(path.dirname(target), { recursive: true });
+    let link: LinkMode = options.link ?? "auto";
+    progress(`creating container ${target} from ${image.source}`);
     try {
-      await withTempPath(target, "create", async (staging) => {
-        progress(`creating container ${target} from ${image.source}`);
-        await materialize(image, base, staging, target);
-        await commit(staging, target);
-      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await withTempPath(target, "create", async (staging) => {
+            link = await materialize(store, image, base, staging, target, link);
+            await commit(staging, target);
+          });
+          break;
+        } catch (error) {
+          if (!(error instanceof StaleSourceError)) throw error;
+          const layer = isInUnpackedLayer(store, error.source);
+          if (!layer) {
+            throw new PypakrError(`the base file ${error.source} has changed since pypakr init made it (probably edited in place through a hard-linked container)`, {
+              hint: `Remake the base with pypakr init --force${base.python.executable ? ` --python ${base.python.executable}` : ""}; use --link copy for containers whose files you edit.`,
+            });
+          }
+          if (attempt > 1) throw new PypakrError(`the unpacked layer ${layer} keeps changing while pypakr uses it`, { hint: "Stop whatever is writing into the store and try again." });
+          // An unpacked layer changed through a hard-linked container: unpack it afresh from its verified blob.
+          progress(`the store's unpacked copy of layer ${layer.slice(0, 19)} was changed through a container; unpacking it again`);
+          await forgetUnpackedLayer(store, layer);
+        }
+      }
     } catch (error) {
       if (createdParent) await removeTree(createdParent);
       throw error;
     }
-    return { dir: target, image, base };
-  });
+    await store.updateIndex((index) => {
+      index.containers[target] = digest;
+    });
+    return { dir: target, image, base, link };
+  } finally {
+    await release();
+  }
 }

@@ -12,6 +12,8 @@ export interface ContainerRecord {
   python: PythonIdentity;
   entrypoint: string[];
   environment: Record<string, string>;
+  /** How files were placed (see LinkMode): hardlink means edits in place reach the store. */
+  link?: string;
   created: string;
 }
 

@@ -35,20 +35,36 @@ export function imageDocuments(config: ImageConfig, layers: WrittenLayer[]): { c
   return { configBytes, manifestBytes: Buffer.from(JSON.stringify(manifest)), manifest };
 }
 
+/** A blob to put in an archive: its bytes, or a file holding them. */
+export type ArchiveBlob = { digest: string; bytes: Buffer } | { digest: string; file: string };
+
 /** Writes the archive beside `target` and renames it into place only when complete. */
 export async function writeImageArchive(target: string, config: ImageConfig, layers: WrittenLayer[], tag?: string): Promise<WrittenImage> {
   const { configBytes, manifestBytes, manifest } = imageDocuments(config, layers);
   const manifestDigest = sha256Digest(manifestBytes);
+  const blobs: ArchiveBlob[] = [
+    { digest: manifestDigest, bytes: manifestBytes },
+    { digest: manifest.config.digest, bytes: configBytes },
+    ...layers.map((layer) => ({ digest: layer.digest, file: layer.file })),
+  ];
+  const archiveSize = await writeBlobsArchive(target, manifestDigest, blobs, tag);
+  return { manifestDigest, configDigest: manifest.config.digest as Digest, manifest, archiveSize };
+}
+
+/**
+ * Writes an oci-archive of the image whose manifest is `manifestDigest` (one
+ * of `blobs`), deterministically: the same blobs and tag give the same bytes,
+ * whether from a build or from the store. Returns the archive's size.
+ */
+export async function writeBlobsArchive(target: string, manifestDigest: string, blobs: ArchiveBlob[], tag?: string): Promise<number> {
+  const sized = await Promise.all(blobs.map(async (blob) => ({ ...blob, size: "bytes" in blob ? blob.bytes.length : (await fs.stat(blob.file)).size })));
+  const byDigest = new Map(sized.map((blob) => [blob.digest, blob]));
+  const manifestSize = byDigest.get(manifestDigest)?.size ?? 0;
   const index = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPE_INDEX,
-    manifests: [{ mediaType: MEDIA_TYPE_MANIFEST, digest: manifestDigest, size: manifestBytes.length, ...(tag ? { annotations: { [ANNOTATION_REF_NAME]: tag } } : {}) }],
+    manifests: [{ mediaType: MEDIA_TYPE_MANIFEST, digest: manifestDigest, size: manifestSize, ...(tag ? { annotations: { [ANNOTATION_REF_NAME]: tag } } : {}) }],
   };
-  const blobs = new Map<string, { bytes: Buffer } | { file: string; size: number }>();
-  blobs.set(manifestDigest, { bytes: manifestBytes });
-  blobs.set(manifest.config.digest, { bytes: configBytes });
-  for (const layer of layers) blobs.set(layer.digest, { file: layer.file, size: layer.size });
-
   return withTempPath(target, "tmp", async (temp) => {
     const pack = tar.pack();
     const done = pipeline(pack, createWriteStream(temp, { flags: "wx" }));
@@ -59,8 +75,8 @@ export async function writeImageArchive(target: string, config: ImageConfig, lay
       await add("index.json", Buffer.from(JSON.stringify(index)));
       pack.entry(header("blobs/", "directory"));
       pack.entry(header("blobs/sha256/", "directory"));
-      for (const digest of [...blobs.keys()].sort()) {
-        const blob = blobs.get(digest);
+      for (const digest of [...byDigest.keys()].sort()) {
+        const blob = byDigest.get(digest);
         const name = `blobs/sha256/${hexOf(digest)}`;
         if (!blob) continue;
         if ("bytes" in blob) {
@@ -80,6 +96,6 @@ export async function writeImageArchive(target: string, config: ImageConfig, lay
     await fsyncFile(temp);
     const { size } = await fs.stat(temp);
     await fs.rename(temp, target);
-    return { manifestDigest, configDigest: manifest.config.digest as Digest, manifest, archiveSize: size };
+    return size;
   });
 }

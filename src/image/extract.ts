@@ -16,10 +16,12 @@
  * layers put there, and files listed for relocation have the placeholder
  * replaced by the container's path.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { PypakrError } from "../util/errors.js";
 import { lstatOrNull } from "../util/fs.js";
+import { sha256Hex } from "../util/hash.js";
 import { normalizeEntryName, readBody, readTarFile, type TarHeader } from "../util/tar.js";
 import type { RelocationKind } from "./format.js";
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from "./layer-writer.js";
@@ -28,12 +30,27 @@ import { relocateContent, RelocationError } from "./relocation.js";
 export interface ExtractOptions {
   /** Names the archive in error messages. */
   what: string;
-  /** Layers: honour OCI whiteouts. Sources: refuse `.wh.` names, which would mean deletions in an image. */
-  whiteouts: boolean;
+  /**
+   * OCI whiteouts: "apply" them to the tree (a layer over lower layers),
+   * "record" them in `listing` (a layer unpacked alone, for the store's
+   * cache), or "refuse" `.wh.` names (a source, where one would mean a
+   * deletion in the image).
+   */
+  whiteouts: "apply" | "record" | "refuse";
+  /** Filled with every entry as applied, file hashes included (required with whiteouts: "record"). */
+  listing?: ListedEntry[];
   /** Top-level names the archive may not touch (pypakr's own metadata). */
   reserved?: ReadonlySet<string>;
   relocation?: { files: ReadonlyMap<string, RelocationKind>; from: string; to: string };
 }
+
+/** An entry as unpacked, in archive order; whiteouts and opaque markers only when recorded. */
+export type ListedEntry =
+  | { type: "dir"; path: string }
+  | { type: "file"; path: string; executable: boolean; size: number; sha256: string; mtimeMs?: number }
+  | { type: "symlink"; path: string; link: string }
+  | { type: "whiteout"; path: string }
+  | { type: "opaque"; path: string };
 
 /** Relocated files are rewritten in memory; beyond this an image is not a venv pypakr can trust. */
 const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
@@ -45,13 +62,20 @@ const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
  * pipe from an already-destroyed stream never settles, while iteration ends
  * at once and the parser's error surfaces.
  */
-async function writeBody(body: AsyncIterable<Buffer>, file: string, mode: number): Promise<void> {
+async function writeBody(body: AsyncIterable<Buffer>, file: string, mode: number): Promise<{ sha256: string; size: number }> {
   const handle = await fs.open(file, "wx", mode);
+  const hash = createHash("sha256");
+  let size = 0;
   try {
-    for await (const chunk of body) await handle.write(chunk);
+    for await (const chunk of body) {
+      hash.update(chunk);
+      size += chunk.length;
+      await handle.write(chunk);
+    }
   } finally {
     await handle.close();
   }
+  return { sha256: hash.digest("hex"), size };
 }
 
 class Extraction {
@@ -156,6 +180,7 @@ class Extraction {
     else await fs.mkdir(full, { mode: 0o755 });
     this.verifiedDirs.add(relative);
     this.markWritten(relative);
+    this.options.listing?.push({ type: "dir", path: relative });
   }
 
   private async file(relative: string, header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
@@ -164,6 +189,7 @@ class Extraction {
     const full = path.join(this.root, relative);
     const mode = (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644;
     const kind = this.options.relocation?.files.get(relative);
+    let written: { sha256: string; size: number };
     if (kind && this.options.relocation) {
       const { from, to } = this.options.relocation;
       let content = await readBody(body, MAX_RELOCATED_FILE_BYTES, relative);
@@ -176,11 +202,13 @@ class Extraction {
         });
       }
       await fs.writeFile(full, content, { flag: "wx", mode });
+      written = { sha256: sha256Hex(content), size: content.length };
     } else {
-      await writeBody(body, full, mode);
+      written = await writeBody(body, full, mode);
     }
     await fs.chmod(full, mode);
     this.markWritten(relative);
+    this.options.listing?.push({ type: "file", path: relative, executable: mode === 0o755, ...written });
   }
 
   private async symlink(relative: string, link: string): Promise<void> {
@@ -194,6 +222,7 @@ class Extraction {
     await fs.symlink(link, path.join(this.root, relative));
     this.symlinks.add(relative);
     this.markWritten(relative);
+    this.options.listing?.push({ type: "symlink", path: relative, link });
   }
 
   private async hardlink(relative: string, link: string): Promise<void> {
@@ -208,19 +237,30 @@ class Extraction {
     await this.replaceWithNonDir(relative);
     await fs.link(path.join(this.root, target.path), path.join(this.root, relative));
     this.markWritten(relative);
+    const original = this.options.listing?.findLast((entry) => entry.path === target.path);
+    if (original?.type === "file") this.options.listing?.push({ ...original, path: relative });
   }
 
   private async whiteout(relative: string, header: TarHeader): Promise<void> {
-    if (!this.options.whiteouts) throw this.fail(relative, "is named like an OCI whiteout (.wh.*), which would delete files in an image; rename it");
+    if (this.options.whiteouts === "refuse") throw this.fail(relative, "is named like an OCI whiteout (.wh.*), which would delete files in an image; rename it");
     if (header.type !== "file" || (header.size ?? 0) !== 0) throw this.fail(relative, "is a whiteout that is not an empty regular file");
     const dir = path.posix.dirname(relative) === "." ? "" : path.posix.dirname(relative);
     const base = path.posix.basename(relative);
+    if (base === OPAQUE_WHITEOUT && this.options.whiteouts === "record") {
+      if (dir === "") throw this.fail(relative, "makes the whole tree opaque");
+      this.options.listing?.push({ type: "opaque", path: dir });
+      return;
+    }
     if (base === OPAQUE_WHITEOUT) return this.opaque(dir);
     const victimName = base.slice(WHITEOUT_PREFIX.length);
     if (victimName === "" || victimName === "." || victimName === ".." || victimName.startsWith(WHITEOUT_PREFIX)) {
       throw this.fail(relative, "is a whiteout that names no file");
     }
     const victim = dir ? `${dir}/${victimName}` : victimName;
+    if (this.options.whiteouts === "record") {
+      this.options.listing?.push({ type: "whiteout", path: victim });
+      return;
+    }
     await this.ensureParents(victim, relative);
     await fs.rm(path.join(this.root, victim), { recursive: true, force: true });
     this.forget(victim);

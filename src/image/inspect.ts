@@ -4,7 +4,7 @@ import { describeInterpreter, interpreterKind } from "../python/interpreter.js";
 import { withTempPath } from "../util/fs.js";
 import { formatBytes } from "../util/log.js";
 import type { ImageConfig, ImageManifest } from "./format.js";
-import { readImageArchive } from "./reader.js";
+import { readImageArchive, type Image } from "./reader.js";
 
 export interface Inspection {
   file: string;
@@ -21,28 +21,33 @@ export interface Inspection {
   config: ImageConfig;
 }
 
-export async function inspectImage(file: string, tmp: string): Promise<Inspection> {
+/** Inspects an image file (read into `tmp` and verified there) or, via `fromStore`, a stored image. */
+export async function inspectImage(file: string, tmp: string, fromStore: ((ref: string) => Promise<Image>) | null): Promise<Inspection> {
+  if (fromStore) return describeImage(await fromStore(file), file);
   await fs.mkdir(tmp, { recursive: true });
   return withTempPath(path.join(tmp, "image"), "blobs", async (dir) => {
     await fs.mkdir(dir);
-    const image = await readImageArchive(file, dir);
-    const { pypakr } = image.config;
-    const byLayer = new Map(pypakr.distributions.map((distribution) => [distribution.layer, `${distribution.name} ${distribution.version}`]));
-    return {
-      file: path.resolve(file),
-      digest: image.manifestDigest,
-      tag: image.tag ?? null,
-      needs: { python: describeInterpreter(pypakr.python), kind: interpreterKind(pypakr.python), base: pypakr.base },
-      created: pypakr.created,
-      entrypoint: pypakr.entrypoint,
-      environment: pypakr.environment,
-      layers: image.manifest.layers.map((layer) => ({ digest: layer.digest, size: layer.size, holds: byLayer.get(layer.digest) ?? "app files and other changes" })),
-      distributions: pypakr.distributions,
-      relocatedFiles: pypakr.relocation.files.length,
-      manifest: image.manifest,
-      config: image.config,
-    };
+    return describeImage(await readImageArchive(file, dir), path.resolve(file));
   });
+}
+
+function describeImage(image: Image, name: string): Inspection {
+  const { pypakr } = image.config;
+  const byLayer = new Map(pypakr.distributions.map((distribution) => [distribution.layer, `${distribution.name} ${distribution.version}`]));
+  return {
+    file: name,
+    digest: image.manifestDigest,
+    tag: image.tag ?? null,
+    needs: { python: describeInterpreter(pypakr.python), kind: interpreterKind(pypakr.python), base: pypakr.base },
+    created: pypakr.created,
+    entrypoint: pypakr.entrypoint,
+    environment: pypakr.environment,
+    layers: image.manifest.layers.map((layer) => ({ digest: layer.digest, size: layer.size, holds: byLayer.get(layer.digest) ?? "app files and other changes" })),
+    distributions: pypakr.distributions,
+    relocatedFiles: pypakr.relocation.files.length,
+    manifest: image.manifest,
+    config: image.config,
+  };
 }
 
 export function formatInspection(inspection: Inspection): string {

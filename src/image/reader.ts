@@ -26,7 +26,7 @@ export interface Image {
   blobFile(digest: string): string;
 }
 
-function notAnImage(file: string, problem: string, hint = "Pass an image made by `pypakr create-image` (an OCI image archive)."): PypakrError {
+export function notAnImage(file: string, problem: string, hint = "Pass an image made by `pypakr create-image` (an OCI image archive)."): PypakrError {
   return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { hint });
 }
 
@@ -113,39 +113,55 @@ export async function readImageArchive(file: string, workDir: string, options: {
   if (!indexBytes) throw notAnImage(file, "it has no index.json");
   const index = parseDocument(file, "index.json", indexBytes, indexSchema);
 
-  const readBlob = async (descriptor: Descriptor, what: string): Promise<Buffer> => {
-    const hex = hexOf(descriptor.digest);
-    const size = blobSizes.get(hex);
-    if (size === undefined) throw notAnImage(file, `its ${what} ${descriptor.digest} is missing from blobs/sha256/`);
-    if (size !== descriptor.size) throw notAnImage(file, `its ${what} ${descriptor.digest} is ${size} bytes, but the image says ${descriptor.size}`);
-    return fs.readFile(path.join(workDir, hex));
-  };
-
   const chosen = chooseManifest(file, index.manifests, options.tag);
-  const manifest = parseDocument(file, "manifest", await readBlob(chosen, "manifest"), manifestSchema);
+  return openImage(file, chosen, { size: (digest) => Promise.resolve(blobSizes.get(hexOf(digest))), file: (digest) => path.join(workDir, hexOf(digest)) });
+}
+
+/** Where an image's blobs are: an unpacked archive or the store. Sizes are of verified content. */
+export interface BlobSource {
+  size(digest: string): Promise<number | undefined>;
+  file(digest: string): string;
+}
+
+/**
+ * Validates an image whose blobs are already verified against their names:
+ * every descriptor's blob is present with the right size, the manifest and
+ * config pass their schemas, and the config's tables agree with the manifest.
+ */
+export async function openImage(source: string, descriptor: Descriptor, blobs: BlobSource): Promise<Image> {
+  const checkBlob = async (blob: Descriptor, what: string): Promise<void> => {
+    const size = await blobs.size(blob.digest);
+    if (size === undefined) throw notAnImage(source, `its ${what} ${blob.digest} is missing`);
+    if (size !== blob.size) throw notAnImage(source, `its ${what} ${blob.digest} is ${size} bytes, but the image says ${blob.size}`);
+  };
+  const readBlob = async (blob: Descriptor, what: string): Promise<Buffer> => {
+    await checkBlob(blob, what);
+    return fs.readFile(blobs.file(blob.digest));
+  };
+  const manifest = parseDocument(source, "manifest", await readBlob(descriptor, "manifest"), manifestSchema);
   const configBytes = await readBlob(manifest.config, "config");
   if (!configBytes.includes('"pypakr"')) {
-    throw notAnImage(file, "it is an OCI image, but not one pypakr made (its config has no pypakr section)", "Make a pypakr image from its source with: pypakr create-image -s SRC -i IMAGE.tar");
+    throw notAnImage(source, "it is an OCI image, but not one pypakr made (its config has no pypakr section)", "Make a pypakr image from its source with: pypakr create-image -s SRC -i IMAGE.tar");
   }
-  const config = parseDocument(file, "config", configBytes, imageConfigSchema);
-  for (const layer of manifest.layers) await readBlob(layer, "layer").then(() => undefined);
-  if (config.rootfs.diff_ids.length !== manifest.layers.length) throw notAnImage(file, "its config and manifest disagree on the number of layers");
+  const config = parseDocument(source, "config", configBytes, imageConfigSchema);
+  for (const layer of manifest.layers) await checkBlob(layer, "layer");
+  if (config.rootfs.diff_ids.length !== manifest.layers.length) throw notAnImage(source, "its config and manifest disagree on the number of layers");
   const layerDigests = new Set(manifest.layers.map((layer) => layer.digest));
   for (const distribution of config.pypakr.distributions) {
-    if (!layerDigests.has(distribution.layer)) throw notAnImage(file, `distribution ${distribution.name} names layer ${distribution.layer}, which the manifest does not list`);
+    if (!layerDigests.has(distribution.layer)) throw notAnImage(source, `distribution ${distribution.name} names layer ${distribution.layer}, which the manifest does not list`);
   }
   for (const entry of config.pypakr.relocation.files) {
     const name = normalizeEntryName(entry.path);
-    if ("error" in name || name.path !== entry.path || name.path === "") throw notAnImage(file, `its relocation table names an unsafe path "${entry.path}"`);
+    if ("error" in name || name.path !== entry.path || name.path === "") throw notAnImage(source, `its relocation table names an unsafe path "${entry.path}"`);
   }
   return {
-    source: file,
-    manifestDigest: chosen.digest as Digest,
+    source,
+    manifestDigest: descriptor.digest as Digest,
     manifest,
     configDigest: manifest.config.digest as Digest,
     config,
-    tag: chosen.annotations?.[ANNOTATION_REF_NAME],
-    blobFile: (digest) => path.join(workDir, hexOf(digest)),
+    tag: descriptor.annotations?.[ANNOTATION_REF_NAME],
+    blobFile: (digest) => blobs.file(digest),
   };
 }
 

@@ -60,7 +60,8 @@ describe("pypakr run", () => {
   });
 
   test("passes SIGINT sent to pypakr (no terminal) to the program", async () => {
-    const program = "import time\nprint('ready', flush=True)\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    raise SystemExit(4)";
+    // "ready" is printed inside the try, so a SIGINT that comes at once still lands in it.
+    const program = "import time\ntry:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    raise SystemExit(4)";
     const child = spawn(process.execPath, [CLI, "run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     const ready = new Promise<void>((resolve) =>

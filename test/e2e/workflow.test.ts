@@ -80,16 +80,28 @@ describe("jokes walkthrough", () => {
     const second = path.join(dir, "a much longer", "path for the second container");
     expectOk(await pypakr(["create-container", "-i", image, "-c", first]), "first");
     expectOk(await pypakr(["create-container", "-i", image, "-c", second]), "second");
-    assert.ok((await fs.readFile(path.join(second, "bin", "joke"), "utf8")).includes(second) || (await fs.readFile(path.join(second, "bin", "joke"), "utf8")).startsWith("#!/bin/sh"));
-    await fs.writeFile(path.join(first, "lib", "python3.11", "site-packages", "jokes_core", "__init__.py"), "JOKES = ['changed']\n").catch(async () => {
-      const site = (await fs.readdir(path.join(first, "lib")))[0] ?? "";
-      await fs.writeFile(path.join(first, "lib", site, "site-packages", "jokes_core", "__init__.py"), "JOKES = ['changed']\n");
-    });
-    const fromSecond = sh(`'${second}/bin/joke'`);
-    assert.equal(fromSecond.stdout.split("\n")[0], JOKE, "editing one container changed the other");
+    const script = await fs.readFile(path.join(second, "bin", "joke"), "utf8");
+    assert.ok(script.includes(second), "the second container's script names the second path");
+    // Replacing a file (as pip and most editors do: write a new file, rename it over) touches one container only,
+    // even where the default link mode shares unchanged files between containers.
+    const module = path.join(first, "lib", "python3.11", "site-packages", "jokes_core", "__init__.py");
+    await fs.writeFile(`${module}.new`, "JOKES = ['changed']\n");
+    await fs.rename(`${module}.new`, module);
+    assert.equal(sh(`'${first}/bin/joke'`).stdout.split("\n")[0], "changed");
+    assert.equal(sh(`'${second}/bin/joke'`).stdout.split("\n")[0], JOKE, "changing one container changed the other");
     await removeDir(first);
     const afterDelete = expectOk(await pypakr(["run", "-c", second]), "run after deleting the first");
     assert.ok(afterDelete.stdout.startsWith(JOKE));
+  });
+
+  test("with --link copy, even an edit in place stays in its container", async () => {
+    const edited = path.join(dir, "c-copy-edited");
+    const other = path.join(dir, "c-copy-other");
+    expectOk(await pypakr(["create-container", "-i", image, "-c", edited, "--link", "copy"]), "create-container --link copy");
+    expectOk(await pypakr(["create-container", "-i", image, "-c", other]), "create-container");
+    await fs.appendFile(path.join(edited, "lib", "python3.11", "site-packages", "jokes_core", "__init__.py"), "JOKES[0] = 'edited'\n");
+    assert.equal(sh(`'${edited}/bin/joke'`).stdout.split("\n")[0], "edited");
+    assert.equal(sh(`'${other}/bin/joke'`).stdout.split("\n")[0], JOKE);
   });
 
   test("a container is independent of the image file and of where the image was built", async () => {

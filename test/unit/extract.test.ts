@@ -42,7 +42,7 @@ async function tarBytes(entries: Entry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const LAYER: ExtractOptions = { what: "test layer", whiteouts: true, reserved: new Set([".pypakr"]) };
+const LAYER: ExtractOptions = { what: "test layer", whiteouts: "apply", reserved: new Set([".pypakr"]) };
 const SENTINEL = "do not touch\n";
 
 let scratch = "";
@@ -630,7 +630,7 @@ describe("checkSymlinks across layers", () => {
 });
 
 describe("extractTar for sources", () => {
-  const SOURCE: ExtractOptions = { what: "source test.tar", whiteouts: false };
+  const SOURCE: ExtractOptions = { what: "source test.tar", whiteouts: "refuse" };
 
   test("extractTar in source mode refuses a .wh. name", async () => {
     const ws = await workspace([{ name: "app.py", body: "print(1)" }, { name: ".wh.x" }]);

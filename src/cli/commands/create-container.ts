@@ -1,3 +1,4 @@
+import { Option } from "commander";
 import type { CommandSpec } from "../command.js";
 
 export const createContainer: CommandSpec = {
@@ -5,16 +6,26 @@ export const createContainer: CommandSpec = {
   summary: "make a runnable, relocated venv directory from an image",
   define(command) {
     command
-      .requiredOption("-i, --image <IMAGE.tar>", "image file (made by create-image)")
+      .requiredOption("-i, --image <IMAGE>", "image file, or a stored image's tag or digest")
       .requiredOption("-c, --container <DIR>", "directory to create; must not exist or be empty")
       .option("--force", "replace DIR if it exists and is not empty (only once the new one is complete)")
+      .addOption(
+        new Option("--link <MODE>", "how files are placed: auto (reflink, else hard link), reflink, hardlink, copy; never edit a hard-linked file in place")
+          .choices(["auto", "reflink", "hardlink", "copy"])
+          .default("auto"),
+      )
       .option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
     const { createContainer: create } = await import("../../container/container.js");
-    const created = await create(config, { image: options.image as string, container: options.container as string, force: Boolean(options.force) });
+    const created = await create(config, {
+      image: options.image as string,
+      container: options.container as string,
+      force: Boolean(options.force),
+      link: options.link as "auto" | "reflink" | "hardlink" | "copy",
+    });
     if (options.json) {
-      process.stdout.write(JSON.stringify({ container: created.dir, image: created.image.manifestDigest, base: created.base.kind }, null, 2) + "\n");
+      process.stdout.write(JSON.stringify({ container: created.dir, image: created.image.manifestDigest, base: created.base.kind, link: created.link }, null, 2) + "\n");
     } else {
       process.stderr.write(`pypakr: created container ${created.dir}\n`);
     }

@@ -7,14 +7,6 @@ function collectEnv(value: string, previous: Record<string, string> | undefined)
   return { ...previous, [match[1] ?? ""]: match[2] ?? "" };
 }
 
-/** Docker-style NAME[:TAG]; a missing tag means "latest". */
-function checkTag(tag: string): string {
-  if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$/.test(tag)) {
-    throw usageError(`"${tag}" is not a valid image name`, "Use lowercase NAME[:TAG], e.g. -t myapp:1.0");
-  }
-  return tag.includes(":") ? tag : `${tag}:latest`;
-}
-
 export const createImage: CommandSpec = {
   name: "create-image",
   summary: "build an image from a source (a directory or .tar/.tar.gz with setup or requirements.txt)",
@@ -22,7 +14,7 @@ export const createImage: CommandSpec = {
     command
       .requiredOption("-s, --src <SOURCE>", "source: a directory or a .tar/.tar.gz holding setup (or requirements.txt / pyproject.toml), run, and app files")
       .requiredOption("-i, --image <IMAGE.tar>", "image file to write (an OCI image archive)")
-      .option("-t, --tag <NAME:TAG>", "name the image (recorded in the archive)")
+      .option("-t, --tag <NAME:TAG>", "name the image (recorded in the archive) and keep it in the store under that name")
       .option("--python <PATH>", "interpreter to build with (default: PYPAKR_PYTHON, the config's python, or python3)")
       .option("-e, --env <KEY=VALUE>", "environment variable set when the image runs (repeatable)", collectEnv)
       .option("--json", "print the result as JSON");
@@ -30,7 +22,8 @@ export const createImage: CommandSpec = {
   async run(options, _args, { config }) {
     const { createImage: build } = await import("../../build/create-image.js");
     const { formatBytes } = await import("../../util/log.js");
-    const tag = options.tag ? checkTag(options.tag as string) : undefined;
+    const { normalizeTag } = await import("../../store/images.js");
+    const tag = options.tag ? normalizeTag(options.tag as string) : undefined;
     const image = await build(config, {
       source: options.src as string,
       image: options.image as string,

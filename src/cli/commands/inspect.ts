@@ -4,12 +4,19 @@ export const inspect: CommandSpec = {
   name: "inspect",
   summary: "show what an image holds and needs",
   define(command) {
-    command.argument("<IMAGE.tar>", "image file").option("--json", "print the manifest and config as JSON");
+    command.argument("<IMAGE>", "image file, or a stored image's tag or digest").option("--json", "print the manifest and config as JSON");
   },
   async run(options, args, { config }) {
     const { inspectImage, formatInspection } = await import("../../image/inspect.js");
     const { tmpDir } = await import("../../config/config.js");
-    const inspection = await inspectImage(args[0] ?? "", tmpDir(config));
+    const { Store } = await import("../../store/store.js");
+    const { imageArgument, loadImage, resolveRef } = await import("../../store/images.js");
+    const fromStore = async (ref: string) => {
+      const store = await Store.open(config);
+      return loadImage(store, await resolveRef(store, ref));
+    };
+    const arg = args[0] ?? "";
+    const inspection = await inspectImage(arg, tmpDir(config), (await imageArgument(arg)) === "ref" ? fromStore : null);
     process.stdout.write(options.json ? JSON.stringify(inspection, null, 2) + "\n" : formatInspection(inspection));
   },
 };

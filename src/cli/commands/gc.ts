@@ -1,0 +1,17 @@
+import type { CommandSpec } from "../command.js";
+
+export const gc: CommandSpec = {
+  name: "gc",
+  summary: "free store space no tag, container or running pypakr needs",
+  define(command) {
+    command.option("--json", "print the result as JSON");
+  },
+  async run(options, _args, { config }) {
+    const { Store } = await import("../../store/store.js");
+    const { collectGarbage } = await import("../../store/gc.js");
+    const { formatBytes } = await import("../../util/log.js");
+    const result = await collectGarbage(await Store.open(config));
+    if (options.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    else process.stdout.write(`Removed ${result.removedImages.length} untagged image(s); freed ${formatBytes(result.freedBytes)} (${result.freedBytes} bytes)\n`);
+  },
+};

@@ -1,0 +1,15 @@
+import type { CommandSpec } from "../command.js";
+
+export const images: CommandSpec = {
+  name: "images",
+  summary: "list the images in the store",
+  define(command) {
+    command.option("--json", "print the list as JSON");
+  },
+  async run(options, _args, { config }) {
+    const { listImages, formatImageList } = await import("../../store/listing.js");
+    const { Store } = await import("../../store/store.js");
+    const list = await listImages(await Store.open(config));
+    process.stdout.write(options.json ? JSON.stringify(list, null, 2) + "\n" : formatImageList(list));
+  },
+};

@@ -1,0 +1,17 @@
+import type { CommandSpec } from "../command.js";
+
+export const load: CommandSpec = {
+  name: "load",
+  summary: "add an image file to the store (verifying every blob), keeping its tag",
+  define(command) {
+    command.requiredOption("-i, --input <IMAGE.tar>", "image file to load").option("-t, --tag <NAME:TAG>", "tag it with this name instead of the file's own");
+  },
+  async run(options, _args, { config }) {
+    const { Store } = await import("../../store/store.js");
+    const { addImageArchive, normalizeTag } = await import("../../store/images.js");
+    const store = await Store.open(config);
+    const tag = options.tag ? normalizeTag(options.tag as string) : undefined;
+    const loaded = await addImageArchive(store, options.input as string, { ...(tag ? { tag } : {}), keepArchiveTag: true });
+    process.stdout.write(`Loaded: ${loaded.tags.length > 0 ? `${loaded.tags.join(", ")} ` : ""}${loaded.digest}\n`);
+  },
+};

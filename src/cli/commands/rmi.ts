@@ -1,0 +1,29 @@
+import type { CommandSpec } from "../command.js";
+
+export const rmi: CommandSpec = {
+  name: "rmi",
+  summary: "remove images from the store (by tag or digest) and free what nothing else needs",
+  define(command) {
+    command.argument("<IMAGE...>", "tags (name[:tag]) or digests (full or 12+ leading hex digits)").option("-f, --force", "remove an image even if containers were made from it");
+  },
+  async run(options, args, { config }) {
+    const { Store } = await import("../../store/store.js");
+    const { resolveRef, normalizeTag } = await import("../../store/images.js");
+    const { removeImages } = await import("../../store/gc.js");
+    const { formatBytes } = await import("../../util/log.js");
+    const store = await Store.open(config);
+    const index = await store.readIndex();
+    const targets = [];
+    for (const ref of args) {
+      const tag = /^[a-f0-9]{4,64}$|^sha256:/.test(ref) ? null : normalizeTag(ref);
+      targets.push({ ref: tag ?? ref, digest: await resolveRef(store, ref), isTag: tag !== null && tag in index.tags });
+    }
+    const result = await removeImages(store, targets, Boolean(options.force));
+    for (const tag of result.untagged) process.stdout.write(`Untagged: ${tag}\n`);
+    for (const digest of result.deleted) process.stdout.write(`Deleted: ${digest}\n`);
+    const kept = targets.filter((target) => !result.deleted.includes(target.digest) && !result.untagged.includes(target.ref));
+    for (const target of kept) process.stderr.write(`pypakr: ${target.ref} is still used by containers; pass --force to remove it anyway\n`);
+    process.stdout.write(`Freed ${formatBytes(result.freedBytes)}\n`);
+    return kept.length > 0 ? 1 : 0;
+  },
+};

@@ -1,0 +1,23 @@
+import type { CommandSpec } from "../command.js";
+
+export const save: CommandSpec = {
+  name: "save",
+  summary: "write a stored image to an image file (an OCI image archive)",
+  define(command) {
+    command.argument("<IMAGE>", "tag or digest of a stored image").requiredOption("-o, --output <IMAGE.tar>", "file to write");
+  },
+  async run(options, args, { config }) {
+    const { Store } = await import("../../store/store.js");
+    const { resolveRef, loadImage, tagsOf } = await import("../../store/images.js");
+    const { saveImage } = await import("../../image/save.js");
+    const { formatBytes } = await import("../../util/log.js");
+    const path = await import("node:path");
+    const store = await Store.open(config);
+    const digest = await resolveRef(store, args[0] ?? "");
+    const image = await loadImage(store, digest);
+    const tags = tagsOf(await store.readIndex(), digest);
+    const named = args[0] && tags.includes(args[0].includes(":") ? args[0] : `${args[0]}:latest`) ? (args[0].includes(":") ? args[0] : `${args[0]}:latest`) : tags[0];
+    const size = await saveImage(image, path.resolve(options.output as string), named);
+    process.stderr.write(`pypakr: wrote ${path.resolve(options.output as string)} (${formatBytes(size)}) ${digest}\n`);
+  },
+};

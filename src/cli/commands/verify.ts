@@ -1,0 +1,19 @@
+import type { CommandSpec } from "../command.js";
+
+export const verify: CommandSpec = {
+  name: "verify",
+  summary: "report every file of a container that differs from its image and base",
+  define(command) {
+    command.requiredOption("-c, --container <DIR>", "container directory").option("--json", "print the result as JSON");
+  },
+  async run(options, _args, { config }) {
+    const { verifyContainer } = await import("../../container/verify.js");
+    const check = await verifyContainer(config, options.container as string);
+    if (options.json) process.stdout.write(JSON.stringify(check, null, 2) + "\n");
+    else {
+      for (const difference of check.differences) process.stdout.write(`${difference.change}: ${difference.path}\n`);
+      process.stdout.write(`Checked ${check.checked} entries of ${check.dir}: ${check.differences.length === 0 ? "as the image and base made it" : `${check.differences.length} difference(s)`}\n`);
+    }
+    return check.differences.length > 0 ? 1 : 0;
+  },
+};

@@ -1,0 +1,106 @@
+/**
+ * Garbage collection: frees what no tag, container or running process needs.
+ * Runs under the store's lock, so it never races a write.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { manifestSchema } from "../image/format.js";
+import type { Digest } from "../util/hash.js";
+import { processAlive, treeSize, type Store, type StoreIndex } from "./store.js";
+
+export interface GcResult {
+  freedBytes: number;
+  removedImages: string[];
+}
+
+/** The image a registered container still holds, or null when it is gone or holds another. */
+async function containerImage(dir: string): Promise<string | null> {
+  try {
+    const record = JSON.parse(await fs.readFile(path.join(dir, ".pypakr", "container.json"), "utf8")) as { image?: { digest?: string } };
+    return record.image?.digest ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Drops registrations of containers that are gone and leases of processes that died. */
+export async function pruneIndex(index: StoreIndex): Promise<void> {
+  for (const [dir, image] of Object.entries(index.containers)) {
+    if ((await containerImage(dir)) !== image) delete index.containers[dir];
+  }
+  for (const [id, lease] of Object.entries(index.leases)) {
+    if (!processAlive(lease.pid)) delete index.leases[id];
+  }
+}
+
+/** Blobs (and so unpacked layers) the kept images need; an unreadable manifest keeps just itself. */
+export async function liveBlobs(store: Store, images: Iterable<string>): Promise<Set<string>> {
+  const live = new Set<string>();
+  for (const image of images) {
+    live.add(image);
+    try {
+      const manifest = manifestSchema.parse(JSON.parse(await fs.readFile(store.blobFile(image), "utf8")));
+      live.add(manifest.config.digest);
+      for (const layer of manifest.layers) live.add(layer.digest);
+    } catch {
+      // verify reports a missing or damaged manifest; gc only keeps what it can name.
+    }
+  }
+  return live;
+}
+
+export async function collectGarbage(store: Store): Promise<GcResult> {
+  return store.updateIndex(async (index) => {
+    await pruneIndex(index);
+    const keep = new Set<string>([...Object.values(index.tags), ...Object.values(index.containers), ...Object.values(index.leases).map((lease) => lease.image)]);
+    const removedImages = Object.keys(index.images).filter((image) => !keep.has(image));
+    for (const image of removedImages) delete index.images[image];
+    const live = await liveBlobs(store, Object.keys(index.images));
+    let freedBytes = 0;
+    for (const [dir, isLive] of [
+      [store.blobsDir, (hex: string) => live.has(`sha256:${hex}`)],
+      [store.layersDir, (hex: string) => live.has(`sha256:${hex}`)],
+    ] as const) {
+      for (const name of await fs.readdir(dir)) {
+        if (isLive(name)) continue;
+        const file = path.join(dir, name);
+        freedBytes += await treeSize(file);
+        await fs.rm(file, { recursive: true, force: true });
+      }
+    }
+    freedBytes += await store.removeStaleTemp();
+    return { freedBytes, removedImages };
+  });
+}
+
+/** Removes images by reference, then collects garbage. Images that containers use need `force`. */
+export async function removeImages(store: Store, targets: { ref: string; digest: Digest; isTag: boolean }[], force: boolean): Promise<{ untagged: string[]; deleted: string[]; freedBytes: number }> {
+  const untagged: string[] = [];
+  const deleted: string[] = [];
+  await store.updateIndex(async (index) => {
+    await pruneIndex(index);
+    for (const target of targets) {
+      if (target.isTag) {
+        delete index.tags[target.ref];
+        untagged.push(target.ref);
+      } else {
+        for (const [tag, image] of Object.entries(index.tags)) {
+          if (image !== target.digest) continue;
+          delete index.tags[tag];
+          untagged.push(tag);
+        }
+      }
+      if (Object.values(index.tags).includes(target.digest)) continue;
+      const users = Object.entries(index.containers).filter(([, image]) => image === target.digest).map(([dir]) => dir);
+      if (users.length > 0 && !force) continue;
+      for (const dir of users) delete index.containers[dir];
+      if (index.images[target.digest]) {
+        delete index.images[target.digest];
+        deleted.push(target.digest);
+      }
+    }
+  });
+  const { freedBytes } = await collectGarbage(store);
+  return { untagged, deleted, freedBytes };
+}
+

@@ -1,0 +1,112 @@
+/**
+ * Images in the store: adding them from an archive, naming them (tags and
+ * digests, short ones too), loading them, and leases that keep an image
+ * from gc while a process uses it.
+ */
+import * as fs from "node:fs/promises";
+import type { Descriptor } from "../image/format.js";
+import { MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
+import { openImage, readImageArchive, type Image } from "../image/reader.js";
+import { PypakrError, usageError } from "../util/errors.js";
+import { lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
+import { SHA256_DIGEST, type Digest } from "../util/hash.js";
+import type { Store } from "./store.js";
+
+/** Docker's name grammar, lowercase components with separators, optional :tag. */
+const NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$/;
+
+/** `name` means `name:latest`, as in Docker. */
+export function normalizeTag(tag: string): string {
+  if (!NAME.test(tag)) throw usageError(`"${tag}" is not a valid image name`, "Use lowercase NAME[:TAG], e.g. myapp:1.0");
+  return tag.slice(tag.lastIndexOf("/") + 1).includes(":") ? tag : `${tag}:latest`;
+}
+
+export function tagsOf(index: { tags: Record<string, string> }, image: string): string[] {
+  return Object.entries(index.tags)
+    .filter(([, digest]) => digest === image)
+    .map(([tag]) => tag)
+    .sort();
+}
+
+/** The image a reference names: a tag, a full digest, or a unique digest prefix (4+ hex digits). */
+export async function resolveRef(store: Store, ref: string): Promise<Digest> {
+  const index = await store.readIndex();
+  if (SHA256_DIGEST.test(ref)) {
+    if (index.images[ref]) return ref as Digest;
+    throw new PypakrError(`no image ${ref} in the store`, { hint: "pypakr images lists what is there; pypakr load -i IMAGE.tar adds one." });
+  }
+  const prefix = /^(?:sha256:)?([a-f0-9]{4,63})$/.exec(ref)?.[1];
+  if (prefix) {
+    const matches = Object.keys(index.images).filter((digest) => digest.startsWith(`sha256:${prefix}`));
+    if (matches.length === 1) return matches[0] as Digest;
+    if (matches.length > 1) throw new PypakrError(`"${ref}" matches ${matches.length} images`, { hint: "Give more digits of the digest." });
+  }
+  const tag = NAME.test(ref) ? normalizeTag(ref) : null;
+  const digest = tag ? index.tags[tag] : undefined;
+  if (digest) return digest as Digest;
+  throw new PypakrError(`no image "${ref}" in the store, and no file by that name`, { hint: "pypakr images lists stored images; or pass the path of an image file." });
+}
+
+/**
+ * What an image argument names: an existing file is an image file; a string
+ * that fits the tag or digest grammar is a stored image; anything else is a
+ * file that is not there.
+ */
+export async function imageArgument(arg: string): Promise<"file" | "ref"> {
+  if ((await lstatOrNull(arg))?.isFile()) return "file";
+  if (NAME.test(arg) || /^(?:sha256:)?[a-f0-9]{4,64}$/.test(arg)) return "ref";
+  throw new PypakrError(`image file ${arg} does not exist`, { hint: "Check the path, or name a stored image by tag or digest (pypakr images lists them)." });
+}
+
+/** Loads and validates a stored image. */
+export async function loadImage(store: Store, digest: Digest): Promise<Image> {
+  const size = await store.blobSize(digest);
+  if (size === undefined) throw new PypakrError(`the store lacks the manifest of image ${digest}`, { hint: "Run pypakr store verify --repair, then load or build the image again." });
+  const index = await store.readIndex();
+  const tag = Object.entries(index.tags).find(([, image]) => image === digest)?.[0];
+  const descriptor: Descriptor = { mediaType: MEDIA_TYPE_MANIFEST, digest, size, ...(tag ? { annotations: { "org.opencontainers.image.ref.name": tag } } : {}) };
+  return openImage(tag ?? digest, descriptor, { size: (blob) => store.blobSize(blob), file: (blob) => store.blobFile(blob) });
+}
+
+/**
+ * Reads an image archive into the store: blobs are verified while they are
+ * copied into tmp/, then moved into place under the lock, where the image is
+ * recorded and tagged (with `tag`, else the archive's own ref name if any).
+ */
+export async function addImageArchive(store: Store, file: string, options: { tag?: string; keepArchiveTag?: boolean } = {}): Promise<{ digest: Digest; tags: string[] }> {
+  const work = store.tempPath("load");
+  await fs.mkdir(work);
+  try {
+    const image = await readImageArchive(file, work);
+    const blobs = [image.manifestDigest, image.configDigest, ...image.manifest.layers.map((layer) => layer.digest as Digest)];
+    const tag = options.tag ?? (options.keepArchiveTag && image.tag ? normalizeTagOrNull(image.tag) : undefined);
+    return await store.updateIndex(async (index) => {
+      for (const blob of new Set(blobs)) await store.adoptVerifiedBlob(blob, image.blobFile(blob));
+      index.images[image.manifestDigest] ??= { stored: new Date().toISOString() };
+      if (tag) index.tags[tag] = image.manifestDigest;
+      return { digest: image.manifestDigest, tags: tagsOf(index, image.manifestDigest) };
+    });
+  } finally {
+    await removeTree(work);
+  }
+}
+
+function normalizeTagOrNull(tag: string): string | undefined {
+  try {
+    return normalizeTag(tag);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps `image` from gc until the returned function is called (or this process dies). */
+export async function leaseImage(store: Store, image: Digest): Promise<() => Promise<void>> {
+  const id = `${process.pid}-${randomSuffix()}`;
+  await store.updateIndex((index) => {
+    index.leases[id] = { image, pid: process.pid };
+  });
+  return () =>
+    store.updateIndex((index) => {
+      delete index.leases[id];
+    });
+}

@@ -1,0 +1,113 @@
+/**
+ * The unpacked-layer cache: each layer extracted once, alone, into
+ * `layers/sha256/<hex>/tree` with the list of its entries (whiteouts
+ * recorded, not applied; each file's sha256 as unpacked) in `entries.json`.
+ * Containers are assembled from these trees by link or copy, so making a
+ * container no longer decompresses anything. The directory is renamed into
+ * place only when complete, so one that exists is whole.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { z } from "zod";
+import { extractTar, type ListedEntry } from "../image/extract.js";
+import { METADATA_DIR } from "../base/manifest.js";
+import { isErrno, PypakrError } from "../util/errors.js";
+import { lstatOrNull, removeTree } from "../util/fs.js";
+import { hexOf, sha256File } from "../util/hash.js";
+import type { Store } from "./store.js";
+
+const listedEntrySchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("dir"), path: z.string() }),
+  z.object({ type: z.literal("file"), path: z.string(), executable: z.boolean(), size: z.number(), sha256: z.string(), mtimeMs: z.number().optional() }),
+  z.object({ type: z.literal("symlink"), path: z.string(), link: z.string() }),
+  z.object({ type: z.literal("whiteout"), path: z.string() }),
+  z.object({ type: z.literal("opaque"), path: z.string() }),
+]);
+
+export interface UnpackedLayer {
+  digest: string;
+  tree: string;
+  entries: ListedEntry[];
+}
+
+function layerDir(store: Store, digest: string): string {
+  return path.join(store.layersDir, hexOf(digest));
+}
+
+export async function isLayerComplete(store: Store, digest: string): Promise<boolean> {
+  return (await lstatOrNull(path.join(layerDir(store, digest), "entries.json"))) !== null;
+}
+
+async function readUnpacked(store: Store, digest: string): Promise<UnpackedLayer | null> {
+  const dir = layerDir(store, digest);
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, "entries.json"), "utf8");
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return null;
+    throw error;
+  }
+  const parsed = z.array(listedEntrySchema).safeParse(JSON.parse(text));
+  if (!parsed.success) throw new PypakrError(`the unpacked layer ${digest} in the store is damaged`, { hint: "Run pypakr store verify --repair." });
+  return { digest, tree: path.join(dir, "tree"), entries: parsed.data };
+}
+
+/**
+ * The layer, unpacked (from the cache, or now). The blob must be in the
+ * store and is hashed again while it is read (the extractor reads it
+ * through), so a blob damaged on disk since it was stored is caught here.
+ */
+export async function unpackLayer(store: Store, digest: string, what: string): Promise<UnpackedLayer> {
+  const cached = await readUnpacked(store, digest);
+  if (cached) return cached;
+  const work = store.tempPath("unpack");
+  try {
+    await fs.mkdir(path.join(work, "tree"), { recursive: true });
+    const { hex } = await sha256File(store.blobFile(digest));
+    if (`sha256:${hex}` !== digest) {
+      throw new PypakrError(`${what} is damaged in the store (its content hashes to sha256:${hex})`, { hint: "Run pypakr store verify --repair, then load or build the image again." });
+    }
+    const listing: ListedEntry[] = [];
+    const reserved = new Set([METADATA_DIR]);
+    await extractTar(store.blobFile(digest), path.join(work, "tree"), { what, whiteouts: "record", listing, reserved });
+    // Containers may hard-link these files; an edit through a link shows as a new mtime (see StaleSourceError).
+    for (const entry of listing) if (entry.type === "file") entry.mtimeMs = (await fs.stat(path.join(work, "tree", entry.path))).mtimeMs;
+    await fs.writeFile(path.join(work, "entries.json"), JSON.stringify(listing));
+    try {
+      await fs.rename(work, layerDir(store, digest));
+    } catch (error) {
+      // Another process unpacked the same layer first: theirs is as good.
+      if (!isErrno(error, "ENOTEMPTY") && !isErrno(error, "EEXIST")) throw error;
+    }
+  } finally {
+    await removeTree(work);
+  }
+  const unpacked = await readUnpacked(store, digest);
+  if (!unpacked) throw new PypakrError(`the unpacked layer ${digest} vanished from the store`, { hint: "Another pypakr gc ran meanwhile; try again." });
+  return unpacked;
+}
+
+/** Drops an unpacked layer (e.g. one changed through a hard-linked container); the next use unpacks it again. */
+export async function forgetUnpackedLayer(store: Store, digest: string): Promise<void> {
+  const doomed = store.tempPath("forget");
+  await fs.rename(layerDir(store, digest), doomed).catch(() => undefined);
+  await removeTree(doomed);
+}
+
+export function isInUnpackedLayer(store: Store, file: string): string | null {
+  const relative = path.relative(store.layersDir, file);
+  if (relative.startsWith("..") || path.isAbsolute(relative)) return null;
+  return `sha256:${relative.split(path.sep)[0] ?? ""}`;
+}
+
+/** Files of an unpacked layer whose content no longer matches what was unpacked (edited through a hard link). */
+export async function changedLayerFiles(layer: UnpackedLayer): Promise<string[]> {
+  const changed: string[] = [];
+  for (const entry of layer.entries) {
+    if (entry.type !== "file") continue;
+    const actual = await sha256File(path.join(layer.tree, entry.path)).catch(() => null);
+    if (actual?.hex !== entry.sha256) changed.push(entry.path);
+  }
+  return changed;
+}
+

@@ -1,0 +1,44 @@
+import * as fs from "node:fs/promises";
+import { imageConfigSchema, manifestSchema } from "../image/format.js";
+import { describeInterpreter } from "../python/interpreter.js";
+import { formatBytes } from "../util/log.js";
+import { tagsOf } from "./images.js";
+import type { Store } from "./store.js";
+
+export interface ListedImage {
+  tags: string[];
+  digest: string;
+  python: string | null;
+  size: number;
+  stored: string;
+}
+
+/** Every stored image with its tags, interpreter and size (manifest + config + layers). */
+export async function listImages(store: Store): Promise<ListedImage[]> {
+  const index = await store.readIndex();
+  const list: ListedImage[] = [];
+  for (const [digest, { stored }] of Object.entries(index.images)) {
+    let python: string | null = null;
+    let size = 0;
+    try {
+      const manifestText = await fs.readFile(store.blobFile(digest), "utf8");
+      const manifest = manifestSchema.parse(JSON.parse(manifestText));
+      const config = imageConfigSchema.parse(JSON.parse(await fs.readFile(store.blobFile(manifest.config.digest), "utf8")));
+      python = describeInterpreter(config.pypakr.python);
+      size = Buffer.byteLength(manifestText) + manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
+    } catch {
+      // A damaged image is still listed; store verify says what is wrong.
+    }
+    list.push({ tags: tagsOf(index, digest), digest, python, size, stored });
+  }
+  return list.sort((a, b) => (a.stored < b.stored ? 1 : a.stored > b.stored ? -1 : 0));
+}
+
+export function formatImageList(list: ListedImage[]): string {
+  const rows = list.flatMap((image) =>
+    (image.tags.length > 0 ? image.tags : ["<none>"]).map((tag) => [tag, image.digest.slice(7, 19), image.python ?? "(damaged)", formatBytes(image.size), image.stored.replace("T", " ").slice(0, 19)]),
+  );
+  const header = ["TAG", "DIGEST", "PYTHON", "SIZE", "STORED"];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)));
+  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd()).join("\n") + "\n";
+}
