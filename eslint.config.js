@@ -21,4 +21,6 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // Plain-JS build scripts run by node directly: no TypeScript project behind them.
+  { files: ["**/*.mjs"], ...tseslint.configs.disableTypeChecked },
 );

@@ -35,19 +35,13 @@ const baseRecordSchema = z.object({
   created: z.string(),
   supportedTags: z.array(z.string()),
   manifestDigest: z.string().regex(SHA256_DIGEST),
-  entries: z.array(
-    z.object({
-      path: z.string(),
-      type: z.enum(["file", "dir", "symlink"]),
-      mode: z.number(),
-      size: z.number().optional(),
-      sha256: z.string().optional(),
-      link: z.string().optional(),
-      relocate: z.enum(["text", "binary"]).optional(),
-      mtimeMs: z.number().optional(),
-    }),
-  ),
+  // pypakr wrote this list itself, and containers read it on every use: a shape check, not a full schema pass.
+  entries: z.custom<ManifestEntry[]>(isManifestEntryList, "malformed manifest entries"),
 });
+
+function isManifestEntryList(value: unknown): boolean {
+  return Array.isArray(value) && value.every((entry: Partial<ManifestEntry> | null) => typeof entry?.path === "string" && (entry.type === "file" || entry.type === "dir" || entry.type === "symlink") && typeof entry.mode === "number");
+}
 
 export type Base = z.infer<typeof baseRecordSchema> & { dir: string; manifestDigest: Digest };
 

@@ -3,7 +3,11 @@ import { readFileSync } from "node:fs";
 import { PypakrError, USAGE_EXIT_CODE } from "../util/errors.js";
 import { buildProgram, isCommanderExit } from "./program.js";
 
+/** Set by the bundler (scripts/bundle.mjs); the unbundled build reads package.json. */
+declare const PYPAKR_VERSION: string | undefined;
+
 function version(): string {
+  if (typeof PYPAKR_VERSION === "string") return PYPAKR_VERSION;
   const manifest = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
   return manifest.version;
 }

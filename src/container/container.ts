@@ -118,7 +118,8 @@ export async function createContainer(config: Config, options: CreateContainerOp
   await checkTarget(target, options.force ?? false);
   const store = await Store.open(config);
   const digest = await findImage(store, options.image);
-  const release = await leaseImage(store, digest);
+  const lease = await leaseImage(store, digest);
+  let leased = true;
   try {
     const image = await loadImage(store, digest);
     const base = await chooseBase(config, image.config.pypakr.python);
@@ -152,11 +153,14 @@ export async function createContainer(config: Config, options: CreateContainerOp
       if (createdParent) await removeTree(createdParent);
       throw error;
     }
+    // The container now keeps the image from gc; the lease is no longer needed. One index update does both.
     await store.updateIndex((index) => {
       index.containers[target] = digest;
+      delete index.leases[lease.id];
     });
+    leased = false;
     return { dir: target, image, base, link };
   } finally {
-    await release();
+    if (leased) await lease.release();
   }
 }

@@ -99,14 +99,23 @@ function normalizeTagOrNull(tag: string): string | undefined {
   }
 }
 
-/** Keeps `image` from gc until the returned function is called (or this process dies). */
-export async function leaseImage(store: Store, image: Digest): Promise<() => Promise<void>> {
+export interface Lease {
+  id: string;
+  /** Ends the lease on its own (see also the id, to end it inside another index update). */
+  release(): Promise<void>;
+}
+
+/** Keeps `image` from gc until released (or this process dies). */
+export async function leaseImage(store: Store, image: Digest): Promise<Lease> {
   const id = `${process.pid}-${randomSuffix()}`;
   await store.updateIndex((index) => {
     index.leases[id] = { image, pid: process.pid };
   });
-  return () =>
-    store.updateIndex((index) => {
-      delete index.leases[id];
-    });
+  return {
+    id,
+    release: () =>
+      store.updateIndex((index) => {
+        delete index.leases[id];
+      }),
+  };
 }

@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/test/support -> repository root */
 export const REPO = path.resolve(here, "..", "..", "..");
-export const CLI = path.join(REPO, "dist", "src", "cli", "main.js");
+/** The bundled CLI, as the package's bin installs it. */
+export const CLI = path.join(REPO, "dist", "bundle", "pypakr.js");
 const MAKE_WHEEL = path.join(REPO, "test", "fixtures", "make_wheel.py");
 
 /**
