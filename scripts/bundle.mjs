@@ -3,6 +3,7 @@
 // `pypakr run` starts without compiling code it does not use. The version is
 // fixed at build time rather than read from package.json at every start.
 import { readFileSync } from "node:fs";
+import { URL } from "node:url";
 import { build } from "esbuild";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
