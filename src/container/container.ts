@@ -12,10 +12,9 @@ import { METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
 import { checkSymlinks } from "../image/extract.js";
 import type { Image } from "../image/reader.js";
-import { addImageArchive, imageArgument, leaseImage, loadImage, resolveRef } from "../store/images.js";
+import { acquireImage, loadImage } from "../store/images.js";
 import { forgetUnpackedLayer, isInUnpackedLayer, unpackLayer } from "../store/layers.js";
 import { Store } from "../store/store.js";
-import type { Digest } from "../util/hash.js";
 import { unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter } from "../python/interpreter.js";
 import { isErrno, PypakrError } from "../util/errors.js";
@@ -93,12 +92,6 @@ async function materialize(store: Store, image: Image, base: Base, staging: stri
   return used;
 }
 
-/** An image file is loaded into the store first (verified, untagged); anything else is a stored image's name. */
-async function findImage(store: Store, image: string): Promise<Digest> {
-  if ((await imageArgument(image)) === "file") return (await addImageArchive(store, image)).digest;
-  return resolveRef(store, image);
-}
-
 /** Moves the finished tree onto `target`, replacing an old one only after the new one is whole. */
 async function commit(staging: string, target: string): Promise<void> {
   if (!(await exists(target))) return fs.rename(staging, target);
@@ -117,8 +110,7 @@ export async function createContainer(config: Config, options: CreateContainerOp
   const target = path.resolve(options.container);
   await checkTarget(target, options.force ?? false);
   const store = await Store.open(config);
-  const digest = await findImage(store, options.image);
-  const lease = await leaseImage(store, digest);
+  const { digest, lease } = await acquireImage(store, options.image);
   let leased = true;
   try {
     const image = await loadImage(store, digest);

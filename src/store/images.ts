@@ -10,7 +10,7 @@ import { openImage, readImageArchive, type Image } from "../image/reader.js";
 import { PypakrError, usageError } from "../util/errors.js";
 import { lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
 import { SHA256_DIGEST, type Digest } from "../util/hash.js";
-import type { Store } from "./store.js";
+import type { Store, StoreIndex } from "./store.js";
 
 /** Docker's name grammar, lowercase components with separators, optional :tag. */
 const NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$/;
@@ -73,7 +73,7 @@ export async function loadImage(store: Store, digest: Digest): Promise<Image> {
  * copied into tmp/, then moved into place under the lock, where the image is
  * recorded and tagged (with `tag`, else the archive's own ref name if any).
  */
-export async function addImageArchive(store: Store, file: string, options: { tag?: string; keepArchiveTag?: boolean } = {}): Promise<{ digest: Digest; tags: string[] }> {
+export async function addImageArchive(store: Store, file: string, options: { tag?: string; keepArchiveTag?: boolean; lease?: boolean } = {}): Promise<{ digest: Digest; tags: string[]; lease?: Lease }> {
   const work = store.tempPath("load");
   await fs.mkdir(work);
   try {
@@ -84,7 +84,9 @@ export async function addImageArchive(store: Store, file: string, options: { tag
       for (const blob of new Set(blobs)) await store.adoptVerifiedBlob(blob, image.blobFile(blob));
       index.images[image.manifestDigest] ??= { stored: new Date().toISOString() };
       if (tag) index.tags[tag] = image.manifestDigest;
-      return { digest: image.manifestDigest, tags: tagsOf(index, image.manifestDigest) };
+      // Leased in the same update that records it, so no gc can slip in between.
+      const lease = options.lease ? addLease(store, index, image.manifestDigest) : undefined;
+      return { digest: image.manifestDigest, tags: tagsOf(index, image.manifestDigest), ...(lease ? { lease } : {}) };
     });
   } finally {
     await removeTree(work);
@@ -105,17 +107,31 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-/** Keeps `image` from gc until released (or this process dies). */
-export async function leaseImage(store: Store, image: Digest): Promise<Lease> {
+function addLease(store: Store, index: StoreIndex, image: Digest): Lease {
   const id = `${process.pid}-${randomSuffix()}`;
-  await store.updateIndex((index) => {
-    index.leases[id] = { image, pid: process.pid };
-  });
+  index.leases[id] = { image, pid: process.pid };
   return {
     id,
     release: () =>
-      store.updateIndex((index) => {
-        delete index.leases[id];
+      store.updateIndex((current) => {
+        delete current.leases[id];
       }),
   };
+}
+
+/**
+ * The image an argument names (a file is loaded first), leased against gc
+ * until released or this process dies. Naming and leasing happen in one
+ * index update, so the image cannot vanish in between.
+ */
+export async function acquireImage(store: Store, arg: string): Promise<{ digest: Digest; lease: Lease }> {
+  if ((await imageArgument(arg)) === "file") {
+    const added = await addImageArchive(store, arg, { lease: true });
+    return { digest: added.digest, lease: added.lease as Lease };
+  }
+  const digest = await resolveRef(store, arg);
+  return store.updateIndex((index) => {
+    if (!index.images[digest]) throw new PypakrError(`image ${arg} was removed from the store just now`, { hint: "Another pypakr rmi or gc ran meanwhile; build or load it again." });
+    return { digest, lease: addLease(store, index, digest) };
+  });
 }
