@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import type { Config } from "../config/config.js";
 
-/** What every command gets: the loaded settings and the global flags. */
+/** What every command gets: the settings (loaded on first use) and the global flags. */
 export interface CommandContext {
-  config: Config;
+  readonly config: Config;
   debug: boolean;
 }
 
@@ -20,4 +20,6 @@ export interface CommandSpec {
   run(options: Record<string, unknown>, args: string[], context: CommandContext): Promise<number | void>;
   /** Commands that hand the terminal to a child manage their own signals. */
   ownsSignals?: boolean;
+  /** False for commands that never read the settings (saves reading the config file). */
+  needsConfig?: boolean;
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Help } from "commander";
-import { defaultConfigFile, loadConfig } from "../config/config.js";
+import { defaultConfigFile, loadConfig, type Config } from "../config/config.js";
 import { pathsPendingCleanup } from "../util/fs.js";
 import { setQuiet } from "../util/log.js";
 import type { CommandSpec } from "./command.js";
@@ -53,8 +53,16 @@ export function buildProgram(version: string, setExitCode: (code: number) => voi
       const globals = program.opts<{ debug?: boolean; quiet?: boolean }>();
       setQuiet(Boolean(globals.quiet));
       if (!spec.ownsSignals) cleanUpOnSignals();
-      const config = await loadConfig();
-      const code = await spec.run(self.opts(), self.args, { config, debug: Boolean(globals.debug) });
+      // `run` never reads the settings, so they are loaded only for commands that declare a need.
+      const config = spec.needsConfig === false ? null : await loadConfig();
+      const context = {
+        get config(): Config {
+          if (!config) throw new Error(`${spec.name} declared it needs no settings`);
+          return config;
+        },
+        debug: Boolean(globals.debug),
+      };
+      const code = await spec.run(self.opts(), self.args, context);
       setExitCode(code ?? 0);
     });
   }

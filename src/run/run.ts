@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { isatty } from "node:tty";
 import { readContainerRecord } from "../container/record.js";
 import { venvEnvironment } from "../python/venv.js";
 import { PypakrError } from "../util/errors.js";
@@ -57,7 +58,8 @@ export async function runInContainer(options: RunOptions): Promise<number> {
   // A Ctrl-C at a terminal reaches the child directly (same process group);
   // forwarding it too would interrupt it twice. Signals sent to pypakr alone
   // (kill, a supervisor) are passed on.
-  const interactive = process.stdin.isTTY;
+  // isatty(0), not process.stdin.isTTY: the latter builds a whole stdin stream just to answer.
+  const interactive = isatty(0);
   const forward = (signal: NodeJS.Signals) => {
     if (signal === "SIGINT" && interactive) return;
     child.kill(signal);

@@ -4,6 +4,7 @@ export const run: CommandSpec = {
   name: "run",
   summary: "run a script or command in a container's venv (working directory: the container)",
   ownsSignals: true,
+  needsConfig: false,
   define(command) {
     command
       .requiredOption("-c, --container <DIR>", "container directory")
