@@ -17,6 +17,7 @@ import { describeInterpreter, majorMinor, pythonIdentity } from "../python/inter
 import { PypakrError } from "../util/errors.js";
 import { cleanupOnInterrupt, lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
 import { progress } from "../util/log.js";
+import { forEachLimited } from "../util/pool.js";
 import { diffWorkEnv, type Change } from "./diff.js";
 import { install } from "./install.js";
 import { planLayers } from "./layers.js";
@@ -131,13 +132,12 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     const changes = await diffWorkEnv(workEnv, base);
     const planned = await planLayers(workEnv, changes);
     progress(`writing ${planned.length} layer${planned.length === 1 ? "" : "s"}`);
-    const layers: WrittenLayer[] = [];
-    const distributions: Distribution[] = [];
-    for (const [index, layer] of planned.entries()) {
-      const written = await writeLayer(layer.entries, path.join(scratch, `layer-${index}.tar.gz`));
-      layers.push(written);
-      if (layer.distribution) distributions.push({ ...layer.distribution, layer: written.digest });
-    }
+    // Layers compress in parallel: zlib works in libuv's thread pool, one layer per core.
+    const layers: WrittenLayer[] = new Array<WrittenLayer>(planned.length);
+    await forEachLimited([...planned.keys()], os.availableParallelism(), async (index) => {
+      layers[index] = await writeLayer(planned[index]?.entries ?? [], path.join(scratch, `layer-${index}.tar.gz`));
+    });
+    const distributions: Distribution[] = planned.flatMap((layer, index) => (layer.distribution ? [{ ...layer.distribution, layer: (layers[index] as WrittenLayer).digest }] : []));
     const written = await writeImageArchive(target, imageConfig(base, layers, distributions, changes, options, files.run), layers, options.tag);
     if (options.tag) {
       // Tagged images go into the store too, as docker build -t does.
