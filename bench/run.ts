@@ -7,18 +7,61 @@
  * bench/results/<timestamp>.json and bench/results/latest.json. See
  * bench/README.md.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ensureTools, indexReachable, realSet, realWheelsCached, resolvePython, syntheticSet, type FixtureSet } from "./lib/fixtures.js";
-import { describeMachine } from "./lib/machine.js";
-import { measureSet, type Context, type SetResult } from "./lib/measure.js";
+import { describeMachine, describeMount } from "./lib/machine.js";
+import { cleanUp, measureSet, secondsSinceLastCleanUp, type Context, type Features, type SetResult } from "./lib/measure.js";
 import { parseOptions, USAGE, type Options } from "./lib/options.js";
-import { CLI, PYPAKR_CONFIG, RESULTS, WORK } from "./lib/paths.js";
-import { run } from "./lib/proc.js";
+import { BUILT_CLI_DIR, CLI, PYPAKR_CONFIG, RESULTS, SNAPSHOT, WORK } from "./lib/paths.js";
+import { run, tryRun } from "./lib/proc.js";
 import { formatChange, formatResult, type BenchResult } from "./lib/report.js";
 
+const START = Date.now();
+
 function log(message: string): void {
-  process.stderr.write(`bench: ${message}\n`);
+  const seconds = ((Date.now() - START) / 1000).toFixed(0).padStart(4);
+  process.stderr.write(`bench ${seconds}s: ${message}\n`);
+}
+
+/** Below this much free space in bench/work, each run's output is deleted at once instead of at the end. */
+const SPACE_TO_KEEP_OUTPUTS = 12 * 1024 ** 3;
+
+/**
+ * Copies the built bundle to bench/work/pypakr, so the whole run measures
+ * one build even if dist/ is rebuilt meanwhile. Returns a short hash of the
+ * copied JavaScript, which names that build.
+ */
+function snapshotCli(): string {
+  const built = path.join(BUILT_CLI_DIR, "pypakr.js");
+  if (!fs.existsSync(built)) throw new Error(`${built} is missing: build first (npm run build)`);
+  fs.rmSync(SNAPSHOT, { recursive: true, force: true });
+  fs.cpSync(BUILT_CLI_DIR, SNAPSHOT, { recursive: true });
+  const hash = createHash("sha256");
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith(".js")) hash.update(path.relative(SNAPSHOT, full)).update(fs.readFileSync(full));
+    }
+  };
+  walk(SNAPSHOT);
+  return hash.digest("hex").slice(0, 12);
+}
+
+function detectFeatures(): Features {
+  const containerHelp = tryRun({ cmd: process.execPath, args: [CLI, "create-container", "--help"] }) ?? "";
+  const loadHelp = tryRun({ cmd: process.execPath, args: [CLI, "load", "--help"] }) ?? "";
+  return {
+    linkModes: /--link\b/.test(containerHelp),
+    tagRefs: /\btag\b/i.test(containerHelp) && /--tag\b/.test(loadHelp),
+  };
+}
+
+function freeSpace(dir: string): number {
+  const stats = fs.statfsSync(dir);
+  return stats.bavail * stats.bsize;
 }
 
 function readResult(file: string): BenchResult {
@@ -38,14 +81,15 @@ async function decideReal(options: Options, python: string): Promise<{ real: boo
   return { real: false, note: "real set skipped: its wheels are not cached and the package index did not answer within 3 s" };
 }
 
-async function benchmark(options: Options): Promise<BenchResult> {
+/** Runs everything; `cleanup` deletes the runs' outputs (left for after the report, as it takes a while). */
+async function benchmark(options: Options): Promise<{ result: BenchResult; cleanup: () => void }> {
   const started = new Date();
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build)`);
   if (options.clean) {
     log("removing bench/work");
     fs.rmSync(WORK, { recursive: true, force: true });
   }
   fs.mkdirSync(WORK, { recursive: true });
+  const build = snapshotCli();
   fs.writeFileSync(PYPAKR_CONFIG, "# empty on purpose: the benchmark ignores ~/.pypakr\n");
   const python = resolvePython(options.python);
   const notes: string[] = [];
@@ -65,14 +109,35 @@ async function benchmark(options: Options): Promise<BenchResult> {
     }
   }
 
-  const help = run({ cmd: process.execPath, args: [CLI, "create-container", "--help"] });
-  const ctx: Context = { python, runs: options.runs, startupRuns: options.startupRuns, linkModes: /--link\b/.test(help), log };
+  run({ cmd: process.execPath, args: [CLI, "--version"] });
+  const features = detectFeatures();
+  const space = freeSpace(WORK);
+  const deleteEachRun = space < SPACE_TO_KEEP_OUTPUTS;
+  if (deleteEachRun) {
+    notes.push(`only ${(space / 1024 ** 3).toFixed(1)} GiB free in bench/work: each run's output was deleted right after it, which slows the next file-creating run on some filesystems`);
+  }
+  if (describeMount(WORK).ext4WithoutJournal) {
+    const since = secondsSinceLastCleanUp();
+    notes.push(
+      "bench/work is on ext4 without a journal: creating a file there skips every inode deleted in the last 1-6 minutes, so commands that create many files " +
+        "(create-image, pip, --link copy, tar, cp -r) run slower after mass deletions, including create-image's own deletion of its work venv on every build." +
+        (since !== null && since < 360 ? ` The previous benchmark deleted its outputs only ${since.toFixed(0)} s before this one started, which slows this run's first minutes.` : ""),
+    );
+  }
+  const ctx: Context = { python, startupRuns: options.startupRuns, features, deleteEachRun, log };
   const results: SetResult[] = [];
-  for (const [index, set] of sets.entries()) {
-    log(`measuring ${set.name}`);
-    const result = measureSet(set, ctx, index === 0);
-    for (const m of Object.values(result.measurements)) if (m.error) failures.push(`${set.name}: ${m.label}: ${m.error.split("\n")[0] ?? ""}`);
-    results.push(result);
+  try {
+    for (const [index, set] of sets.entries()) {
+      log(`measuring ${set.name} (${options.runs} runs)`);
+      const result = measureSet(set, options.runs, ctx, index === 0);
+      for (const m of Object.values(result.measurements)) {
+        for (const failure of m.failures) failures.push(`${set.name}: ${m.label}: ${failure.split("\n")[0] ?? ""}`);
+      }
+      results.push(result);
+    }
+  } catch (error) {
+    cleanUp(sets);
+    throw error;
   }
   notes.push(
     "'python -m venv + pip install' is timed once and used for both create-container and create-image; pip compiles bytecode (its default), pypakr and uv do not.",
@@ -82,16 +147,23 @@ async function benchmark(options: Options): Promise<BenchResult> {
 
   const finished = new Date();
   const pip = sets[0] ? path.join(sets[0].referenceEnv, "bin", "pip") : null;
-  return {
+  const result: BenchResult = {
     schema: 1,
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationSeconds: (finished.getTime() - started.getTime()) / 1000,
-    options: { runs: options.runs, startupRuns: options.startupRuns, quick: options.quick, real },
-    machine: describeMachine(python, pip),
+    options: { runs: options.runs, startupRuns: options.startupRuns, quick: options.quick, real, features },
+    machine: { ...describeMachine(python, pip), pypakrBuild: build },
     sets: results,
     notes,
     failures,
+  };
+  return {
+    result,
+    cleanup: () => {
+      log("deleting the runs' outputs");
+      cleanUp(sets);
+    },
   };
 }
 
@@ -119,15 +191,17 @@ async function main(): Promise<number> {
   // Read the earlier result first: latest.json is about to be overwritten.
   const before = options.compare ? readResult(options.compare) : null;
   let result: BenchResult;
+  let cleanup = () => {};
   if (options.load) {
     result = readResult(options.load);
   } else {
-    result = await benchmark(options);
+    ({ result, cleanup } = await benchmark(options));
     const file = save(result);
     log(`wrote ${path.relative(process.cwd(), file)} and bench/results/latest.json`);
   }
   process.stdout.write("\n" + formatResult(result));
   if (before && options.compare) process.stdout.write("\n" + formatChange(before, result, options.compare));
+  cleanup();
   return result.failures.length ? 1 : 0;
 }
 

@@ -11,6 +11,8 @@ export interface Machine {
   cpuModel: string;
   kernel: string;
   workFilesystem: string;
+  /** Device, type and (for ext4) whether it has a journal, from findmnt and /sys/fs/ext4. */
+  workMount?: string;
   node: string;
   python: string;
   pythonExecutable: string;
@@ -19,6 +21,8 @@ export interface Machine {
   venvPack: string;
   pypakrVersion: string;
   gitCommit: string;
+  /** Hash of the CLI's JavaScript that was measured (the run's snapshot of dist/bundle). */
+  pypakrBuild?: string;
 }
 
 function cpuModel(): string {
@@ -31,6 +35,23 @@ function cpuModel(): string {
     // not Linux, or /proc is hidden: fall back to what Node knows
   }
   return os.cpus()[0]?.model ?? "unknown";
+}
+
+/** "/dev/vda ext4, no journal": ext4 without a journal is slow to create files after mass deletion. */
+export function describeMount(dir: string): { text: string; ext4WithoutJournal: boolean } {
+  const found = tryRun({ cmd: "findmnt", args: ["-n", "-o", "SOURCE,FSTYPE", "-T", dir] });
+  if (!found) return { text: "unknown", ext4WithoutJournal: false };
+  const [source = "?", type = "?"] = found.split(/\s+/);
+  if (type !== "ext4") return { text: `${source} ${type}`, ext4WithoutJournal: false };
+  let journal: string | null = null;
+  try {
+    journal = readFileSync(path.join("/sys/fs/ext4", path.basename(source), "journal_task"), "utf8").trim();
+  } catch {
+    // older kernels have no journal_task; say nothing about the journal
+  }
+  if (journal === null) return { text: `${source} ext4`, ext4WithoutJournal: false };
+  const none = journal === "<none>";
+  return { text: `${source} ext4, ${none ? "no journal" : "journaled"}`, ext4WithoutJournal: none };
 }
 
 function gitCommit(): string {
@@ -57,6 +78,7 @@ export function describeMachine(python: string, pipOf: string | null): Machine {
     cpuModel: cpuModel(),
     kernel: `${os.type()} ${os.release()} ${os.machine()}`,
     workFilesystem: tryRun({ cmd: "stat", args: ["-f", "-c", "%T", WORK] }) ?? "unknown",
+    workMount: describeMount(WORK).text,
     node: process.version,
     python: version({ cmd: python, args: ["--version"] }),
     pythonExecutable: python,
@@ -74,13 +96,13 @@ export function formatMachine(machine: Machine): string {
     ["CPU", `${machine.cpuModel} (nproc ${machine.nproc})`],
     ["memory", `${gib} GiB`],
     ["kernel", machine.kernel],
-    ["bench/work fs", machine.workFilesystem],
+    ["bench/work fs", `${machine.workFilesystem} (${machine.workMount ?? "?"})`],
     ["node", machine.node],
     ["python", `${machine.python} (${machine.pythonExecutable})`],
     ["pip", machine.pip],
     ["uv", machine.uv],
     ["venv-pack", machine.venvPack],
-    ["pypakr", `${machine.pypakrVersion} (commit ${machine.gitCommit})`],
+    ["pypakr", `${machine.pypakrVersion} (commit ${machine.gitCommit}, build ${machine.pypakrBuild ?? "?"})`],
   ];
   const width = Math.max(...rows.map(([key]) => key.length));
   return rows.map(([key, value]) => `  ${key.padEnd(width)}  ${value}`).join("\n");

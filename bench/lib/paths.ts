@@ -9,16 +9,15 @@ export const BENCH = path.join(REPO, "bench");
 /** Everything the benchmark builds or caches; git-ignored. */
 export const WORK = path.join(BENCH, "work");
 export const RESULTS = path.join(BENCH, "results");
-/** The CLI as built in the repository. */
-export const BUILT_CLI_DIR = path.join(REPO, "dist", "src");
+/** The CLI as built in the repository: the bundle the package's bin runs. */
+export const BUILT_CLI_DIR = path.join(REPO, "dist", "bundle");
 /**
- * The CLI the benchmark runs: a copy of dist/src (and package.json, which it
- * reads for --version) taken at the start, so a rebuild during the run cannot
- * mix two versions. Its imports still resolve from the repository's
- * node_modules, up the directory tree.
+ * The CLI the benchmark runs: a copy of the bundle (self-contained, version
+ * built in) taken at the start, so a rebuild during the run cannot mix two
+ * versions.
  */
 export const SNAPSHOT = path.join(WORK, "pypakr");
-export const CLI = path.join(SNAPSHOT, "dist", "src", "cli", "main.js");
+export const CLI = path.join(SNAPSHOT, "pypakr.js");
 export const GENERATOR = path.join(BENCH, "make_fixtures.py");
 
 export const TOOLS = path.join(WORK, "tools");

@@ -8,7 +8,7 @@ export interface BenchResult {
   startedAt: string;
   finishedAt: string;
   durationSeconds: number;
-  options: { runs: number; startupRuns: number; quick: boolean; real: boolean };
+  options: { runs: number; startupRuns: number; quick: boolean; real: boolean; features: { linkModes: boolean; tagRefs: boolean } };
   machine: Machine;
   sets: SetResult[];
   notes: string[];
@@ -65,9 +65,10 @@ function ratioText(comparison: Comparison): string {
 
 function measurementRows(measurements: Measurement[]): string[][] {
   return measurements.map((m) => {
-    if (!m.summary) return [m.label, "FAILED", "-", "-", "0"];
+    const failed = m.failures.length ? ` (${m.failures.length} failed)` : "";
+    if (!m.summary) return [m.label, "FAILED", "-", "-", `0${failed}`];
     const forceMs = m.summary.median < 1000;
-    return [m.label, duration(m.summary.median, forceMs), duration(m.summary.min, forceMs), duration(m.summary.max, forceMs), String(m.summary.n)];
+    return [m.label, duration(m.summary.median, forceMs), duration(m.summary.min, forceMs), duration(m.summary.max, forceMs), `${m.summary.n}${failed}`];
   });
 }
 
@@ -75,7 +76,7 @@ export function formatSet(set: SetResult): string {
   const f = set.fixture;
   const generated = f.generatedFiles !== undefined ? `; ${f.generatedFiles} files, ${bytes(f.generatedInstalledBytes)} in the wheels' contents` : "";
   const lines = [
-    `== ${set.name}: ${set.description} ==`,
+    `== ${set.name}: ${set.description}; ${set.runs} timed runs per command ==`,
     `   ${f.wheels} wheels, ${bytes(f.wheelBytes)}${generated}; pip's venv of it: ${f.referenceFiles} files, ${bytes(f.referenceBytes)}`,
     "",
     table(["command (wall time)", "median", "min", "max", "runs"], measurementRows(Object.values(set.measurements)), [false, true, true, true, true]),

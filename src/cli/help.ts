@@ -15,7 +15,8 @@ export function overview(program: Command, configFile: string): string {
     lines.push(`    - ${command.name().padEnd(17)} - ${command.description()}`);
     const args = command.registeredArguments.map((arg) => (arg.required ? `<${arg.name()}>` : `[${arg.name()}${arg.variadic ? "..." : ""}]`));
     if (args.length > 0) lines.push(`       - Arguments: ${args.join(" ")}`);
-    const options = command.options.filter((option) => option.long !== "--help");
+    // --debug and -q are listed once, under the global options.
+    const options = command.options.filter((option) => !["--help", "--debug", "--quiet"].includes(option.long ?? ""));
     if (options.length > 0) {
       lines.push("       - Options:");
       lines.push(...options.map(optionLine));

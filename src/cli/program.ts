@@ -48,9 +48,12 @@ export function buildProgram(version: string, setExitCode: (code: number) => voi
   for (const spec of COMMANDS) {
     const command = program.command(spec.name).description(spec.summary).exitOverride();
     spec.define(command);
+    // Global flags work after the command name too (`pypakr create-image ... -q`), except for run,
+    // whose words after the command belong to the program it runs.
+    if (!spec.ownsSignals) command.option("--debug", "show stack traces for errors").option("-q, --quiet", "print no progress");
     command.action(async (...params: unknown[]) => {
       const self = params[params.length - 1] as Command;
-      const globals = program.opts<{ debug?: boolean; quiet?: boolean }>();
+      const globals = { ...program.opts<{ debug?: boolean; quiet?: boolean }>(), ...self.opts<{ debug?: boolean; quiet?: boolean }>() };
       setQuiet(Boolean(globals.quiet));
       if (!spec.ownsSignals) cleanUpOnSignals();
       // `run` never reads the settings, so they are loaded only for commands that declare a need.
