@@ -15,9 +15,10 @@ export const save: CommandSpec = {
     const store = await Store.open(config);
     const digest = await resolveRef(store, args[0] ?? "");
     const image = await loadImage(store, digest);
+    // The archive carries the tag it was asked for by, else the image's first tag, as docker save does.
     const tags = tagsOf(await store.readIndex(), digest);
-    const named = args[0] && tags.includes(args[0].includes(":") ? args[0] : `${args[0]}:latest`) ? (args[0].includes(":") ? args[0] : `${args[0]}:latest`) : tags[0];
-    const size = await saveImage(image, path.resolve(options.output as string), named);
+    const asked = tags.find((tag) => tag === args[0] || tag === `${args[0]}:latest`);
+    const size = await saveImage(image, path.resolve(options.output as string), asked ?? tags[0]);
     process.stderr.write(`pypakr: wrote ${path.resolve(options.output as string)} (${formatBytes(size)}) ${digest}\n`);
   },
 };
