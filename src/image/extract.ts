@@ -17,10 +17,11 @@
  * replaced by the container's path.
  */
 import { createHash } from "node:crypto";
+import { chmodSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { PypakrError } from "../util/errors.js";
-import { lstatOrNull } from "../util/fs.js";
+import { lstatOrNull, lstatOrNullSync } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import { normalizeEntryName, readBody, readTarFile, type TarHeader } from "../util/tar.js";
 import type { RelocationKind } from "./format.js";
@@ -51,6 +52,9 @@ export type ListedEntry =
   | { type: "symlink"; path: string; link: string }
   | { type: "whiteout"; path: string }
   | { type: "opaque"; path: string };
+
+/** Files up to this size are read whole and written with one call. */
+const SMALL_FILE_BYTES = 1024 * 1024;
 
 /** Relocated files are rewritten in memory; beyond this an image is not a venv pypakr can trust. */
 const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
@@ -112,15 +116,15 @@ class Extraction {
    * tree, creating missing ones. `entry` is the archive entry being applied,
    * for the error message.
    */
-  private async ensureParents(relative: string, entry = relative): Promise<void> {
+  private ensureParents(relative: string, entry = relative): void {
     const parts = relative.split("/").slice(0, -1);
     let current = "";
     for (const part of parts) {
       current = current ? `${current}/${part}` : part;
       if (this.verifiedDirs.has(current)) continue;
       const full = path.join(this.root, current);
-      const stat = await lstatOrNull(full);
-      if (stat === null) await fs.mkdir(full, { mode: 0o755 });
+      const stat = lstatOrNullSync(full);
+      if (stat === null) mkdirSync(full, { mode: 0o755 });
       else if (stat.isSymbolicLink()) throw this.fail(entry, `would reach "${relative}" through the symlink "${current}"`);
       else if (!stat.isDirectory()) throw this.fail(entry, `needs "${current}" to be a directory, but it is a file`);
       this.verifiedDirs.add(current);
@@ -128,18 +132,18 @@ class Extraction {
   }
 
   /** Removes whatever is at `relative` (a link itself, never what it points to). */
-  private async clear(relative: string): Promise<"dir" | "other" | "none"> {
+  private clear(relative: string): "dir" | "other" | "none" {
     const full = path.join(this.root, relative);
-    const stat = await lstatOrNull(full);
+    const stat = lstatOrNullSync(full);
     if (stat === null) return "none";
     if (stat.isDirectory()) return "dir";
-    await fs.unlink(full);
+    unlinkSync(full);
     this.forget(relative);
     return "other";
   }
 
   private async replaceWithNonDir(relative: string): Promise<void> {
-    if ((await this.clear(relative)) === "dir") {
+    if (this.clear(relative) === "dir") {
       await fs.rm(path.join(this.root, relative), { recursive: true, force: true });
       this.forget(relative);
     }
@@ -173,18 +177,18 @@ class Extraction {
     }
   }
 
-  private async directory(relative: string): Promise<void> {
-    await this.ensureParents(relative);
+  private directory(relative: string): void {
+    this.ensureParents(relative);
     const full = path.join(this.root, relative);
-    if ((await this.clear(relative)) === "dir") await fs.chmod(full, 0o755);
-    else await fs.mkdir(full, { mode: 0o755 });
+    if (this.clear(relative) === "dir") chmodSync(full, 0o755);
+    else mkdirSync(full, { mode: 0o755 });
     this.verifiedDirs.add(relative);
     this.markWritten(relative);
     this.options.listing?.push({ type: "dir", path: relative });
   }
 
   private async file(relative: string, header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
-    await this.ensureParents(relative);
+    this.ensureParents(relative);
     await this.replaceWithNonDir(relative);
     const full = path.join(this.root, relative);
     const mode = (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644;
@@ -201,12 +205,17 @@ class Extraction {
           hint: `Choose a container path of at most ${Buffer.byteLength(from)} bytes.`,
         });
       }
-      await fs.writeFile(full, content, { flag: "wx", mode });
+      writeFileSync(full, content, { flag: "wx", mode });
+      written = { sha256: sha256Hex(content), size: content.length };
+    } else if ((header.size ?? 0) <= SMALL_FILE_BYTES) {
+      // Most files in a venv are small: one buffered write instead of a stream of awaited ones.
+      const content = await readBody(body, SMALL_FILE_BYTES, relative);
+      writeFileSync(full, content, { flag: "wx", mode });
       written = { sha256: sha256Hex(content), size: content.length };
     } else {
       written = await writeBody(body, full, mode);
     }
-    await fs.chmod(full, mode);
+    chmodSync(full, mode);
     this.markWritten(relative);
     this.options.listing?.push({ type: "file", path: relative, executable: mode === 0o755, ...written });
   }
@@ -217,7 +226,7 @@ class Extraction {
     const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(relative), link));
     if (resolved === ".." || resolved.startsWith("../")) throw this.fail(relative, `is a symlink to "${link}", outside the target`);
     if (resolved === "." || resolved === relative) throw this.fail(relative, `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`);
-    await this.ensureParents(relative);
+    this.ensureParents(relative);
     await this.replaceWithNonDir(relative);
     await fs.symlink(link, path.join(this.root, relative));
     this.symlinks.add(relative);
@@ -230,10 +239,10 @@ class Extraction {
     if ("error" in target || target.path === "") throw this.fail(relative, `is a hard link to "${link}", which ${"error" in target ? target.error : "is the target itself"}`);
     const top = target.path.split("/")[0] ?? "";
     if (this.options.reserved?.has(top)) throw this.fail(relative, `is a hard link into "${top}", which is pypakr's own`);
-    await this.ensureParents(target.path, relative);
+    this.ensureParents(target.path, relative);
     const stat = await fs.lstat(path.join(this.root, target.path)).catch(() => null);
     if (!stat?.isFile()) throw this.fail(relative, `is a hard link to "${link}", which is not a regular file in the archive`);
-    await this.ensureParents(relative);
+    this.ensureParents(relative);
     await this.replaceWithNonDir(relative);
     await fs.link(path.join(this.root, target.path), path.join(this.root, relative));
     this.markWritten(relative);
@@ -261,7 +270,7 @@ class Extraction {
       this.options.listing?.push({ type: "whiteout", path: victim });
       return;
     }
-    await this.ensureParents(victim, relative);
+    this.ensureParents(victim, relative);
     await fs.rm(path.join(this.root, victim), { recursive: true, force: true });
     this.forget(victim);
   }
@@ -273,7 +282,7 @@ class Extraction {
    */
   private async opaque(dir: string): Promise<void> {
     if (dir === "") throw this.fail(OPAQUE_WHITEOUT, "makes the whole tree opaque");
-    await this.ensureParents(`${dir}/${OPAQUE_WHITEOUT}`);
+    this.ensureParents(`${dir}/${OPAQUE_WHITEOUT}`);
     const stat = await lstatOrNull(path.join(this.root, dir));
     if (stat?.isDirectory()) await this.hideLower(dir);
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants, type Stats } from "node:fs";
+import { constants, lstatSync, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { isErrno } from "./errors.js";
@@ -22,6 +22,11 @@ export async function lstatOrNull(file: string): Promise<Stats | null> {
     if (isErrno(error, "ENOENT")) return null;
     throw error;
   }
+}
+
+/** lstat without a round trip through the thread pool, or null when nothing is there. */
+export function lstatOrNullSync(file: string): Stats | null {
+  return lstatSync(file, { throwIfNoEntry: false }) ?? null;
 }
 
 export function randomSuffix(): string {
