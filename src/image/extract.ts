@@ -40,6 +40,8 @@ export interface ExtractOptions {
   whiteouts: "apply" | "record" | "refuse";
   /** Filled with every entry as applied, file hashes included (required with whiteouts: "record"). */
   listing?: ListedEntry[];
+  /** The archive file's expected sha256 (hex), checked while it is read: a mismatch fails the extraction. */
+  expectSha256?: string;
   /** Top-level names the archive may not touch (pypakr's own metadata). */
   reserved?: ReadonlySet<string>;
   relocation?: { files: ReadonlyMap<string, RelocationKind>; from: string; to: string };
@@ -364,7 +366,13 @@ export async function checkSymlinks(root: string, symlinks: ReadonlySet<string>,
 export async function extractTar(archive: string, root: string, options: ExtractOptions): Promise<Set<string>> {
   const extraction = new Extraction(root, options);
   try {
-    for await (const { header, body } of readTarFile(archive)) await extraction.entry(header, body);
+    let actual: string | undefined;
+    for await (const { header, body } of readTarFile(archive, options.expectSha256 ? (hex) => (actual = hex) : undefined)) await extraction.entry(header, body);
+    if (options.expectSha256 && actual !== options.expectSha256) {
+      throw new PypakrError(`${options.what} is damaged (its content hashes to sha256:${actual ?? "?"}, not sha256:${options.expectSha256})`, {
+        hint: "Run pypakr store verify --repair, then load or build the image again.",
+      });
+    }
     await checkSymlinks(root, extraction.symlinks, options.what);
     return extraction.symlinks;
   } catch (error) {

@@ -49,8 +49,8 @@ async function readUnpacked(store: Store, digest: string): Promise<UnpackedLayer
 
 /**
  * The layer, unpacked (from the cache, or now). The blob must be in the
- * store and is hashed again while it is read (the extractor reads it
- * through), so a blob damaged on disk since it was stored is caught here.
+ * store and is hashed again while the extractor reads it, so a blob damaged
+ * on disk since it was stored is caught here.
  */
 export async function unpackLayer(store: Store, digest: string, what: string): Promise<UnpackedLayer> {
   const cached = await readUnpacked(store, digest);
@@ -58,13 +58,10 @@ export async function unpackLayer(store: Store, digest: string, what: string): P
   const work = store.tempPath("unpack");
   try {
     await fs.mkdir(path.join(work, "tree"), { recursive: true });
-    const { hex } = await sha256File(store.blobFile(digest));
-    if (`sha256:${hex}` !== digest) {
-      throw new PypakrError(`${what} is damaged in the store (its content hashes to sha256:${hex})`, { hint: "Run pypakr store verify --repair, then load or build the image again." });
-    }
     const listing: ListedEntry[] = [];
     const reserved = new Set([METADATA_DIR]);
-    await extractTar(store.blobFile(digest), path.join(work, "tree"), { what, whiteouts: "record", listing, reserved });
+    // The blob is verified as it is read: a blob damaged on disk since it was stored fails here, and its tree is discarded.
+    await extractTar(store.blobFile(digest), path.join(work, "tree"), { what, whiteouts: "record", listing, reserved, expectSha256: hexOf(digest) });
     // Containers may hard-link these files; an edit through a link shows as a new mtime (see StaleSourceError).
     for (const entry of listing) if (entry.type === "file") entry.mtimeMs = (await fs.stat(path.join(work, "tree", entry.path))).mtimeMs;
     await fs.writeFile(path.join(work, "entries.json"), JSON.stringify(listing));

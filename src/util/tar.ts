@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -55,8 +56,11 @@ export async function isGzipFile(file: string): Promise<boolean> {
  * from the input, the decompressor (including a truncated gzip stream) and
  * the tar parser all surface here.
  */
-export async function* readTar(input: Readable, options: { gzip: boolean }): AsyncGenerator<TarEntry> {
+export async function* readTar(input: Readable, options: { gzip: boolean; onInputHash?: (sha256Hex: string) => void }): AsyncGenerator<TarEntry> {
   const extract = tar.extract();
+  // The raw input is hashed as it streams by, so a caller can verify it without reading it twice.
+  const hash = options.onInputHash ? createHash("sha256") : null;
+  if (hash) input.on("data", (chunk: Buffer) => hash.update(chunk));
   const source = options.gzip ? input.pipe(createGunzip()) : input;
   const fail = (error: Error) => extract.destroy(error);
   input.on("error", fail);
@@ -67,6 +71,7 @@ export async function* readTar(input: Readable, options: { gzip: boolean }): Asy
       yield { header: entry.header, body: entry as AsyncIterable<Buffer> };
       entry.resume();
     }
+    if (hash) options.onInputHash?.(hash.digest("hex"));
   } finally {
     input.destroy();
     if (source !== input) source.destroy();
@@ -74,9 +79,9 @@ export async function* readTar(input: Readable, options: { gzip: boolean }): Asy
 }
 
 /** Iterates a tar file on disk, gzipped or not (told by its magic bytes, not its name). */
-export async function* readTarFile(file: string): AsyncGenerator<TarEntry> {
+export async function* readTarFile(file: string, onInputHash?: (sha256Hex: string) => void): AsyncGenerator<TarEntry> {
   const gzip = await isGzipFile(file);
-  yield* readTar(createReadStream(file), { gzip });
+  yield* readTar(createReadStream(file), { gzip, ...(onInputHash ? { onInputHash } : {}) });
 }
 
 export async function readBody(body: AsyncIterable<Buffer>, limit: number, what: string): Promise<Buffer> {

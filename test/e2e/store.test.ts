@@ -82,6 +82,20 @@ describe("store", () => {
     assert.deepEqual(await fs.readdir(path.join(scratch, "store", "layers", "sha256")), []);
   });
 
+  test("a layer blob damaged on disk after loading is caught while it is unpacked; no container is made", async () => {
+    const scratch = path.join(dir, "damaged-home");
+    expectOk(await pypakr(["load", "-i", imageFile, "-t", "damaged:1"], { home: scratch }), "load");
+    const parts = JSON.parse(await fs.readFile(path.join(scratch, "store", "blobs", "sha256", digest.slice(7)), "utf8")) as { layers: { digest: string }[] };
+    const layer = path.join(scratch, "store", "blobs", "sha256", (parts.layers[0]?.digest ?? "").slice(7));
+    const bytes = await fs.readFile(layer);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+    await fs.writeFile(layer, bytes);
+    const container = path.join(dir, "from-damaged");
+    expectCleanFailure(await pypakr(["create-container", "-i", "damaged:1", "-c", container], { home: scratch }), /is damaged|not a readable tar/);
+    await assert.rejects(fs.access(container));
+    assert.deepEqual(await fs.readdir(path.join(scratch, "store", "layers", "sha256")).then((names) => names.includes((parts.layers[0]?.digest ?? "").slice(7))), false, "a damaged layer was cached");
+  });
+
   test("store verify finds a corrupt blob; --repair removes it and the images that needed it", async () => {
     const scratch = path.join(dir, "verify-home");
     expectOk(await pypakr(["load", "-i", imageFile], { home: scratch }), "load");
