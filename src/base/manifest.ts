@@ -30,6 +30,11 @@ export interface ManifestEntry {
 /** pypakr's own metadata inside a base or container; never part of a manifest or a layer. */
 export const METADATA_DIR = ".pypakr";
 
+/** A container's record of itself (see container/record.ts); here so the store can find it too. */
+export function containerRecordFile(dir: string): string {
+  return path.join(dir, METADATA_DIR, "container.json");
+}
+
 export function isBytecodePath(relative: string): boolean {
   return relative.split("/").includes("__pycache__");
 }

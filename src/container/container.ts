@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { Base } from "../base/base.js";
 import { chooseBase } from "../base/base.js";
 import { materializeVenv, planVenv, StaleSourceError, type LinkMode } from "../base/assemble.js";
-import { METADATA_DIR } from "../base/manifest.js";
+import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
 import { checkSymlinks } from "../image/extract.js";
 import type { Image } from "../image/reader.js";
@@ -20,7 +20,7 @@ import { describeInterpreter } from "../python/interpreter.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, isEmptyDir, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { progress } from "../util/log.js";
-import { containerRecordFile, type ContainerRecord } from "./record.js";
+import type { ContainerRecord } from "./record.js";
 
 export interface CreateContainerOptions {
   /** An image file, or a stored image's tag or digest. */

@@ -1,6 +1,5 @@
 import * as fs from "node:fs/promises";
-import * as path from "node:path";
-import { METADATA_DIR } from "../base/manifest.js";
+import { containerRecordFile } from "../base/manifest.js";
 import type { PythonIdentity } from "../image/format.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 
@@ -17,9 +16,6 @@ export interface ContainerRecord {
   created: string;
 }
 
-export function containerRecordFile(dir: string): string {
-  return path.join(dir, METADATA_DIR, "container.json");
-}
 
 export async function readContainerRecord(dir: string): Promise<ContainerRecord> {
   const hint = "Make a container with: pypakr create-container -i IMAGE.tar -c DIR";

@@ -16,12 +16,11 @@
  * layers put there, and files listed for relocation have the placeholder
  * replaced by the container's path.
  */
-import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { PypakrError } from "../util/errors.js";
-import { lstatOrNull, lstatOrNullSync } from "../util/fs.js";
+import { lstatOrNull, lstatOrNullSync, writeNewFile } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import { normalizeEntryName, readBody, readTarFile, type TarHeader } from "../util/tar.js";
 import type { RelocationKind } from "./format.js";
@@ -60,29 +59,6 @@ const SMALL_FILE_BYTES = 1024 * 1024;
 
 /** Relocated files are rewritten in memory; beyond this an image is not a venv pypakr can trust. */
 const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
-
-/**
- * Streams an entry's body to a new file. Iterating the body (rather than
- * piping it) matters: when the archive turns out to be truncated, the tar
- * parser destroys the entry's stream, possibly before this starts, and a
- * pipe from an already-destroyed stream never settles, while iteration ends
- * at once and the parser's error surfaces.
- */
-async function writeBody(body: AsyncIterable<Buffer>, file: string, mode: number): Promise<{ sha256: string; size: number }> {
-  const handle = await fs.open(file, "wx", mode);
-  const hash = createHash("sha256");
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      hash.update(chunk);
-      size += chunk.length;
-      await handle.write(chunk);
-    }
-  } finally {
-    await handle.close();
-  }
-  return { sha256: hash.digest("hex"), size };
-}
 
 class Extraction {
   private readonly verifiedDirs = new Set<string>([""]);
@@ -215,7 +191,7 @@ class Extraction {
       writeFileSync(full, content, { flag: "wx", mode });
       written = { sha256: sha256Hex(content), size: content.length };
     } else {
-      written = await writeBody(body, full, mode);
+      written = await writeNewFile(body, full, mode);
     }
     chmodSync(full, mode);
     this.markWritten(relative);

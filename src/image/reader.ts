@@ -3,11 +3,11 @@
  * copied out and must match its name, every descriptor's size must match, and
  * every JSON document goes through its schema before anything uses it.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { z } from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
+import { writeNewFile } from "../util/fs.js";
 import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
 import { normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
 import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
@@ -30,27 +30,11 @@ export function notAnImage(file: string, problem: string, hint = "Pass an image 
   return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { hint });
 }
 
-/**
- * Copies one blob out of the archive, hashing it on the way, and checks it
- * is what its name says. The body is iterated, not piped: a pipe from an
- * entry the tar parser already destroyed (a truncated archive) never settles.
- */
+/** Copies one blob out of the archive, hashing it on the way, and checks it is what its name says. */
 async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string, archive: string): Promise<number> {
-  const hash = createHash("sha256");
-  let size = 0;
-  const handle = await fs.open(target, "wx");
-  try {
-    for await (const chunk of body) {
-      hash.update(chunk);
-      size += chunk.length;
-      await handle.write(chunk);
-    }
-  } finally {
-    await handle.close();
-  }
-  const actual = hash.digest("hex");
-  if (actual !== expectedHex) {
-    throw notAnImage(archive, `blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${actual})`, "The file was damaged in transit or on disk; fetch or build it again.");
+  const { sha256, size } = await writeNewFile(body, target);
+  if (sha256 !== expectedHex) {
+    throw notAnImage(archive, `blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${sha256})`, "The file was damaged in transit or on disk; fetch or build it again.");
   }
   return size;
 }

@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { containerRecordFile } from "../base/manifest.js";
 import { manifestSchema } from "../image/format.js";
 import type { Digest } from "../util/hash.js";
 import { processAlive, treeSize, type Store, type StoreIndex } from "./store.js";
@@ -16,7 +17,7 @@ export interface GcResult {
 /** The image a registered container still holds, or null when it is gone or holds another. */
 async function containerImage(dir: string): Promise<string | null> {
   try {
-    const record = JSON.parse(await fs.readFile(path.join(dir, ".pypakr", "container.json"), "utf8")) as { image?: { digest?: string } };
+    const record = JSON.parse(await fs.readFile(containerRecordFile(dir), "utf8")) as { image?: { digest?: string } };
     return record.image?.digest ?? null;
   } catch {
     return null;
@@ -39,7 +40,7 @@ export async function liveBlobs(store: Store, images: Iterable<string>): Promise
   for (const image of images) {
     live.add(image);
     try {
-      const manifest = manifestSchema.parse(JSON.parse(await fs.readFile(store.blobFile(image), "utf8")));
+      const manifest = await store.readDocument(image, manifestSchema);
       live.add(manifest.config.digest);
       for (const layer of manifest.layers) live.add(layer.digest);
     } catch {

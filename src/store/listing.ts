@@ -1,4 +1,3 @@
-import * as fs from "node:fs/promises";
 import { imageConfigSchema, manifestSchema } from "../image/format.js";
 import { describeInterpreter } from "../python/interpreter.js";
 import { formatBytes } from "../util/log.js";
@@ -21,11 +20,10 @@ export async function listImages(store: Store): Promise<ListedImage[]> {
     let python: string | null = null;
     let size = 0;
     try {
-      const manifestText = await fs.readFile(store.blobFile(digest), "utf8");
-      const manifest = manifestSchema.parse(JSON.parse(manifestText));
-      const config = imageConfigSchema.parse(JSON.parse(await fs.readFile(store.blobFile(manifest.config.digest), "utf8")));
+      const manifest = await store.readDocument(digest, manifestSchema);
+      const config = await store.readDocument(manifest.config.digest, imageConfigSchema);
       python = describeInterpreter(config.pypakr.python);
-      size = Buffer.byteLength(manifestText) + manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
+      size = ((await store.blobSize(digest)) ?? 0) + manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
     } catch {
       // A damaged image is still listed; store verify says what is wrong.
     }

@@ -69,6 +69,11 @@ export class Store {
     return (await lstatOrNull(this.blobFile(blob)))?.size;
   }
 
+  /** A stored JSON blob (a manifest, a config), parsed through its schema; throws when absent or malformed. */
+  async readDocument<T>(blob: string, schema: z.ZodType<T>): Promise<T> {
+    return schema.parse(JSON.parse(await fs.readFile(this.blobFile(blob), "utf8")));
+  }
+
   /** A fresh path under tmp/ that gc knows belongs to this process while it lives. */
   tempPath(purpose: string): string {
     return path.join(this.tmpDir, `${process.pid}-${purpose}-${randomSuffix()}`);

@@ -74,7 +74,7 @@ async function missingBlobs(store: Store, image: string): Promise<string[]> {
   if (!(await present(image))) return [`its manifest ${image}`];
   let manifest;
   try {
-    manifest = manifestSchema.parse(JSON.parse(await fs.readFile(store.blobFile(image), "utf8")));
+    manifest = await store.readDocument(image, manifestSchema);
   } catch {
     return [`a readable manifest`];
   }

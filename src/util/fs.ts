@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants, lstatSync, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -12,6 +12,28 @@ export async function exists(file: string): Promise<boolean> {
     if (isErrno(error, "ENOENT") || isErrno(error, "ENOTDIR")) return false;
     throw error;
   }
+}
+
+/**
+ * Streams `body` into a new file (refusing to overwrite anything), hashing
+ * it on the way. Iterated, not piped: when a tar parser destroys an entry's
+ * stream (a truncated archive), possibly before this starts, a pipe from it
+ * never settles, while iteration ends at once and the parser's error surfaces.
+ */
+export async function writeNewFile(body: AsyncIterable<Buffer>, file: string, mode = 0o644): Promise<{ sha256: string; size: number }> {
+  const handle = await fs.open(file, "wx", mode);
+  const hash = createHash("sha256");
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      hash.update(chunk);
+      size += chunk.length;
+      await handle.write(chunk);
+    }
+  } finally {
+    await handle.close();
+  }
+  return { sha256: hash.digest("hex"), size };
 }
 
 /** lstat, or null when nothing is there. */

@@ -42,8 +42,8 @@ describe("pypakr run", () => {
     assert.equal(result.stdout, "SHOUT\n\n");
   });
 
-  test("passes SIGTERM to the program and leaves with its exit code", async () => {
-    const program = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(3)))\nprint('ready', flush=True)\ntime.sleep(60)";
+  /** Runs `program` (Python) through pypakr run, sends `signal` to pypakr once it prints "ready". */
+  async function signalWhenReady(program: string, signal: NodeJS.Signals): Promise<{ code: number | null; stdout: string }> {
     const child = spawn(process.execPath, [CLI, "run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     const ready = new Promise<void>((resolve) =>
@@ -54,26 +54,22 @@ describe("pypakr run", () => {
     );
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
     await ready;
-    child.kill("SIGTERM");
-    assert.equal(await exited, 3);
+    child.kill(signal);
+    return { code: await exited, stdout };
+  }
+
+  test("passes SIGTERM to the program and leaves with its exit code", async () => {
+    const program = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(3)))\nprint('ready', flush=True)\ntime.sleep(60)";
+    const { code, stdout } = await signalWhenReady(program, "SIGTERM");
+    assert.equal(code, 3);
     assert.match(stdout, /got SIGTERM/);
   });
 
   test("passes SIGINT sent to pypakr (no terminal) to the program", async () => {
     // "ready" is printed inside the try, so a SIGINT that comes at once still lands in it.
     const program = "import time\ntry:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    raise SystemExit(4)";
-    const child = spawn(process.execPath, [CLI, "run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    const ready = new Promise<void>((resolve) =>
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-        stdout += chunk;
-        if (stdout.includes("ready")) resolve();
-      }),
-    );
-    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    await ready;
-    child.kill("SIGINT");
-    assert.equal(await exited, 4);
+    const { code, stdout } = await signalWhenReady(program, "SIGINT");
+    assert.equal(code, 4);
     assert.match(stdout, /interrupted/);
   });
 
