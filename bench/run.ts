@@ -34,7 +34,7 @@ const SPACE_TO_KEEP_OUTPUTS = 12 * 1024 ** 3;
  * copied JavaScript, which names that build.
  */
 function snapshotCli(): string {
-  const built = path.join(BUILT_CLI_DIR, "pypakr.js");
+  const built = path.join(BUILT_CLI_DIR, "pypakr");
   if (!fs.existsSync(built)) throw new Error(`${built} is missing: build first (npm run build)`);
   fs.rmSync(SNAPSHOT, { recursive: true, force: true });
   fs.cpSync(BUILT_CLI_DIR, SNAPSHOT, { recursive: true });
@@ -43,7 +43,7 @@ function snapshotCli(): string {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith(".js")) hash.update(path.relative(SNAPSHOT, full)).update(fs.readFileSync(full));
+      else if (entry.name.endsWith(".js") || entry.name === "pypakr") hash.update(path.relative(SNAPSHOT, full)).update(fs.readFileSync(full));
     }
   };
   walk(SNAPSHOT);
@@ -51,8 +51,8 @@ function snapshotCli(): string {
 }
 
 function detectFeatures(): Features {
-  const containerHelp = tryRun({ cmd: process.execPath, args: [CLI, "create-container", "--help"] }) ?? "";
-  const loadHelp = tryRun({ cmd: process.execPath, args: [CLI, "load", "--help"] }) ?? "";
+  const containerHelp = tryRun({ cmd: CLI, args: ["create-container", "--help"] }) ?? "";
+  const loadHelp = tryRun({ cmd: CLI, args: ["load", "--help"] }) ?? "";
   return {
     linkModes: /--link\b/.test(containerHelp),
     tagRefs: /\btag\b/i.test(containerHelp) && /--tag\b/.test(loadHelp),
@@ -109,7 +109,7 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
     }
   }
 
-  run({ cmd: process.execPath, args: [CLI, "--version"] });
+  run({ cmd: CLI, args: ["--version"] });
   const features = detectFeatures();
   const space = freeSpace(WORK);
   const deleteEachRun = space < SPACE_TO_KEEP_OUTPUTS;

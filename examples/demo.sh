@@ -9,7 +9,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
-pypakr() { node "$repo/dist/bundle/pypakr.js" "$@"; }
+pypakr() { "$repo/dist/bundle/pypakr" "$@"; }
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/pypakr-demo-XXXXXX")"

@@ -206,7 +206,7 @@ export function measureSet(set: FixtureSet, runs: number, ctx: Context, startup:
   const finished = path.join(scratch, "finished");
   const node = process.execPath;
   const notes: string[] = [];
-  const pypakr = (args: string[], extra: Partial<Step> = {}): Step => ({ cmd: node, args: [CLI, ...args], cwd: scratch, ...extra });
+  const pypakr = (args: string[], extra: Partial<Step> = {}): Step => ({ cmd: CLI, args, cwd: scratch, ...extra });
 
   run(pypakr(["init"]), env);
 

@@ -17,7 +17,8 @@ export const BUILT_CLI_DIR = path.join(REPO, "dist", "bundle");
  * versions.
  */
 export const SNAPSHOT = path.join(WORK, "pypakr");
-export const CLI = path.join(SNAPSHOT, "pypakr.js");
+/** The launcher, as the package's bin: `pypakr run` goes through it as a user's would. */
+export const CLI = path.join(SNAPSHOT, "pypakr");
 export const GENERATOR = path.join(BENCH, "make_fixtures.py");
 
 export const TOOLS = path.join(WORK, "tools");

@@ -20,6 +20,7 @@ import { describeInterpreter } from "../python/interpreter.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, isEmptyDir, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { progress } from "../util/log.js";
+import { launchFile, launchScript } from "./launch.js";
 import type { ContainerRecord } from "./record.js";
 
 export interface CreateContainerOptions {
@@ -89,6 +90,8 @@ async function materialize(store: Store, image: Image, base: Base, staging: stri
   };
   await fs.mkdir(path.join(staging, METADATA_DIR), { recursive: true });
   await writeFileAtomic(containerRecordFile(staging), JSON.stringify(record, null, 2) + "\n");
+  const launch = launchScript(target, record.environment, record.entrypoint);
+  if (launch !== null) await fs.writeFile(launchFile(staging), launch);
   return used;
 }
 

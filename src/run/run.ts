@@ -45,7 +45,12 @@ async function checkProgram(dir: string, program: string): Promise<void> {
   }
 }
 
-/** Runs to completion; resolves to the exit code to leave with (128+n for a signal). */
+/**
+ * Runs to completion; resolves to the exit code to leave with. A program
+ * ended by a signal ends pypakr by the same signal, as the launcher's exec
+ * does (src/cli/pypakr.sh), so a caller sees what running it directly shows;
+ * 128+n if that signal cannot end pypakr (Node ignores SIGPIPE).
+ */
 export async function runInContainer(options: RunOptions): Promise<number> {
   const dir = path.resolve(options.container);
   const record = await readContainerRecord(dir);
@@ -65,8 +70,9 @@ export async function runInContainer(options: RunOptions): Promise<number> {
     child.kill(signal);
   };
   for (const signal of FORWARDED) process.on(signal, forward);
+  let ended: { code: number | null; signal: NodeJS.Signals | null };
   try {
-    return await new Promise<number>((resolve, reject) => {
+    ended = await new Promise((resolve, reject) => {
       child.on("error", (error) => {
         const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
         reject(new PypakrError(missing ? `command "${program}" was not found in container ${dir}` : `cannot run ${program}: ${error.message}`, {
@@ -74,9 +80,12 @@ export async function runInContainer(options: RunOptions): Promise<number> {
           exitCode: missing ? NOT_FOUND : NOT_EXECUTABLE,
         }));
       });
-      child.on("exit", (code, signal) => resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1)));
+      child.on("exit", (code, signal) => resolve({ code, signal }));
     });
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
   }
+  if (!ended.signal) return ended.code ?? 1;
+  process.kill(process.pid, ended.signal);
+  return 128 + (os.constants.signals[ended.signal] ?? 0);
 }

@@ -47,7 +47,7 @@ test("a pypakr killed mid-way leaves the store clean and the target absent or wh
   for (const [index, delay] of [40, 80, 120, 160, 200, 260, 320, 400].entries()) {
     const container = path.join(dir, `killed-${index}`);
     const args = index % 2 === 0 ? ["load", "-i", image, "-t", `k:${index}`] : ["create-container", "-i", image, "-c", container];
-    const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv({ home: scratch }), stdio: "ignore" });
+    const child = spawn(CLI, args, { env: cliEnv({ home: scratch }), stdio: "ignore" });
     const exited = new Promise((resolve) => child.on("close", resolve));
     await new Promise((resolve) => setTimeout(resolve, delay));
     child.kill("SIGKILL");

@@ -66,7 +66,7 @@ test("Flask walkthrough (real PyPI): the container serves Hello, World! and its 
   assert.match(routes.stdout, /hello\s+GET\s+\//);
 
   const port = await freePort();
-  const server = spawn(process.execPath, [CLI, "run", "-c", container], { env: cliEnv({ env: { PORT: String(port) } }), stdio: ["ignore", "pipe", "pipe"] });
+  const server = spawn(CLI, ["run", "-c", container], { env: cliEnv({ env: { PORT: String(port) } }), stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   server.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   server.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));

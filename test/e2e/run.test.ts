@@ -31,6 +31,31 @@ describe("pypakr run", () => {
     assert.deepEqual(result.stdout.trim().split("\n"), [container, container, container, path.join(container, "bin"), "hello there"]);
   });
 
+  test("the launcher runs the program in its own process, with the same result as Node's run", async () => {
+    const probe = "import os; print(os.getpid()); print(os.getcwd()); print(os.environ['VIRTUAL_ENV']); print(os.environ['PATH'].split(':')[0]); print(os.environ['GREETING'])";
+    const run = (containerOption: string[]) =>
+      new Promise<{ pid: number | undefined; lines: string[] }>((resolve, reject) => {
+        const child = spawn(CLI, ["run", ...containerOption, "--", "python", "-c", probe], { env: cliEnv(), stdio: ["ignore", "pipe", "inherit"] });
+        let stdout = "";
+        child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+        child.on("error", reject);
+        child.on("close", () => resolve({ pid: child.pid, lines: stdout.trim().split("\n") }));
+      });
+    const launched = await run(["-c", container]);
+    const viaNode = await run([`-c${container}`]);
+    assert.equal(launched.lines[0], String(launched.pid), "exec: the program took the launcher's process");
+    assert.notEqual(viaNode.lines[0], String(viaNode.pid), "Node's run spawns a child");
+    assert.deepEqual(launched.lines.slice(1), viaNode.lines.slice(1));
+    assert.deepEqual(launched.lines.slice(1), [container, container, path.join(container, "bin"), "hello there"]);
+  });
+
+  test("a container without a launch file (made by an older pypakr) runs through Node", async () => {
+    const older = path.join(dir, "older");
+    await fs.cp(container, older, { recursive: true, verbatimSymlinks: true });
+    await fs.rm(path.join(older, ".pypakr", "launch-v1.sh"));
+    assert.equal(expectOk(await pypakr(["run", "-c", older, "--", "sh", "-c", 'echo "$GREETING"']), "run").stdout, "hello there\n");
+  });
+
   test("passes the exit code and stderr of a failing script", async () => {
     const result = await pypakr(["run", "-c", container, "-r", "scripts/fail"]);
     assert.equal(result.code, 7);
@@ -44,7 +69,7 @@ describe("pypakr run", () => {
 
   /** Runs `program` (Python) through pypakr run, sends `signal` to pypakr once it prints "ready". */
   async function signalWhenReady(program: string, signal: NodeJS.Signals): Promise<{ code: number | null; stdout: string }> {
-    const child = spawn(process.execPath, [CLI, "run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(CLI, ["run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     const ready = new Promise<void>((resolve) =>
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -73,9 +98,12 @@ describe("pypakr run", () => {
     assert.match(stdout, /interrupted/);
   });
 
-  test("a program killed by a signal gives 128 + the signal's number", async () => {
-    const result = await pypakr(["run", "-c", container, "--", "sh", "-c", "kill -KILL $$"]);
-    assert.equal(result.code, 137);
+  test("a program killed by a signal ends pypakr run by the same signal, on both paths", async () => {
+    const direct = await pypakr(["run", "-c", container, "--", "sh", "-c", "kill -KILL $$"]);
+    assert.deepEqual([direct.code, direct.signal], [null, "SIGKILL"]);
+    // `-cDIR` is a form the launcher leaves to Node.
+    const viaNode = await pypakr(["run", `-c${container}`, "--", "sh", "-c", "kill -TERM $$"]);
+    assert.deepEqual([viaNode.code, viaNode.signal], [null, "SIGTERM"]);
   });
 
   test("refuses a missing container, a directory that is not one, a missing or non-executable script, an unknown command", async () => {

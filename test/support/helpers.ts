@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/test/support -> repository root */
 export const REPO = path.resolve(here, "..", "..", "..");
-/** The bundled CLI, as the package's bin installs it. */
-export const CLI = path.join(REPO, "dist", "bundle", "pypakr.js");
+/** The package's bin: the launcher that runs the bundled CLI (or, for `run`, the program itself). */
+export const CLI = path.join(REPO, "dist", "bundle", "pypakr");
 const MAKE_WHEEL = path.join(REPO, "test", "fixtures", "make_wheel.py");
 
 /**
@@ -49,7 +49,7 @@ export function cliEnv(options: CliOptions = {}): NodeJS.ProcessEnv {
 
 export function pypakr(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? os.tmpdir(), env: cliEnv(options), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(CLI, args, { cwd: options.cwd ?? os.tmpdir(), env: cliEnv(options), stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

@@ -1,0 +1,48 @@
+#!/bin/sh
+# The `pypakr` command. Everything runs in Node (pypakr.js beside this file)
+# except `pypakr run` on a container that has a launch file: that one execs the
+# program from here, because Node's own start-up (60-80 ms) is more than run's
+# whole overhead budget. The launch file, written by create-container, sets the
+# environment Node's run would set (src/container/launch.ts). Anything this
+# script does not recognise, and every error, goes to Node, which gives the
+# proper message; so both paths behave alike.
+set -u
+
+# run [-c DIR | --container[=]DIR] [-r SCRIPT | --script[=]SCRIPT] [--] [ARGS...]
+# With "check", returns 0 when it could exec the program, and execs nothing.
+fast_run() {
+  mode=$1
+  shift 2
+  container='' script='' has_script=''
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -c | --container) [ $# -ge 2 ] || return 1; container=$2; shift 2 ;;
+      --container=*) container=${1#--container=}; shift ;;
+      -r | --script) [ $# -ge 2 ] || return 1; script=$2; has_script=1; shift 2 ;;
+      --script=*) script=${1#--script=}; has_script=1; shift ;;
+      --) shift; break ;;
+      -*) return 1 ;;
+      *) break ;;
+    esac
+  done
+  [ -n "$container" ] && [ -f "$container/.pypakr/launch-v1.sh" ] || return 1
+  cd -- "$container" 2>/dev/null || return 1
+  if [ -n "$has_script" ]; then set -- "$script" "$@"; fi
+  # Sets the environment and, when "$@" is empty, the image's entry point.
+  . ./.pypakr/launch-v1.sh || return 1
+  case $1 in
+    */*) [ -f "$1" ] && [ -x "$1" ] || return 1 ;;
+    *) case $(command -v -- "$1") in /*) ;; *) return 1 ;; esac ;;
+  esac
+  [ "$mode" = check ] && return 0
+  exec "$@"
+}
+
+# The check runs in a subshell, so a fallback to Node starts from the caller's
+# directory and environment (an image's environment must never reach Node).
+if [ "${1-}" = run ] && (fast_run check "$@"); then
+  fast_run exec "$@"
+  exit 127
+fi
+here=$(dirname "$(readlink -f "$0")")
+exec node "$here/pypakr.js" "$@"

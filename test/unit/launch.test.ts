@@ -1,0 +1,60 @@
+/** The launch file `pypakr run` sources without Node: it must set exactly what Node's run sets, and never run image data as code. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { describe, test } from "node:test";
+import { launchScript, shellQuote } from "../../src/container/launch.js";
+
+/** Sources `script` in /bin/sh with `args` and prints the environment and the command line it leaves. */
+function source(script: string, args: string[], env: NodeJS.ProcessEnv = { PATH: "/usr/bin:/bin" }): { env: Record<string, string>; argv: string[] } {
+  const probe = `${script}\nprintf '%s\\0' "$@"; printf '\\1'; /usr/bin/env -0`;
+  const output = execFileSync("/bin/sh", ["-c", probe, "sh", ...args], { env, encoding: "utf8" });
+  const [argv = "", environment = ""] = output.split("\x01");
+  return {
+    argv: argv.split("\0").slice(0, -1),
+    env: Object.fromEntries(environment.split("\0").filter(Boolean).map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)])),
+  };
+}
+
+describe("launch file", () => {
+  const tricky = `it's "$HOME" \`id\` $(id) \\ ; | & * ~\nsecond line`;
+
+  test("quotes any text so the shell reads it back unchanged", () => {
+    for (const value of ["", "plain", "'", "''", tricky, "\u00e9\u4e2d"]) {
+      assert.equal(execFileSync("/bin/sh", ["-c", `printf %s ${shellQuote(value)}`], { encoding: "utf8" }), value);
+    }
+  });
+
+  test("sets the venv and the image's environment as Node's run does, values verbatim", () => {
+    const script = launchScript("/srv/my app", { TRICKY: tricky, EMPTY: "", PATH_EXTRA: "x" }, ["./run", "--flag"]);
+    assert.ok(script);
+    const { env, argv } = source(script, [], { PATH: "/usr/bin:/bin", PYTHONHOME: "/elsewhere", __PYVENV_LAUNCHER__: "x" });
+    assert.equal(env.VIRTUAL_ENV, "/srv/my app");
+    assert.equal(env.PATH, "/srv/my app/bin:/usr/bin:/bin");
+    assert.equal(env.TRICKY, tricky);
+    assert.equal(env.EMPTY, "");
+    assert.equal(env.PYTHONHOME, undefined);
+    assert.equal(env.__PYVENV_LAUNCHER__, undefined);
+    assert.deepEqual(argv, ["./run", "--flag"]);
+  });
+
+  test("keeps a command line that was given, and defaults to ./run without an entry point", () => {
+    const script = launchScript("/c", {}, []);
+    assert.ok(script);
+    assert.deepEqual(source(script, ["python", "-c", "pass"]).argv, ["python", "-c", "pass"]);
+    assert.deepEqual(source(script, []).argv, ["./run"]);
+    assert.equal(source(script, [], { PATH: "" }).env.PATH, "/c/bin");
+  });
+
+  test("an image's environment may override the venv's, as in Node's run", () => {
+    const script = launchScript("/c", { PATH: "/only" }, []);
+    assert.ok(script);
+    assert.equal(source(script, []).env.PATH, "/only");
+  });
+
+  test("is not written when the shell cannot express the environment (Node's run serves it)", () => {
+    assert.equal(launchScript("/c", { "NOT-A-NAME": "x" }, []), null);
+    assert.equal(launchScript("/c", { "A;id": "x" }, []), null);
+    assert.equal(launchScript("/c", { A: "nul\0byte" }, []), null);
+    assert.equal(launchScript("/c", {}, ["nul\0"]), null);
+  });
+});
