@@ -7,7 +7,6 @@
  * written only to be deleted by a later layer.
  */
 import { constants, copyFileSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
 import type { ListedEntry } from "../image/extract.js";
 import type { RelocationKind } from "../image/format.js";
 import { relocateContent, RelocationError, replaceAll } from "../image/relocation.js";
@@ -77,6 +76,17 @@ function prune(plan: Map<string, PlannedEntry>, roots: ReadonlySet<string>, opaq
   }
 }
 
+/** Plans the directories above `file`, nearest first, up to the first one already planned. */
+function addParentDirs(plan: Map<string, PlannedEntry>, file: string): void {
+  for (let end = file.lastIndexOf("/"); end > 0; end = file.lastIndexOf("/", end - 1)) {
+    const dir = file.slice(0, end);
+    const existing = plan.get(dir);
+    if (existing?.type === "dir") return;
+    if (existing) throw planError(file, `needs "${dir}" to be a directory, but a lower layer made it a ${existing.type}`);
+    plan.set(dir, { type: "dir", mode: 0o755 });
+  }
+}
+
 export function planVenv(base: Base, layers: readonly LayerTree[], relocation: Relocation): Map<string, PlannedEntry> {
   const plan = new Map<string, PlannedEntry>();
   for (const entry of base.entries) {
@@ -85,7 +95,7 @@ export function planVenv(base: Base, layers: readonly LayerTree[], relocation: R
     else {
       plan.set(entry.path, {
         type: "file",
-        source: path.join(base.dir, entry.path),
+        source: `${base.dir}/${entry.path}`,
         mode: entry.mode,
         // A RECORD's manifest hash is of its normalized form (see normalizeRecord), not of the file.
         sha256: entry.relocate || RECORD_PATH.test(entry.path) ? undefined : entry.sha256,
@@ -100,11 +110,7 @@ export function planVenv(base: Base, layers: readonly LayerTree[], relocation: R
     prune(plan, new Set(layer.entries.filter((e) => e.type === "whiteout").map((e) => e.path)), new Set(layer.entries.filter((e) => e.type === "opaque").map((e) => e.path)));
     for (const entry of layer.entries) {
       if (entry.type === "whiteout" || entry.type === "opaque") continue;
-      for (const dir of ancestors(entry.path)) {
-        const existing = plan.get(dir);
-        if (!existing) plan.set(dir, { type: "dir", mode: 0o755 });
-        else if (existing.type !== "dir") throw planError(entry.path, `needs "${dir}" to be a directory, but a lower layer made it a ${existing.type}`);
-      }
+      addParentDirs(plan, entry.path);
       const existing = plan.get(entry.path);
       if (existing?.type === "dir" && entry.type !== "dir") prune(plan, new Set([entry.path]));
       if (entry.type === "dir") plan.set(entry.path, { type: "dir", mode: 0o755 });
@@ -113,7 +119,7 @@ export function planVenv(base: Base, layers: readonly LayerTree[], relocation: R
         const kind = relocation.files.get(entry.path);
         plan.set(entry.path, {
           type: "file",
-          source: path.join(layer.tree, entry.path),
+          source: `${layer.tree}/${entry.path}`,
           mode: entry.executable ? 0o755 : 0o644,
           sha256: kind ? undefined : entry.sha256,
           fromBase: false,
@@ -187,7 +193,7 @@ export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, dir: st
   const placer = new FilePlacer(options.link);
   for (const file of [...plan.keys()].sort()) {
     const entry = plan.get(file) as PlannedEntry;
-    const target = path.join(dir, file);
+    const target = `${dir}/${file}`;
     if (entry.type === "dir") {
       mkdirSync(target, { mode: entry.mode });
     } else if (entry.type === "symlink") {
