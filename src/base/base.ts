@@ -17,7 +17,7 @@ import { SHA256_DIGEST, sha256Digest, type Digest } from "../util/hash.js";
 import { progress } from "../util/log.js";
 import { isBytecodePath, METADATA_DIR, scanTree, type ManifestEntry } from "./manifest.js";
 
-const BASE_FORMAT_VERSION = 3;
+const BASE_FORMAT_VERSION = 4;
 
 /**
  * The prompt a base's activate scripts show, replaced by each container's own

@@ -4,12 +4,13 @@
  * replaced by the relocation placeholder, so manifests of the same files at
  * different paths (a base, and a build's work env made from it) compare equal.
  */
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { RelocationKind } from "../image/format.js";
 import { PLACEHOLDER, relocationKind, replaceAll } from "../image/relocation.js";
 import { normalizeRecord, RECORD_PATH } from "../python/record.js";
-import { sha256File, sha256Hex } from "../util/hash.js";
+import { sha256Hex } from "../util/hash.js";
 
 export interface ManifestEntry {
   path: string;
@@ -39,41 +40,50 @@ export function isBytecodePath(relative: string): boolean {
   return relative.split("/").includes("__pycache__");
 }
 
-/** Reads one file and how it relates to `prefix` (the tree's own path). */
-export async function describeFile(file: string, prefix: string): Promise<{ content: Buffer; sha256: string; relocate?: RelocationKind }> {
-  const content = await fs.readFile(file);
+/** Reads one file and how it relates to `prefix` (the tree's own path). Synchronous: see scanTree. */
+export function describeFile(file: string, prefix: string): { content: Buffer; sha256: string; relocate?: RelocationKind } {
+  const content = readFileSync(file);
   const normalized = replaceAll(content, prefix, PLACEHOLDER);
   if (normalized === content) return { content, sha256: sha256Hex(content) };
   return { content, sha256: sha256Hex(normalized), relocate: relocationKind(content) };
 }
 
+function describeEntry(root: string, full: string, relative: string): ManifestEntry {
+  const stat = lstatSync(full);
+  const mode = stat.mode & 0o777;
+  if (stat.isDirectory()) return { path: relative, type: "dir", mode };
+  if (stat.isSymbolicLink()) return { path: relative, type: "symlink", mode, link: readlinkSync(full) };
+  if (!stat.isFile()) throw new UnsupportedFileError(relative);
+  // Bytecode names the path it was compiled at, but CPython corrects
+  // co_filename on import, so it is never rewritten.
+  const { sha256, relocate } = isBytecodePath(relative) ? { sha256: sha256Hex(readFileSync(full)), relocate: undefined } : describeFile(full, root);
+  return { path: relative, type: "file", mode, size: stat.size, sha256, ...(relocate ? { relocate } : { mtimeMs: stat.mtimeMs }) };
+}
+
 /**
  * Walks `root` without following symlinks and describes every entry, sorted
  * by path. `skip` prunes entries (and whole directories) by relative path.
+ *
+ * Each directory is listed, stat'ed and hashed with synchronous calls, and
+ * the walk yields to the event loop between directories (so signal handlers
+ * still run). The trees scanned are venvs just written, in the page cache,
+ * where a synchronous lstat or read takes microseconds while each async one
+ * is a thread-pool round trip that costs more than the work itself. On the
+ * benchmark's 6,200-entry env: 1.8 s awaiting one call at a time, 0.7 s with
+ * eight files in flight, 0.25 s synchronously. The I/O stays one call at a
+ * time, as it always was.
  */
 export async function scanTree(root: string, options: { skip?: (relative: string) => boolean } = {}): Promise<ManifestEntry[]> {
   const entries: ManifestEntry[] = [];
   const walk = async (dir: string, relativeDir: string): Promise<void> => {
-    const names = (await fs.readdir(dir)).sort();
-    for (const name of names) {
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const name of readdirSync(dir).sort()) {
       const relative = relativeDir ? `${relativeDir}/${name}` : name;
       if (relative === METADATA_DIR || options.skip?.(relative)) continue;
       const full = path.join(dir, name);
-      const stat = await fs.lstat(full);
-      const mode = stat.mode & 0o777;
-      if (stat.isDirectory()) {
-        entries.push({ path: relative, type: "dir", mode });
-        await walk(full, relative);
-      } else if (stat.isSymbolicLink()) {
-        entries.push({ path: relative, type: "symlink", mode, link: await fs.readlink(full) });
-      } else if (stat.isFile()) {
-        // Bytecode names the path it was compiled at, but CPython corrects
-        // co_filename on import, so it is never rewritten.
-        const { sha256, relocate } = isBytecodePath(relative) ? { sha256: (await sha256File(full)).hex, relocate: undefined } : await describeFile(full, root);
-        entries.push({ path: relative, type: "file", mode, size: stat.size, sha256, ...(relocate ? { relocate } : { mtimeMs: stat.mtimeMs }) });
-      } else {
-        throw new UnsupportedFileError(relative);
-      }
+      const entry = describeEntry(root, full, relative);
+      entries.push(entry);
+      if (entry.type === "dir") await walk(full, relative);
     }
   };
   await walk(root, "");

@@ -110,6 +110,16 @@ function imageConfig(base: Base, layers: WrittenLayer[], distributions: Distribu
   };
 }
 
+/**
+ * Starts removing `dir` and returns how to wait for it. A failure surfaces
+ * when waited for, not as an unhandled rejection in the meantime.
+ */
+function startRemoving(dir: string): () => Promise<void> {
+  const removal = removeTree(dir);
+  removal.catch(() => undefined);
+  return () => removal;
+}
+
 export async function createImage(config: Config, options: CreateImageOptions): Promise<CreatedImage> {
   const source = path.resolve(options.source);
   const target = path.resolve(options.image);
@@ -121,6 +131,7 @@ export async function createImage(config: Config, options: CreateImageOptions): 
   const workEnv = await makeWorkPath(config);
   const scratch = path.join(tmpDir(config), `scratch-${randomSuffix()}`);
   const forget = [cleanupOnInterrupt(workEnv), cleanupOnInterrupt(scratch)];
+  let removeWorkEnv = () => removeTree(workEnv);
   try {
     await fs.mkdir(path.join(scratch, "source"), { recursive: true });
     // Copies (reflinks where possible), never links: setup may change any file in place.
@@ -132,11 +143,16 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     const changes = await diffWorkEnv(workEnv, base);
     const planned = await planLayers(workEnv, changes);
     progress(`writing ${planned.length} layer${planned.length === 1 ? "" : "s"}`);
-    // Layers compress in parallel: zlib works in libuv's thread pool, one layer per core.
+    // Layers compress in parallel: zlib works in libuv's thread pool. Two
+    // layers per core, because each layer also spends time on the main thread
+    // (reading and packing its files), when its core would otherwise idle.
     const layers: WrittenLayer[] = new Array<WrittenLayer>(planned.length);
-    await forEachLimited([...planned.keys()], os.availableParallelism(), async (index) => {
+    await forEachLimited([...planned.keys()], 2 * os.availableParallelism(), async (index) => {
       layers[index] = await writeLayer(planned[index]?.entries ?? [], path.join(scratch, `layer-${index}.tar.gz`));
     });
+    // Everything the image needs from the work env is in the layers now: deleting
+    // its thousands of files overlaps with writing the archive.
+    removeWorkEnv = startRemoving(workEnv);
     const distributions: Distribution[] = planned.flatMap((layer, index) => (layer.distribution ? [{ ...layer.distribution, layer: (layers[index] as WrittenLayer).digest }] : []));
     const written = await writeImageArchive(target, imageConfig(base, layers, distributions, changes, options, files.run), layers, options.tag);
     if (options.tag) {
@@ -147,6 +163,6 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     return { ...written, file: target, layers, distributions };
   } finally {
     forget.forEach((done) => done());
-    await Promise.all([removeTree(workEnv), removeTree(scratch)]);
+    await Promise.all([removeWorkEnv(), removeTree(scratch)]);
   }
 }

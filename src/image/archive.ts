@@ -13,6 +13,7 @@ import { ANNOTATION_PYPAKR_FORMAT, ANNOTATION_REF_NAME, MEDIA_TYPE_CONFIG, MEDIA
 import type { WrittenLayer } from "./layer-writer.js";
 
 const ARCHIVE_MTIME = new Date(0);
+const COPY_BYTES = 1 << 20;
 
 export interface WrittenImage {
   manifestDigest: Digest;
@@ -66,7 +67,9 @@ export async function writeBlobsArchive(target: string, manifestDigest: string, 
     manifests: [{ mediaType: MEDIA_TYPE_MANIFEST, digest: manifestDigest, size: manifestSize, ...(tag ? { annotations: { [ANNOTATION_REF_NAME]: tag } } : {}) }],
   };
   return withTempPath(target, "tmp", async (temp) => {
-    const pack = tar.pack();
+    // Megabyte pieces: copying the layers in the streams' default 64 KiB
+    // (and the packer's 16 KiB) took twice the time, in reads, writes and callbacks.
+    const pack = tar.pack({ highWaterMark: COPY_BYTES });
     const done = pipeline(pack, createWriteStream(temp, { flags: "wx" }));
     const header = (name: string, type: "file" | "directory", size = 0) => ({ name, type, size, mode: type === "directory" ? 0o755 : 0o644, mtime: ARCHIVE_MTIME, uid: 0, gid: 0, uname: "", gname: "" });
     const add = (name: string, bytes: Buffer) => new Promise<void>((resolve, reject) => pack.entry(header(name, "file", bytes.length), bytes, (e) => (e ? reject(e) : resolve())));
@@ -85,7 +88,7 @@ export async function writeBlobsArchive(target: string, manifestDigest: string, 
         }
         await new Promise<void>((resolve, reject) => {
           const sink = pack.entry(header(name, "file", blob.size), (e) => (e ? reject(e) : resolve()));
-          pipeline(createReadStream(blob.file), sink as unknown as NodeJS.WritableStream).catch(reject);
+          pipeline(createReadStream(blob.file, { highWaterMark: COPY_BYTES }), sink as unknown as NodeJS.WritableStream).catch(reject);
         });
       }
       pack.finalize();

@@ -5,10 +5,9 @@
  * images, stores and registries.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { PassThrough, Transform, type TransformCallback } from "node:stream";
+import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import tar, { type Header } from "tar-stream";
@@ -37,6 +36,17 @@ const LAYER_MTIME = new Date(0);
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_WHITEOUT = ".wh..wh..opq";
 
+/**
+ * How many bytes move through the pipeline at a time. Each write to gzip is
+ * a round trip through libuv's thread pool, and the tar packer yields after
+ * every 16 KiB by default; megabyte batches cut both by two orders of
+ * magnitude. Deflate's output does not depend on how its input is split or
+ * on the size of its output buffer, so the bytes are the same.
+ */
+const BATCH_BYTES = 1 << 20;
+/** Files up to this size are read in one call rather than streamed (one read instead of an open-read-close stream per file). */
+const WHOLE_FILE_BYTES = 4 << 20;
+
 class DigestTap extends Transform {
   private readonly hash = createHash("sha256");
   size = 0;
@@ -49,6 +59,32 @@ class DigestTap extends Transform {
 
   digest(): Digest {
     return `sha256:${this.hash.digest("hex")}`;
+  }
+}
+
+/** A DigestTap that also gathers its input into BATCH_BYTES pieces, for gzip. */
+class BatchingDigestTap extends DigestTap {
+  private chunks: Buffer[] = [];
+  private pending = 0;
+
+  override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
+    super._transform(chunk, encoding, (error) => {
+      if (error) return callback(error);
+      this.chunks.push(chunk);
+      this.pending += chunk.length;
+      callback(null, this.pending >= BATCH_BYTES ? this.batch() : undefined);
+    });
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(null, this.pending > 0 ? this.batch() : undefined);
+  }
+
+  private batch(): Buffer {
+    const batch = Buffer.concat(this.chunks, this.pending);
+    this.chunks = [];
+    this.pending = 0;
+    return batch;
   }
 }
 
@@ -68,6 +104,21 @@ function byName(a: LayerEntry, b: LayerEntry): number {
   return left < right ? -1 : left > right ? 1 : 0;
 }
 
+/**
+ * A file's content, which must still be the size the build saw: a streamed
+ * entry fails on a size mismatch, and a read one must not quietly differ.
+ * Read synchronously on purpose: the files were just written by the build
+ * and sit in the page cache, so a read costs microseconds, while an async
+ * readFile is four thread-pool round trips (open, fstat, read, close) that
+ * queue behind gzip's work there. Measured on the benchmark's 5,000 files,
+ * async reads left the pipeline waiting and cost a quarter more CPU.
+ */
+function readExpected(file: string, size: number): Buffer {
+  const content = readFileSync(file);
+  if (content.length !== size) throw new Error(`${file} changed size while its layer was written (${size} -> ${content.length} bytes)`);
+  return content;
+}
+
 async function addEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
   const common = { name: entryName(entry), mtime: LAYER_MTIME, uid: 0, gid: 0, uname: "", gname: "" };
   const add = (header: EntryHeader, body?: Buffer) =>
@@ -83,22 +134,24 @@ async function addEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
       const mode = entry.executable ? 0o755 : 0o644;
       if ("content" in entry) return add({ ...common, type: "file", mode, size: entry.content.length }, entry.content);
       if (entry.rewrite) {
-        const content = replaceAll(await readFile(entry.source), entry.rewrite.from, entry.rewrite.to);
+        const content = replaceAll(readFileSync(entry.source), entry.rewrite.from, entry.rewrite.to);
         return add({ ...common, type: "file", mode, size: content.length }, content);
       }
+      if (entry.size <= WHOLE_FILE_BYTES) return add({ ...common, type: "file", mode, size: entry.size }, readExpected(entry.source, entry.size));
       await new Promise<void>((resolve, reject) => {
         const sink = pack.entry({ ...common, type: "file", mode, size: entry.size }, (error) => (error ? reject(error) : resolve()));
-        pipeline(createReadStream(entry.source), sink as unknown as NodeJS.WritableStream).catch(reject);
+        pipeline(createReadStream(entry.source, { highWaterMark: BATCH_BYTES }), sink as unknown as NodeJS.WritableStream).catch(reject);
       });
     }
   }
 }
 
 export async function writeLayer(entries: LayerEntry[], file: string): Promise<WrittenLayer> {
-  const pack = tar.pack();
-  const uncompressed = new DigestTap();
+  const pack = tar.pack({ highWaterMark: BATCH_BYTES });
+  // Room for two batches before gzip, so the next one is packed while gzip compresses this one.
+  const uncompressed = new BatchingDigestTap({ readableHighWaterMark: 2 * BATCH_BYTES });
   const compressed = new DigestTap();
-  const done = pipeline(pack, uncompressed, createGzip({ level: 6 }), compressed, new PassThrough(), createWriteStream(file, { flags: "wx" }));
+  const done = pipeline(pack, uncompressed, createGzip({ level: 6, chunkSize: BATCH_BYTES }), compressed, createWriteStream(file, { flags: "wx" }));
   try {
     for (const entry of [...entries].sort(byName)) await addEntry(pack, entry);
     pack.finalize();

@@ -3,6 +3,7 @@
  * copied out and must match its name, every descriptor's size must match, and
  * every JSON document goes through its schema before anything uses it.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { z } from "zod";
@@ -30,9 +31,19 @@ export function notAnImage(file: string, problem: string, hint = "Pass an image 
   return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { hint });
 }
 
-/** Copies one blob out of the archive, hashing it on the way, and checks it is what its name says. */
-async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string, archive: string): Promise<number> {
-  const { sha256, size } = await writeNewFile(body, target);
+async function hashBody(body: AsyncIterable<Buffer>): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of body) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+/** Copies one blob out of the archive (to `target`, or nowhere), hashing it on the way, and checks it is what its name says. */
+async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string | null, archive: string): Promise<number> {
+  const { sha256, size } = target ? await writeNewFile(body, target) : await hashBody(body);
   if (sha256 !== expectedHex) {
     throw notAnImage(archive, `blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${sha256})`, "The file was damaged in transit or on disk; fetch or build it again.");
   }
@@ -51,11 +62,16 @@ function parseDocument<T>(archive: string, what: string, bytes: Buffer, schema: 
   return result.data;
 }
 
+/** A verified copy of a blob that is already at hand (in the store), so the archive's need not be copied. */
+export type KnownBlob = (digest: Digest) => Promise<{ file: string; size: number } | undefined>;
+
 /**
  * Unpacks and verifies an image archive into `workDir` (which must exist and
  * be empty). Throws PypakrError on anything that is not a sound pypakr image.
+ * Blobs that `known` has are still verified, but not copied: its copy is
+ * used instead, which saves writing every large layer a second time.
  */
-export async function readImageArchive(file: string, workDir: string, options: { tag?: string } = {}): Promise<Image> {
+export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob } = {}): Promise<Image> {
   let stat;
   try {
     stat = await fs.stat(file);
@@ -66,6 +82,7 @@ export async function readImageArchive(file: string, workDir: string, options: {
   if (!stat.isFile()) throw notAnImage(file, "it is not a regular file");
 
   const blobSizes = new Map<string, number>();
+  const knownFiles = new Map<string, string>();
   const documents = new Map<string, Buffer>();
   try {
     for await (const { header, body } of readTarFile(file)) {
@@ -83,7 +100,9 @@ export async function readImageArchive(file: string, workDir: string, options: {
       const hex = blob[1] ?? "";
       if (!SHA256_DIGEST.test(`sha256:${hex}`)) throw notAnImage(file, `blob name "${hex}" is not a sha256 digest`);
       if (blobSizes.has(hex)) throw notAnImage(file, `it holds blob sha256:${hex} twice`);
-      blobSizes.set(hex, await copyBlob(body, hex, path.join(workDir, hex), file));
+      const known = await options.known?.(`sha256:${hex}`);
+      if (known) knownFiles.set(hex, known.file);
+      blobSizes.set(hex, await copyBlob(body, hex, known ? null : path.join(workDir, hex), file));
     }
   } catch (error) {
     if (error instanceof PypakrError) throw error;
@@ -98,7 +117,10 @@ export async function readImageArchive(file: string, workDir: string, options: {
   const index = parseDocument(file, "index.json", indexBytes, indexSchema);
 
   const chosen = chooseManifest(file, index.manifests, options.tag);
-  return openImage(file, chosen, { size: (digest) => Promise.resolve(blobSizes.get(hexOf(digest))), file: (digest) => path.join(workDir, hexOf(digest)) });
+  return openImage(file, chosen, {
+    size: (digest) => Promise.resolve(blobSizes.get(hexOf(digest))),
+    file: (digest) => knownFiles.get(hexOf(digest)) ?? path.join(workDir, hexOf(digest)),
+  });
 }
 
 /** Where an image's blobs are: an unpacked archive or the store. Sizes are of verified content. */

@@ -50,7 +50,10 @@ export const INSTALL_MARKER = /\.dist-info\/(REQUESTED|direct_url\.json)$/;
  *   are relocated: pip hashed them as written, holding the path of the venv
  *   they went into, and no relocated copy could match that hash anyway;
  * - no lines for install markers (INSTALL_MARKER), which travel in the
- *   image's last layer.
+ *   image's last layer;
+ * - no lines for bytecode, which no image holds (containers compile on
+ *   demand, and pip's uninstall finds a module's bytecode by itself), so a
+ *   build that compiled and one that did not make the same layer.
  */
 export function normalizeRecord(recordFile: string, text: string, isRelocated: (venvPath: string) => boolean): string {
   let changed = false;
@@ -58,7 +61,7 @@ export function normalizeRecord(recordFile: string, text: string, isRelocated: (
     const parsed = parseLine(line.replace(/\r$/, ""));
     if (!parsed) return [line];
     const resolved = resolveRecordPath(recordFile, parsed.file);
-    if (resolved && INSTALL_MARKER.test(resolved)) {
+    if (resolved && (INSTALL_MARKER.test(resolved) || resolved.split("/").includes("__pycache__"))) {
       changed = true;
       return [];
     }
