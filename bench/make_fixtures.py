@@ -117,9 +117,10 @@ def main():
     parser.add_argument("--files", type=int, default=170, help="average files per wheel")
     parser.add_argument("--bytes", type=int, default=3_600_000, help="average installed bytes per wheel")
     parser.add_argument("--seed", default="pypakr-bench-1")
+    parser.add_argument("--first", type=int, default=0, help="make only the wheels from this index on (the rest are as in a full run)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    wheels = [make_wheel(args.out, i, args.wheels, args.files, args.bytes, args.seed) for i in range(args.wheels)]
+    wheels = [make_wheel(args.out, i, args.wheels, args.files, args.bytes, args.seed) for i in range(args.first, args.wheels)]
     summary = {
         "wheels": wheels,
         "names": [w["name"] for w in wheels],

@@ -12,11 +12,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ensureTools, indexReachable, realSet, realWheelsCached, resolvePython, syntheticSet, type FixtureSet } from "./lib/fixtures.js";
 import { describeMachine, describeMount } from "./lib/machine.js";
-import { cleanUp, measureSet, secondsSinceLastCleanUp, type Context, type Features, type SetResult } from "./lib/measure.js";
+import { cleanUp, measureSet, scratchOf, secondsSinceLastCleanUp, type Context, type Features, type SetResult } from "./lib/measure.js";
 import { parseOptions, USAGE, type Options } from "./lib/options.js";
 import { BUILT_CLI_DIR, CLI, PYPAKR_CONFIG, RESULTS, SNAPSHOT, WORK } from "./lib/paths.js";
 import { run, tryRun } from "./lib/proc.js";
 import { formatChange, formatResult, type BenchResult } from "./lib/report.js";
+import { measureTransfer } from "./lib/transfer.js";
 
 const START = Date.now();
 
@@ -134,6 +135,18 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
         for (const failure of m.failures) failures.push(`${set.name}: ${m.label}: ${failure.split("\n")[0] ?? ""}`);
       }
       results.push(result);
+    }
+    const [first] = sets;
+    const firstResult = results[0];
+    if (first && firstResult) {
+      const transfer = await measureTransfer(first, path.join(scratchOf(first), "image.tar"), python, log);
+      if (transfer) {
+        firstResult.comparisons.push(transfer.comparison);
+        Object.assign(firstResult.sizes, transfer.sizes);
+        firstResult.notes.push(transfer.note);
+      } else {
+        notes.push("push transfer skipped: Debian's docker-registry is not installed (apt-get install docker-registry)");
+      }
     }
   } catch (error) {
     cleanUp(sets);

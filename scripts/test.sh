@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need on a fresh Debian
-# machine (skopeo for the interop test, python3-venv where it is split out,
-# the npm packages), then builds, type-checks, lints and runs every test.
+# machine (skopeo for the interop tests, docker-registry, apache2-utils'
+# htpasswd and openssl for the real-registry push/pull tests, python3-venv
+# where it is split out, the npm packages), then builds, type-checks, lints
+# and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if ((${#missing[@]} > 0)); then
   sudo=""

@@ -169,7 +169,7 @@ function runGroup(name: string, prefix: string, cases: Case[], runs: number, out
   for (const item of cases) item.measurement.summary = item.measurement.samples.length ? summarize(item.measurement.samples) : null;
 }
 
-function compare(id: string, what: string, unit: Comparison["unit"], pypakr: number | null | undefined, peer: number | null | undefined, target: Target | null): Comparison {
+export function compare(id: string, what: string, unit: Comparison["unit"], pypakr: number | null | undefined, peer: number | null | undefined, target: Target | null): Comparison {
   const a = pypakr ?? null;
   const b = peer ?? null;
   const ratio = a !== null && b !== null && b > 0 ? a / b : null;

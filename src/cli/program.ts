@@ -1,6 +1,5 @@
 import { Command, CommanderError, Help } from "commander";
 import { defaultConfigFile, loadConfig, type Config } from "../config/config.js";
-import { pathsPendingCleanup } from "../util/fs.js";
 import { setQuiet } from "../util/log.js";
 import type { CommandSpec } from "./command.js";
 import { createContainer } from "./commands/create-container.js";
@@ -16,20 +15,13 @@ import { gc } from "./commands/gc.js";
 import { store } from "./commands/store.js";
 import { verify } from "./commands/verify.js";
 import { overview } from "./help.js";
-import { rmSync } from "node:fs";
+import { cleanUpOnSignals } from "./signals.js";
+import { push } from "./commands/push.js";
+import { pull } from "./commands/pull.js";
+import { login } from "./commands/login.js";
+import { logout } from "./commands/logout.js";
 
-const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, gc, store, verify];
-
-/** On Ctrl-C or SIGTERM mid-work, remove what was half made, then die as interrupted. */
-function cleanUpOnSignals(): void {
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.once(signal, () => {
-      for (const file of pathsPendingCleanup()) rmSync(file, { recursive: true, force: true });
-      process.stderr.write(`pypakr: interrupted (${signal}); nothing was left behind\n`);
-      process.exit(signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 129);
-    });
-  }
-}
+const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify];
 
 export function buildProgram(version: string, setExitCode: (code: number) => void): Command {
   const program = new Command("pypakr");

@@ -12,12 +12,21 @@ import { lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
 import { SHA256_DIGEST, type Digest } from "../util/hash.js";
 import type { Store, StoreIndex } from "./store.js";
 
-/** Docker's name grammar, lowercase components with separators, optional :tag. */
-const NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$/;
+/**
+ * Docker's name grammar: an optional registry host (lowercase, with an
+ * optional :port, or a bracketed IPv6 address) and "/", then lowercase path
+ * components with separators, then an optional :tag. The port's colon sits
+ * before the first "/", the tag's after the last one, so they never mix up:
+ * `127.0.0.1:5000/app` has no tag, `127.0.0.1:5000/app:1` has tag 1.
+ */
+const HOST = String.raw`(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[a-f0-9:]+\])(?::[0-9]{1,5})?`;
+const COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const TAG = String.raw`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`;
+const NAME = new RegExp(`^(?:${HOST}/)?${COMPONENT}(?:/${COMPONENT})*(?::${TAG})?$`);
 
-/** `name` means `name:latest`, as in Docker. */
+/** `name` means `name:latest`, as in Docker; a colon before the last "/" is a registry's port, not a tag. */
 export function normalizeTag(tag: string): string {
-  if (!NAME.test(tag)) throw usageError(`"${tag}" is not a valid image name`, "Use lowercase NAME[:TAG], e.g. myapp:1.0");
+  if (!NAME.test(tag)) throw usageError(`"${tag}" is not a valid image name`, "Use lowercase [HOST[:PORT]/]NAME[:TAG], e.g. myapp:1.0 or 127.0.0.1:5000/myapp:1.0");
   return tag.slice(tag.lastIndexOf("/") + 1).includes(":") ? tag : `${tag}:latest`;
 }
 
@@ -69,25 +78,44 @@ export async function loadImage(store: Store, digest: Digest): Promise<Image> {
 }
 
 /**
- * Reads an image archive into the store: blobs are verified while they are
- * copied into tmp/, then moved into place under the lock, where the image is
+ * Reads an image archive into the store: blobs it lacks are verified while
+ * they are copied into tmp/, then moved into place under the lock, where the image is
  * recorded and tagged (with `tag`, else the archive's own ref name if any).
  */
-export async function addImageArchive(store: Store, file: string, options: { tag?: string; keepArchiveTag?: boolean; lease?: boolean } = {}): Promise<{ digest: Digest; tags: string[]; lease?: Lease }> {
+export async function addImageArchive(
+  store: Store,
+  file: string,
+  options: { tag?: string; keepArchiveTag?: boolean; lease?: boolean; rereadAll?: boolean } = {},
+): Promise<{ digest: Digest; tags: string[]; lease?: Lease }> {
   const work = store.tempPath("load");
   await fs.mkdir(work);
   try {
-    const image = await readImageArchive(file, work);
+    // Blobs the store holds are not read from the archive again (see readImageArchive).
+    const known = new Set<Digest>();
+    const image = await readImageArchive(file, work, {
+      known: async (digest) => {
+        if (options.rereadAll) return undefined;
+        const size = await store.blobSize(digest);
+        if (size === undefined) return undefined;
+        known.add(digest);
+        return { file: store.blobFile(digest), size };
+      },
+    });
     const blobs = [image.manifestDigest, image.configDigest, ...image.manifest.layers.map((layer) => layer.digest as Digest)];
     const tag = options.tag ?? (options.keepArchiveTag && image.tag ? normalizeTagOrNull(image.tag) : undefined);
-    return await store.updateIndex(async (index) => {
-      for (const blob of new Set(blobs)) await store.adoptVerifiedBlob(blob, image.blobFile(blob));
+    const added = await store.updateIndex(async (index) => {
+      for (const blob of new Set(blobs)) {
+        if (!known.has(blob)) await store.adoptVerifiedBlob(blob, image.blobFile(blob));
+        else if ((await store.blobSize(blob)) === undefined) return null;
+      }
       index.images[image.manifestDigest] ??= { stored: new Date().toISOString() };
       if (tag) index.tags[tag] = image.manifestDigest;
       // Leased in the same update that records it, so no gc can slip in between.
       const lease = options.lease ? addLease(store, index, image.manifestDigest) : undefined;
       return { digest: image.manifestDigest, tags: tagsOf(index, image.manifestDigest), ...(lease ? { lease } : {}) };
     });
+    // A gc removed a blob it had no use for while the archive was read: read it all.
+    return added ?? (await addImageArchive(store, file, { ...options, rereadAll: true }));
   } finally {
     await removeTree(work);
   }

@@ -8,6 +8,10 @@ export function setQuiet(value: boolean): void {
   quiet = value;
 }
 
+export function isQuiet(): boolean {
+  return quiet;
+}
+
 export function progress(message: string): void {
   if (!quiet) process.stderr.write(`pypakr: ${message}\n`);
 }

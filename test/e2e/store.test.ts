@@ -65,6 +65,28 @@ describe("store", () => {
     assert.deepEqual(list.map((image) => [image.tags, image.digest]), [[["jokes:1"], digest]]);
   });
 
+  test("an archive's blobs that the store already holds are verified but not copied again", async () => {
+    const scratch = path.join(dir, "known-blobs-home");
+    expectOk(await pypakr(["load", "-i", imageFile], { home: scratch }), "load");
+    const blobs = path.join(scratch, "store", "blobs", "sha256");
+    const before = new Map(await Promise.all((await fs.readdir(blobs)).map(async (name) => [name, (await fs.stat(path.join(blobs, name))).ino] as const)));
+    expectOk(await pypakr(["load", "-i", imageFile, "-t", "again:1"], { home: scratch }), "load again");
+    for (const [name, inode] of before) assert.equal((await fs.stat(path.join(blobs, name))).ino, inode, `blob ${name} was replaced`);
+
+    // A damaged copy of a blob the store holds is still refused.
+    const { readArchive, writeArchive } = await import("../support/image-files.js");
+    const files = await readArchive(imageFile);
+    const [name, blob] = [...files].find(([entry, body]) => entry.startsWith("blobs/") && body.length > 500) ?? [];
+    assert.ok(name && blob);
+    const damaged = Buffer.from(blob);
+    damaged[100] = (damaged[100] ?? 0) ^ 0xff;
+    files.set(name, damaged);
+    const file = path.join(dir, "damaged-known-blob.tar");
+    await writeArchive(file, files);
+    expectCleanFailure(await pypakr(["load", "-i", file, "-t", "damaged:1"], { home: scratch }), /is corrupt/);
+    expectOk(await pypakr(["store", "verify"], { home: scratch }), "store verify");
+  });
+
   test("rmi untags; gc frees what no tag or container needs, and keeps what containers need", async () => {
     const scratch = path.join(dir, "gc-home");
     expectOk(await pypakr(["load", "-i", imageFile, "-t", "keep:1"], { home: scratch }), "load");

@@ -1,25 +1,33 @@
 import { Option } from "commander";
 import type { CommandSpec } from "../command.js";
+import { defineRegistryOptions, registryOptions } from "../registry-options.js";
 
 export const createContainer: CommandSpec = {
   name: "create-container",
   summary: "make a runnable, relocated venv directory from an image",
   define(command) {
     command
-      .requiredOption("-i, --image <IMAGE>", "image file, or a stored image's tag or digest")
+      .requiredOption("-i, --image <IMAGE>", "image file, a stored image's tag or digest, or a registry reference (HOST[:PORT]/REPO[:TAG|@DIGEST], pulled when missing)")
       .requiredOption("-c, --container <DIR>", "directory to create; must not exist or be empty")
       .option("--force", "replace DIR if it exists and is not empty (only once the new one is complete)")
       .addOption(
         new Option("--link <MODE>", "how files are placed: auto (reflink, else hard link), reflink, hardlink, copy; never edit a hard-linked file in place")
           .choices(["auto", "reflink", "hardlink", "copy"])
           .default("auto"),
-      )
-      .option("--json", "print the result as JSON");
+      );
+    defineRegistryOptions(command).option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
     const { createContainer: create } = await import("../../container/container.js");
+    const { looksLikeRegistryReference } = await import("../../registry/reference.js");
+    let image = options.image as string;
+    // Only a registry-shaped argument can need a pull; the rest goes to create-container as before.
+    if (looksLikeRegistryReference(image)) {
+      const { ensureLocalImage } = await import("../../registry/ensure.js");
+      image = (await ensureLocalImage(config, image, registryOptions(options))).image;
+    }
     const created = await create(config, {
-      image: options.image as string,
+      image,
       container: options.container as string,
       force: Boolean(options.force),
       link: options.link as "auto" | "reflink" | "hardlink" | "copy",

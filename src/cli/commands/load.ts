@@ -2,7 +2,7 @@ import type { CommandSpec } from "../command.js";
 
 export const load: CommandSpec = {
   name: "load",
-  summary: "add an image file to the store (verifying every blob), keeping its tag",
+  summary: "add an image file to the store (verifying every blob it lacks), keeping its tag",
   define(command) {
     command.requiredOption("-i, --input <IMAGE.tar>", "image file to load").option("-t, --tag <NAME:TAG>", "tag it with this name instead of the file's own");
   },

@@ -1,4 +1,46 @@
 import type { CommandSpec } from "../command.js";
+import { defineRegistryOptions, registryOptions } from "../registry-options.js";
+
+/**
+ * `run -i IMAGE`: the container for an image, made on first use (pulling the
+ * image when it is a registry reference the store lacks), as `docker run`
+ * does. Without -c it lives under the pypakr dir, one per image, and is
+ * reused while it holds that image.
+ */
+async function containerFor(options: Record<string, unknown>): Promise<string> {
+  const path = await import("node:path");
+  const { loadConfig } = await import("../../config/config.js");
+  const { ensureLocalImage } = await import("../../registry/ensure.js");
+  const { Store } = await import("../../store/store.js");
+  const { addImageArchive } = await import("../../store/images.js");
+  const { readContainerRecord } = await import("../../container/record.js");
+  const { createContainer } = await import("../../container/container.js");
+  const { cleanUpOnSignals } = await import("../signals.js");
+  const config = await loadConfig();
+  const arg = options.image as string;
+  const stopCleanup = cleanUpOnSignals();
+  try {
+    const local = await ensureLocalImage(config, arg, registryOptions(options));
+    // An image file is loaded, so that its digest names the container and a second run finds it.
+    const digest = local.digest ?? (await addImageArchive(await Store.open(config), arg)).digest;
+    const explicit = typeof options.container === "string";
+    const dir = explicit ? path.resolve(options.container as string) : path.join(config.pypakrDir, "containers", `${containerName(arg)}-${digest.slice(7, 19)}`);
+    const record = await readContainerRecord(dir).catch(() => null);
+    if (record?.image.digest === digest) return dir;
+    // The default directory is pypakr's own: one that is half made or holds something else is replaced.
+    await createContainer(config, { image: digest, container: dir, force: !explicit });
+    return dir;
+  } finally {
+    stopCleanup();
+  }
+}
+
+/** A readable directory name for an image argument: the repository's or file's last name. */
+function containerName(arg: string): string {
+  const last = arg.replace(/@.*$/, "").split("/").pop() ?? "";
+  const name = last.replace(/\.tar(\.gz)?$/, "").replace(/:.*$/, "").replace(/[^A-Za-z0-9._-]/g, "");
+  return /^(?:sha256)?[a-f0-9]{4,64}$/.test(name) || !name ? "image" : name;
+}
 
 export const run: CommandSpec = {
   name: "run",
@@ -7,13 +49,20 @@ export const run: CommandSpec = {
   needsConfig: false,
   define(command) {
     command
-      .requiredOption("-c, --container <DIR>", "container directory")
-      .option("-r, --script <SCRIPT>", "script to run, relative to the container (default: the image's entry point, ./run)")
+      .option("-c, --container <DIR>", "container directory (with -i: made from the image unless it already holds it)")
+      .option("-i, --image <IMAGE>", "make the container from this image first (file, tag, digest, or registry reference, pulled when missing); without -c it goes under the pypakr dir and is reused")
+      .option("-r, --script <SCRIPT>", "script to run, relative to the container (default: the image's entry point, ./run)");
+    defineRegistryOptions(command)
       .argument("[args...]", "arguments for the script; without -r, a command to run (after --)")
       .passThroughOptions();
   },
   async run(options, args) {
+    if (options.container === undefined && options.image === undefined) {
+      const { usageError } = await import("../../util/errors.js");
+      throw usageError("run needs a container (-c DIR) or an image (-i IMAGE)", "e.g. pypakr run -c CONT, or pypakr run -i 127.0.0.1:5000/app:1");
+    }
+    const container = options.image !== undefined ? await containerFor(options) : (options.container as string);
     const { runInContainer } = await import("../../run/run.js");
-    return runInContainer({ container: options.container as string, ...(options.script ? { script: options.script as string } : {}), args });
+    return runInContainer({ container, ...(options.script ? { script: options.script as string } : {}), args });
   },
 };

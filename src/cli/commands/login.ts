@@ -1,0 +1,60 @@
+import type { CommandSpec } from "../command.js";
+import { defineRegistryOptions, registryOptions } from "../registry-options.js";
+
+/** Reads all of stdin; a password piped in ends with a newline that is not part of it. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+}
+
+/** Asks at the terminal; the password's echo is muted. */
+async function ask(question: string, secret: boolean): Promise<string> {
+  const readline = await import("node:readline");
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const output = rl as unknown as { _writeToOutput?: (text: string) => void };
+  try {
+    return await new Promise<string>((resolve) => {
+      rl.question(question, resolve);
+      if (secret) output._writeToOutput = () => undefined;
+    });
+  } finally {
+    rl.close();
+    if (secret) process.stderr.write("\n");
+  }
+}
+
+export const login: CommandSpec = {
+  name: "login",
+  summary: "check and store credentials for a registry (where docker login keeps them)",
+  define(command) {
+    command
+      .argument("<REGISTRY>", "HOST[:PORT]")
+      .option("-u, --username <USER>", "user name (asked for at a terminal when not given)")
+      .option("--password-stdin", "read the password (or token) from stdin")
+      .option("-p, --password <PASSWORD>", "the password (visible to other users of this machine: prefer --password-stdin)");
+    defineRegistryOptions(command);
+  },
+  needsConfig: false,
+  async run(options, args) {
+    const { login: check } = await import("../../registry/login.js");
+    const { usageError } = await import("../../util/errors.js");
+    const interactive = Boolean(process.stdin.isTTY);
+    if (options.passwordStdin && options.password !== undefined) throw usageError("--password and --password-stdin exclude each other", "Give the password one way.");
+    let username = typeof options.username === "string" ? options.username : "";
+    if (!username) {
+      if (!interactive || options.passwordStdin) throw usageError("no user name given", "Pass -u USER (with --password-stdin to read the password from stdin).");
+      username = (await ask("Username: ", false)).trim();
+    }
+    let password: string;
+    if (options.passwordStdin) password = await readStdin();
+    else if (typeof options.password === "string") {
+      process.stderr.write("pypakr: warning: a password on the command line can be seen by other users; use --password-stdin\n");
+      password = options.password;
+    } else if (interactive) password = await ask("Password: ", true);
+    else throw usageError("no password given", "Pipe it in with --password-stdin.");
+    if (!username || !password) throw usageError("the user name and the password must not be empty", "Give both.");
+    await check(args[0] ?? "", { username, secret: password }, registryOptions(options));
+    process.stdout.write("Login succeeded\n");
+  },
+};

@@ -1,0 +1,19 @@
+import type { CommandSpec } from "../command.js";
+import { defineRegistryOptions, registryOptions } from "../registry-options.js";
+
+export const push: CommandSpec = {
+  name: "push",
+  summary: "send an image to a registry (only the blobs it lacks travel)",
+  define(command) {
+    command.argument("<SOURCE>", "image file, or a stored image's tag or digest").argument("<TARGET>", "HOST[:PORT]/REPO[:TAG] (TAG defaults to latest)");
+    defineRegistryOptions(command).option("--json", "print the result as JSON");
+  },
+  async run(options, args, { config }) {
+    const { pushImage } = await import("../../registry/push.js");
+    const { formatBytes, progress } = await import("../../util/log.js");
+    const result = await pushImage(config, args[0] ?? "", args[1] ?? "", registryOptions(options));
+    progress(`${result.uploaded} blobs uploaded (${formatBytes(result.bytesUploaded)}), ${result.skipped} already there, ${result.mounted} mounted`);
+    if (options.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    else process.stdout.write(`Pushed ${result.reference} ${result.digest}\n`);
+  },
+};

@@ -1,0 +1,201 @@
+/**
+ * Registry authentication, as the distribution spec and Docker do it: a
+ * request goes out without credentials (or with what an earlier challenge
+ * earned); a 401 carries `WWW-Authenticate`, either `Basic` (send the
+ * credentials on each request) or `Bearer realm=... service=... scope=...`
+ * (trade the credentials, or nothing, for a token at the realm, per scope).
+ * Tokens are cached per scope until they expire.
+ */
+import { PypakrError } from "../util/errors.js";
+import type { Credentials } from "./credentials.js";
+import { IDENTITY_TOKEN_USER } from "./credentials.js";
+import { readBody, type Transport } from "./http.js";
+import { registerSecret } from "./secrets.js";
+
+export interface Challenge {
+  /** Lowercased: "basic", "bearer". */
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/**
+ * Parses a WWW-Authenticate header (RFC 9110 §11.6.1): one or more
+ * challenges, each a scheme then comma-separated name=value parameters
+ * (values bare or quoted with backslash escapes), the challenges themselves
+ * also separated by commas.
+ */
+export function parseChallenges(header: string): Challenge[] {
+  const challenges: Challenge[] = [];
+  let i = 0;
+  const skip = (pattern: RegExp) => {
+    while (i < header.length && pattern.test(header[i] ?? "")) i++;
+  };
+  const token = (): string => {
+    const start = i;
+    while (i < header.length && /[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(header[i] ?? "")) i++;
+    return header.slice(start, i);
+  };
+  while (i < header.length) {
+    skip(/[\s,]/);
+    const scheme = token();
+    if (!scheme) {
+      i++;
+      continue;
+    }
+    const challenge: Challenge = { scheme: scheme.toLowerCase(), params: {} };
+    challenges.push(challenge);
+    for (;;) {
+      skip(/[\s,]/);
+      const start = i;
+      const name = token();
+      if (!name) break;
+      let after = i;
+      while (after < header.length && /\s/.test(header[after] ?? "")) after++;
+      if (header[after] !== "=") {
+        // Not a parameter but the next challenge's scheme.
+        i = start;
+        break;
+      }
+      i = after;
+      i++;
+      skip(/\s/);
+      let value = "";
+      if (header[i] === '"') {
+        i++;
+        while (i < header.length && header[i] !== '"') {
+          if (header[i] === "\\") i++;
+          value += header[i] ?? "";
+          i++;
+        }
+        i++;
+      } else {
+        const valueStart = i;
+        while (i < header.length && header[i] !== "," && !/\s/.test(header[i] ?? "")) i++;
+        value = header.slice(valueStart, i);
+      }
+      challenge.params[name.toLowerCase()] = value;
+    }
+  }
+  return challenges;
+}
+
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
+export function pushScope(repository: string): string {
+  return `repository:${repository}:pull,push`;
+}
+
+function basicHeader(credentials: Credentials): string {
+  const value = `Basic ${Buffer.from(`${credentials.username}:${credentials.secret}`).toString("base64")}`;
+  registerSecret(value.slice(6));
+  return value;
+}
+
+const MAX_TOKEN_RESPONSE = 1024 * 1024;
+
+/** Learns how a registry wants to be authenticated and hands out Authorization values per scope. */
+export class Authorizer {
+  private scheme: "none" | "basic" | "bearer" = "none";
+  private bearer: Record<string, string> = {};
+  private readonly tokens = new Map<string, { value: string; expires: number }>();
+  private credentialsLoaded = false;
+  private credentials: Credentials | null = null;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly loadCredentials: () => Promise<Credentials | null>,
+  ) {}
+
+  private async creds(): Promise<Credentials | null> {
+    if (!this.credentialsLoaded) {
+      this.credentials = await this.loadCredentials();
+      this.credentialsLoaded = true;
+    }
+    return this.credentials;
+  }
+
+  /** The Authorization value for `scopes` when one is already known (no network). */
+  cached(scopes: string[]): string | undefined {
+    if (this.scheme === "basic" && this.credentials) return basicHeader(this.credentials);
+    if (this.scheme !== "bearer") return undefined;
+    const token = this.tokens.get(scopes.join(" "));
+    return token && token.expires > Date.now() ? `Bearer ${token.value}` : undefined;
+  }
+
+  /** Answers a 401: learns the challenge, gets what it asks for, and returns the Authorization value to retry with. */
+  async answer(header: string | undefined, scopes: string[]): Promise<string> {
+    const registry = this.transport.registry;
+    const challenges = parseChallenges(header ?? "");
+    const bearer = challenges.find((challenge) => challenge.scheme === "bearer");
+    const basic = challenges.find((challenge) => challenge.scheme === "basic");
+    const credentials = await this.creds();
+    if (bearer) {
+      this.scheme = "bearer";
+      this.bearer = bearer.params;
+      // A challenge may name the scope the registry wants; ask for ours and that one.
+      const wanted = bearer.params.scope ? [...new Set([...scopes, ...bearer.params.scope.split(" ")])] : scopes;
+      const value = await this.fetchToken(wanted, credentials);
+      this.tokens.set(scopes.join(" "), value);
+      return `Bearer ${value.value}`;
+    }
+    if (basic) {
+      if (!credentials) throw loginNeeded(registry);
+      this.scheme = "basic";
+      return basicHeader(credentials);
+    }
+    throw new PypakrError(`registry ${registry} asks for authentication pypakr does not know (${challenges.map((c) => c.scheme).join(", ") || "no WWW-Authenticate challenge"})`, {
+      hint: "pypakr speaks Basic and Bearer token authentication, as Docker does.",
+    });
+  }
+
+  private async fetchToken(scopes: string[], credentials: Credentials | null): Promise<{ value: string; expires: number }> {
+    const registry = this.transport.registry;
+    const realm = this.bearer.realm;
+    let url: URL;
+    try {
+      url = new URL(realm ?? "");
+    } catch {
+      throw new PypakrError(`registry ${registry} sent a Bearer challenge without a usable realm`, { hint: "The registry is misconfigured; tell its operator." });
+    }
+    if (credentials && !this.transport.mayCarrySecrets(url)) {
+      throw new PypakrError(`registry ${registry} asks for credentials to be sent over plain HTTP to ${url.host}`, { hint: "pypakr sends credentials over HTTPS only (or to loopback, or with --insecure)." });
+    }
+    const service = this.bearer.service;
+    const headers: Record<string, string> = { accept: "application/json" };
+    let response;
+    if (credentials?.username === IDENTITY_TOKEN_USER) {
+      // An identity token is a refresh token: OAuth2 form POST, so it never sits in a URL.
+      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: credentials.secret, client_id: "pypakr", ...(service ? { service } : {}) });
+      if (scopes.length > 0) form.set("scope", scopes.join(" "));
+      response = await this.transport.send({ method: "POST", url, headers: { ...headers, "content-type": "application/x-www-form-urlencoded" }, body: () => Buffer.from(form.toString()), idempotent: true });
+    } else {
+      if (service) url.searchParams.set("service", service);
+      for (const scope of scopes) url.searchParams.append("scope", scope);
+      if (credentials) headers.authorization = basicHeader(credentials);
+      response = await this.transport.send({ method: "GET", url, headers });
+    }
+    const body = await readBody(response, MAX_TOKEN_RESPONSE, "a token");
+    if (response.status === 401 || response.status === 403) {
+      throw credentials ? new PypakrError(`registry ${registry} refused the stored login for ${credentials.username === IDENTITY_TOKEN_USER ? "its identity token" : `user ${credentials.username}`}`, { hint: `Log in again: pypakr login ${registry}` }) : loginNeeded(registry);
+    }
+    if (response.status !== 200) throw new PypakrError(`the token service of registry ${registry} (${url.host}) answered HTTP ${response.status}`, { hint: "Try again later; if it persists, tell the registry's operator." });
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      parsed = JSON.parse(body.toString("utf8")) as typeof parsed;
+    } catch {
+      throw new PypakrError(`the token service of registry ${registry} sent an answer that is not JSON`, { hint: "Tell the registry's operator." });
+    }
+    const value = typeof parsed.token === "string" && parsed.token ? parsed.token : typeof parsed.access_token === "string" ? parsed.access_token : "";
+    if (!value) throw new PypakrError(`the token service of registry ${registry} sent no token`, { hint: "Tell the registry's operator." });
+    registerSecret(value);
+    // The spec's default lifetime is 60 s; renew a little early.
+    const seconds = typeof parsed.expires_in === "number" && parsed.expires_in > 0 ? parsed.expires_in : 60;
+    return { value, expires: Date.now() + Math.max(1, seconds - 10) * 1000 };
+  }
+}
+
+export function loginNeeded(registry: string): PypakrError {
+  return new PypakrError(`registry ${registry} requires a login`, { hint: `Log in with: pypakr login ${registry}` });
+}

@@ -1,0 +1,73 @@
+/**
+ * A connection to one registry: the transport, plus authentication answered
+ * on demand (a 401 is answered once per request, then it is an error), plus
+ * the registry's error bodies turned into messages a user can act on.
+ */
+import { PypakrError } from "../util/errors.js";
+import { Authorizer, loginNeeded } from "./auth.js";
+import { getCredentials, type Credentials } from "./credentials.js";
+import { displayUrl, readBody, Transport, type HttpRequest, type HttpResponse, type TransportOptions } from "./http.js";
+import { scrub } from "./secrets.js";
+
+export interface ClientOptions extends TransportOptions {
+  /** Credentials to use instead of the stored ones (login checks them before storing). */
+  credentials?: Credentials | null;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class RegistryClient {
+  readonly transport: Transport;
+  private readonly auth: Authorizer;
+
+  constructor(
+    readonly registry: string,
+    options: ClientOptions = {},
+  ) {
+    this.transport = new Transport(registry, options);
+    const given = options.credentials;
+    this.auth = new Authorizer(this.transport, () => (given !== undefined ? Promise.resolve(given) : getCredentials(registry, options.env)));
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+
+  /** Sends `request` to a registry path or URL, authenticating for `scopes` when challenged. */
+  async fetch(request: Omit<HttpRequest, "url"> & { url: string | URL }, scopes: string[]): Promise<HttpResponse> {
+    const url = typeof request.url === "string" ? this.transport.url(request.url) : request.url;
+    const headers: Record<string, string> = { "user-agent": "pypakr", ...request.headers };
+    const known = this.auth.cached(scopes);
+    if (known) headers.authorization = known;
+    let response = await this.transport.send({ ...request, url, headers });
+    if (response.status !== 401) return response;
+    const challenge = response.headers["www-authenticate"];
+    await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    headers.authorization = await this.auth.answer(challenge, scopes);
+    response = await this.transport.send({ ...request, url, headers });
+    if (response.status === 401) {
+      await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+      throw loginNeeded(this.registry);
+    }
+    return response;
+  }
+
+  /** An error for an unexpected answer, with the registry's own error codes and messages (OCI error body). */
+  async unexpected(response: HttpResponse, what: string): Promise<PypakrError> {
+    let detail = "";
+    try {
+      const body = await readBody(response, 64 * 1024, "an error message");
+      const parsed = JSON.parse(body.toString("utf8")) as { errors?: { code?: unknown; message?: unknown }[] };
+      detail = (parsed.errors ?? [])
+        .map((error) => [error.code, error.message].filter((part) => typeof part === "string" && part).join(" "))
+        .filter(Boolean)
+        .join("; ");
+    } catch {
+      // no readable error body; the status says enough
+    }
+    const where = `registry ${this.registry} answered HTTP ${response.status} to ${what} (${displayUrl(response.url)})${detail ? `: ${scrub(detail).slice(0, 500)}` : ""}`;
+    if (response.status === 403) return new PypakrError(`${where}; access denied`, { hint: `Check that your login may do this, or log in as another user: pypakr login ${this.registry}` });
+    if (response.status === 404) return new PypakrError(where, { hint: "Check the repository name and tag; pypakr pull needs HOST[:PORT]/REPO[:TAG]." });
+    if (response.status >= 500) return new PypakrError(where, { hint: "The registry failed; try again later." });
+    return new PypakrError(where, { hint: "Check the reference; if it is right, the registry refused the request." });
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Credentials where Docker keeps them, so `docker login` and `pypakr login`
+ * share them: `$DOCKER_CONFIG/config.json` (default ~/.docker/config.json),
+ * `auths[HOST].auth` = base64("user:password"), or a credential helper named
+ * by `credHelpers[HOST]` or `credsStore` (the program docker-credential-NAME,
+ * spoken to with `get`/`store`/`erase` and JSON on stdin/stdout). The file is
+ * written whole, atomically, mode 0600, keeping every key pypakr does not use.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, isErrno, PypakrError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { registerSecret, scrub } from "./secrets.js";
+
+export interface Credentials {
+  username: string;
+  /** A password, or a registry token when username is "<token>" (Docker's convention for identity tokens). */
+  secret: string;
+}
+
+/** Docker's marker for an identity (refresh) token in place of a password. */
+export const IDENTITY_TOKEN_USER = "<token>";
+
+type DockerConfig = Record<string, unknown> & {
+  auths?: Record<string, { auth?: string; identitytoken?: string; [key: string]: unknown }>;
+  credsStore?: string;
+  credHelpers?: Record<string, string>;
+};
+
+export function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env.DOCKER_CONFIG || path.join(env.HOME ?? os.homedir(), ".docker"), "config.json");
+}
+
+async function readDockerConfig(file: string): Promise<DockerConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return {};
+    throw new PypakrError(`cannot read ${file}: ${describe(error)}`, { hint: "Check the file's permissions (DOCKER_CONFIG names its directory)." });
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as DockerConfig;
+  } catch {
+    // reported below, without the file's text (it holds secrets)
+  }
+  throw new PypakrError(`${file} is not a valid JSON object`, { hint: "Fix or remove the file, then run pypakr login again." });
+}
+
+async function writeDockerConfig(file: string, config: DockerConfig): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(file, JSON.stringify(config, null, "\t") + "\n", 0o600);
+}
+
+/** auths keys are sometimes URLs (https://host/v1/): compare hosts. */
+function authsKeyHost(key: string): string {
+  return key.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "").toLowerCase();
+}
+
+function helperFor(config: DockerConfig, registry: string): string | undefined {
+  const named = config.credHelpers?.[registry];
+  return typeof named === "string" && named ? named : typeof config.credsStore === "string" && config.credsStore ? config.credsStore : undefined;
+}
+
+/** Runs docker-credential-NAME ACTION with `input` on stdin; resolves to its stdout, or null when it says "not found". */
+export async function runCredentialHelper(helper: string, action: "get" | "store" | "erase", input: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  if (!/^[A-Za-z0-9._-]+$/.test(helper)) throw new PypakrError(`the credential helper name "${helper}" in ${dockerConfigFile(env)} is not valid`, { hint: "Fix credsStore / credHelpers in that file." });
+  const program = `docker-credential-${helper}`;
+  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(program, [action], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(
+        isErrno(error, "ENOENT")
+          ? new PypakrError(`the credential helper ${program} named in ${dockerConfigFile(env)} is not on PATH`, { hint: `Install ${program}, or remove it from credsStore / credHelpers in that file.` })
+          : new PypakrError(`cannot run the credential helper ${program}: ${describe(error)}`, { hint: "Check the helper's installation." }),
+      );
+    });
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(input);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  if (result.code === 0) return result.stdout;
+  // Docker's helpers answer a missing entry with this text on stdout and exit 1.
+  const said = `${result.stdout}\n${result.stderr}`;
+  if (/credentials not found/i.test(said)) return null;
+  const firstLine = scrub(said.trim().split("\n")[0] ?? "").slice(0, 200);
+  throw new PypakrError(`the credential helper ${program} failed to ${action} credentials${firstLine ? `: ${firstLine}` : ""} (exit code ${result.code})`, { hint: `Check ${program}, or remove it from credsStore / credHelpers in ${dockerConfigFile(env)}.` });
+}
+
+/** The credentials stored for a registry (host[:port]), or null. */
+export async function getCredentials(registry: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | null> {
+  const file = dockerConfigFile(env);
+  const config = await readDockerConfig(file);
+  const helper = helperFor(config, registry);
+  if (helper) {
+    const output = await runCredentialHelper(helper, "get", registry, env);
+    if (output !== null) {
+      let parsed: { Username?: unknown; Secret?: unknown };
+      try {
+        parsed = JSON.parse(output) as typeof parsed;
+      } catch {
+        throw new PypakrError(`the credential helper docker-credential-${helper} gave an answer that is not JSON`, { hint: "Check the helper's installation." });
+      }
+      if (typeof parsed.Username === "string" && typeof parsed.Secret === "string" && parsed.Secret) {
+        registerSecret(parsed.Secret);
+        return { username: parsed.Username, secret: parsed.Secret };
+      }
+    }
+  }
+  for (const [key, entry] of Object.entries(config.auths ?? {})) {
+    if (authsKeyHost(key) !== registry || !entry || typeof entry !== "object") continue;
+    if (typeof entry.identitytoken === "string" && entry.identitytoken) {
+      registerSecret(entry.identitytoken);
+      return { username: IDENTITY_TOKEN_USER, secret: entry.identitytoken };
+    }
+    if (typeof entry.auth === "string" && entry.auth) {
+      registerSecret(entry.auth);
+      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
+      if (colon <= 0) throw new PypakrError(`the stored login for ${registry} in ${file} is malformed`, { hint: `Run pypakr login ${registry} again.` });
+      registerSecret(decoded.slice(colon + 1));
+      return { username: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+    }
+  }
+  return null;
+}
+
+/** Stores credentials: in the configured helper if any, else in config.json. Returns where they went. */
+export async function storeCredentials(registry: string, credentials: Credentials, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const file = dockerConfigFile(env);
+  const config = await readDockerConfig(file);
+  const helper = helperFor(config, registry);
+  if (helper) {
+    await runCredentialHelper(helper, "store", JSON.stringify({ ServerURL: registry, Username: credentials.username, Secret: credentials.secret }), env);
+    // An old clear-text entry would otherwise shadow nothing but still sit on disk.
+    if (config.auths?.[registry]) {
+      config.auths[registry] = {};
+      await writeDockerConfig(file, config);
+    }
+    return `docker-credential-${helper}`;
+  }
+  config.auths ??= {};
+  config.auths[registry] = { auth: Buffer.from(`${credentials.username}:${credentials.secret}`).toString("base64") };
+  await writeDockerConfig(file, config);
+  return file;
+}
+
+/** Removes a registry's credentials (helper and file). Resolves to false when there were none. */
+export async function eraseCredentials(registry: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const file = dockerConfigFile(env);
+  const config = await readDockerConfig(file);
+  let removed = false;
+  const helper = helperFor(config, registry);
+  if (helper) removed = (await runCredentialHelper(helper, "erase", registry, env)) !== null;
+  const keys = Object.keys(config.auths ?? {}).filter((key) => authsKeyHost(key) === registry);
+  if (keys.length > 0 && config.auths) {
+    for (const key of keys) {
+      removed ||= Boolean(config.auths[key]?.auth || config.auths[key]?.identitytoken);
+      delete config.auths[key];
+    }
+    await writeDockerConfig(file, config);
+  }
+  return removed;
+}

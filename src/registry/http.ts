@@ -1,0 +1,245 @@
+/**
+ * The transport under the registry client: one undici Agent (so --ca-file and
+ * connection reuse apply to every host a registry sends us to), redirects
+ * followed by hand, and retries as a policy (the shape of oras-go's
+ * retry/policy.go): connection failures, 408, 429 and 5xx are retried with
+ * exponential backoff and jitter, and a Retry-After is honoured.
+ *
+ * Redirects are followed here rather than by an undici interceptor because a
+ * blob GET is usually sent on to a storage host (S3 and the like) that must
+ * not see the registry's Authorization header, and that only this code knows.
+ */
+import { readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { Agent, type Dispatcher } from "undici";
+import { describe, isErrno, PypakrError } from "../util/errors.js";
+import { isLoopback } from "./reference.js";
+import { scrub } from "./secrets.js";
+
+export interface TransportOptions {
+  /** Plain HTTP for a registry that is not on loopback (loopback gets it anyway). */
+  insecure?: boolean;
+  /** A PEM file of CA certificates to trust for HTTPS (a private registry's CA); implies HTTPS, even on loopback. */
+  caFile?: string;
+  retry?: Partial<RetryPolicy>;
+  maxRedirects?: number;
+}
+
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A longer Retry-After is cut to this: pypakr would rather fail than hang. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 };
+
+const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+const RETRY_ERRORS = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+
+/** The Node or undici code of a network error, looking through causes (undici wraps socket errors). */
+export function errorCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}
+
+export function isRetryableError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && RETRY_ERRORS.has(code);
+}
+
+/** Milliseconds a Retry-After header asks for (seconds or an HTTP date), or undefined. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * How long to wait before the next try after `attempt` (1-based) failed, or
+ * null to give up: the answer for one outcome, a status or an error.
+ */
+export function retryDelay(policy: RetryPolicy, attempt: number, outcome: { status?: number; retryAfter?: string; error?: unknown }, random = Math.random): number | null {
+  if (attempt >= policy.attempts) return null;
+  if (outcome.status !== undefined ? !RETRY_STATUSES.has(outcome.status) : !isRetryableError(outcome.error)) return null;
+  const asked = outcome.status === 429 || outcome.status === 503 ? parseRetryAfter(outcome.retryAfter) : undefined;
+  if (asked !== undefined) return Math.min(asked, policy.maxRetryAfterMs);
+  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  // "Full jitter" halved: spreads clients that failed together, never waits less than half.
+  return Math.round(backoff / 2 + (random() * backoff) / 2);
+}
+
+export interface HttpRequest {
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+  url: URL;
+  headers?: Record<string, string>;
+  /** Makes the body afresh for each try (a stream can be read only once). */
+  body?: () => Buffer | Readable;
+  /** Network errors are retried only for requests that are safe to send twice. */
+  idempotent?: boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Lowercased names. */
+  headers: Record<string, string | undefined>;
+  /** Where the response came from, after redirects. */
+  url: URL;
+  body: Dispatcher.ResponseData["body"];
+}
+
+function flattenHeaders(headers: Dispatcher.ResponseData["headers"]): Record<string, string | undefined> {
+  const result: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) result[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  return result;
+}
+
+/** A path for messages: without the query, which may carry an upload's state. */
+export function displayUrl(url: URL): string {
+  return `${url.host}${url.pathname}`;
+}
+
+export class Transport {
+  readonly baseUrl: URL;
+  private readonly agent: Agent;
+  private readonly policy: RetryPolicy;
+  private readonly maxRedirects: number;
+
+  constructor(
+    readonly registry: string,
+    readonly options: TransportOptions = {},
+  ) {
+    const https = options.caFile !== undefined || !(options.insecure || isLoopback(registry));
+    this.baseUrl = new URL(`${https ? "https" : "http"}://${registry}/`);
+    let ca: string | undefined;
+    if (options.caFile) {
+      try {
+        ca = readFileSync(options.caFile, "utf8");
+      } catch (error) {
+        throw new PypakrError(`cannot read the CA file ${options.caFile}: ${isErrno(error, "ENOENT") ? "it does not exist" : describe(error)}`, { hint: "Pass --ca-file the PEM file of your registry's certificate authority." });
+      }
+    }
+    this.agent = new Agent({ connections: 8, ...(ca ? { connect: { ca } } : {}) });
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.maxRedirects = options.maxRedirects ?? 10;
+  }
+
+  url(path: string): URL {
+    return new URL(path, this.baseUrl);
+  }
+
+  /** Whether credentials may travel to `url`: never in clear text, except to loopback or with --insecure. */
+  mayCarrySecrets(url: URL): boolean {
+    return url.protocol === "https:" || isLoopback(url.host) || Boolean(this.options.insecure);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** Sends with retries; answers every status (callers decide what is an error), throws when the network fails for good. */
+  async send(request: HttpRequest): Promise<HttpResponse> {
+    for (let attempt = 1; ; attempt++) {
+      let response: HttpResponse;
+      try {
+        response = await this.follow(request);
+      } catch (error) {
+        const idempotent = request.idempotent ?? (request.method === "GET" || request.method === "HEAD");
+        const delay = idempotent ? retryDelay(this.policy, attempt, { error }) : null;
+        if (delay === null) throw this.networkError(request, error);
+        await sleep(delay);
+        continue;
+      }
+      const delay = retryDelay(this.policy, attempt, { status: response.status, retryAfter: response.headers["retry-after"] });
+      if (delay === null) return response;
+      await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+      await sleep(delay);
+    }
+  }
+
+  private networkError(request: HttpRequest, error: unknown): unknown {
+    if (error instanceof PypakrError) return error;
+    const code = errorCode(error);
+    const tls = code !== undefined && /CERT|SSL|TLS|SELF_SIGNED/.test(code);
+    return new PypakrError(`cannot reach registry ${this.registry} (${request.method} ${displayUrl(request.url)}): ${scrub(describe(error))}${code && !describe(error).includes(code) ? ` (${code})` : ""}`, {
+      hint: tls
+        ? "Pass --ca-file with your registry's CA certificate (PEM), or --insecure for a registry that speaks plain HTTP."
+        : this.baseUrl.protocol === "https:"
+          ? "Check that the registry runs and the address is right; a registry that speaks plain HTTP needs --insecure."
+          : "Check that the registry runs and the address and port are right.",
+      cause: error,
+    });
+  }
+
+  /** One try, following redirects up to the limit. */
+  private async follow(request: HttpRequest): Promise<HttpResponse> {
+    let { method, url } = request;
+    const headers = { ...request.headers };
+    const seen = new Set<string>();
+    for (let hops = 0; ; hops++) {
+      const data = await this.agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method,
+        headers,
+        body: request.body && method !== "GET" && method !== "HEAD" ? request.body() : null,
+      });
+      const response: HttpResponse = { status: data.statusCode, headers: flattenHeaders(data.headers), url, body: data.body };
+      const location = response.headers.location;
+      if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
+      await data.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+      seen.add(`${method} ${url.href}`);
+      const next = new URL(location, url);
+      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) method = "GET";
+      if (seen.has(`${method} ${next.href}`)) {
+        throw new PypakrError(`registry ${this.registry} redirects in a loop (${request.method} ${displayUrl(request.url)} comes back to ${displayUrl(next)})`, { hint: "The registry or the storage behind it is misconfigured; tell its operator." });
+      }
+      if (hops + 1 > this.maxRedirects) {
+        throw new PypakrError(`registry ${this.registry} redirected ${request.method} ${displayUrl(request.url)} more than ${this.maxRedirects} times`, { hint: "The registry or the storage behind it is misconfigured; tell its operator." });
+      }
+      if (next.protocol !== "https:" && next.protocol !== "http:") throw new PypakrError(`registry ${this.registry} redirected to an unsupported address (${next.protocol})`, { hint: "Tell the registry's operator." });
+      // Credentials are for the registry alone: a storage host it sends us to gets a signed URL instead.
+      if (next.origin !== url.origin) delete headers.authorization;
+      url = next;
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Reads a whole (small) body, refusing one longer than `limit`: a registry's answer must not fill memory. */
+export async function readBody(response: HttpResponse, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      response.body.destroy();
+      throw new PypakrError(`the registry sent more than ${limit} bytes for ${what}`, { hint: "The registry misbehaves; tell its operator." });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

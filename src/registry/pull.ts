@@ -1,0 +1,300 @@
+/**
+ * `pypakr pull`: fetches an image's manifest, then only the blobs the store
+ * lacks, verifying each against its digest before anything uses it.
+ *
+ * Blobs download into store/partial/<hex>, which outlives a failed pull: a
+ * pull run again resumes a cut-off blob with a Range request (and skips a
+ * finished one), then hashes the whole blob. Bytes that do not match their
+ * digest, or a body longer than the descriptor says, are deleted at once.
+ * Nothing enters the store proper until the whole image is there and
+ * validated (openImage: the pypakr config, sizes, tables); then every blob is
+ * moved in and the image recorded and tagged in one index update.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import lockfile from "proper-lockfile";
+import type { Config } from "../config/config.js";
+import { describeSchemaError, manifestSchema, type Descriptor, type ImageManifest } from "../image/format.js";
+import { MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
+import { notAnImage, openImage, type BlobSource, type Image } from "../image/reader.js";
+import { saveImage } from "../image/save.js";
+import { loadImage, tagsOf } from "../store/images.js";
+import { recordBlobSources } from "../store/registry-sources.js";
+import { Store } from "../store/store.js";
+import { describe, PypakrError } from "../util/errors.js";
+import { lstatOrNull, removeTree } from "../util/fs.js";
+import { hexOf, sha256Digest, type Digest } from "../util/hash.js";
+import { forEachLimited } from "../util/pool.js";
+import { pullScope } from "./auth.js";
+import { RegistryClient } from "./client.js";
+import { isRetryableError, sleep, type HttpResponse } from "./http.js";
+import { transferProgress, type BlobBar } from "./progress.js";
+import type { TransferOptions } from "./push.js";
+import { formatReference, localTag, parseReference, type Reference } from "./reference.js";
+import { withoutSecrets } from "./secrets.js";
+
+export interface PullOptions extends TransferOptions {
+  /** Also write the image as an archive here (as `pypakr save` would). */
+  output?: string;
+}
+
+export interface PullResult {
+  reference: string;
+  digest: Digest;
+  /** The local tag it was stored under (none for a pull by digest). */
+  tag?: string;
+  downloaded: number;
+  present: number;
+  bytesDownloaded: number;
+}
+
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** Media types asked for: ours, and the ones a wrong reference is likely to name, so the error can say what it is. */
+const ACCEPT = [MEDIA_TYPE_MANIFEST, MEDIA_TYPE_INDEX, "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json"].join(", ");
+const BLOB_ATTEMPTS = 4;
+
+class WrongBytesError extends PypakrError {}
+
+function partialDir(store: Store): string {
+  return path.join(store.dir, "partial");
+}
+
+/** Fetches and checks the manifest: its bytes must hash to the digest asked for (or that the registry names). */
+async function fetchManifest(client: RegistryClient, ref: Reference, source: string): Promise<{ bytes: Buffer; digest: Digest; manifest: ImageManifest }> {
+  const response = await client.fetch({ method: "GET", url: `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`, headers: { accept: ACCEPT } }, [pullScope(ref.repository)]);
+  if (response.status !== 200) throw await client.unexpected(response, `a request for the manifest of ${source}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_MANIFEST_BYTES) {
+      response.body.destroy();
+      throw new PypakrError(`registry ${ref.registry} sent a manifest for ${source} larger than ${MAX_MANIFEST_BYTES} bytes`, { hint: "That is no pypakr image; check the reference." });
+    }
+    chunks.push(chunk);
+  }
+  const bytes = Buffer.concat(chunks);
+  const digest = sha256Digest(bytes);
+  const named = ref.digest ?? response.headers["docker-content-digest"];
+  if (named && named.startsWith("sha256:") && named !== digest) {
+    throw new PypakrError(`registry ${ref.registry} sent a manifest for ${source} that does not match its digest ${named} (the bytes hash to ${digest})`, {
+      hint: "The registry or something between it and you altered the data; nothing was kept. Try again, or tell the registry's operator.",
+    });
+  }
+  let json: { mediaType?: unknown };
+  try {
+    json = JSON.parse(bytes.toString("utf8")) as { mediaType?: unknown };
+  } catch (error) {
+    throw notAnImage(source, `its manifest is not valid JSON (${describe(error)})`);
+  }
+  const mediaType = typeof json.mediaType === "string" ? json.mediaType : (response.headers["content-type"] ?? "");
+  if (mediaType.includes("index") || mediaType.includes("manifest.list")) {
+    throw notAnImage(source, "it is a multi-platform index, and a pypakr image has one manifest", "Pull an image that pypakr push put there, or make one with pypakr create-image.");
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) throw notAnImage(source, `its manifest is not a pypakr image manifest: ${describeSchemaError(parsed.error)}`);
+  return { bytes, digest, manifest: parsed.data };
+}
+
+/** Hashes what a partial file already holds, so a resumed download can finish the digest. */
+async function hashPrefix(file: string): Promise<{ hash: Hash; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { hash, size };
+}
+
+/**
+ * Downloads one blob into `file`, resuming what is there. Resolves to the
+ * bytes that travelled. Throws WrongBytesError (and deletes the file) when
+ * the content is not what the digest says.
+ */
+async function downloadBlob(client: RegistryClient, ref: Reference, blob: Descriptor, file: string, bar: BlobBar): Promise<number> {
+  const wrong = async (problem: string) => {
+    await fs.rm(file, { force: true });
+    return new WrongBytesError(`registry ${ref.registry} sent wrong bytes for blob ${blob.digest} of ${ref.repository}: ${problem}`, {
+      hint: "The registry or something between it and you altered the data; nothing of it was kept. Try again, or tell the registry's operator.",
+    });
+  };
+  let { hash, size } = (await lstatOrNull(file)) ? await hashPrefix(file) : { hash: createHash("sha256"), size: 0 };
+  if (size > blob.size) {
+    await fs.rm(file, { force: true });
+    ({ hash, size } = { hash: createHash("sha256"), size: 0 });
+  }
+  bar.add(size);
+  let travelled = 0;
+  if (size < blob.size) {
+    const headers: Record<string, string> = size > 0 ? { range: `bytes=${size}-` } : {};
+    const response: HttpResponse = await client.fetch({ method: "GET", url: `/v2/${ref.repository}/blobs/${blob.digest}`, headers }, [pullScope(ref.repository)]);
+    if (response.status === 416 && size > 0) {
+      // The registry will not resume: start over.
+      await response.body.dump().catch(() => undefined);
+      await fs.rm(file, { force: true });
+      return downloadBlob(client, ref, blob, file, bar);
+    }
+    if (response.status === 200 && size > 0) {
+      // A whole body in answer to a range: the registry does not resume, so keep none of the old bytes.
+      await fs.truncate(file, 0);
+      ({ hash, size } = { hash: createHash("sha256"), size: 0 });
+    } else if (response.status === 206) {
+      const start = /^bytes (\d+)-/.exec(response.headers["content-range"] ?? "")?.[1];
+      if (Number(start) !== size) {
+        await response.body.dump().catch(() => undefined);
+        throw await wrong(`it answered a request for bytes from ${size} with ${response.headers["content-range"] ?? "no Content-Range"}`);
+      }
+    } else if (response.status !== 200) {
+      throw await client.unexpected(response, `a request for blob ${blob.digest}`);
+    }
+    const handle = await fs.open(file, size > 0 ? "a" : "w");
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        if (size + chunk.length > blob.size) {
+          // A body longer than the descriptor: stop reading, it could be endless.
+          response.body.destroy();
+          await handle.close().catch(() => undefined);
+          throw await wrong(`it sent more than the ${blob.size} bytes the manifest gives`);
+        }
+        hash.update(chunk);
+        await handle.write(chunk);
+        size += chunk.length;
+        travelled += chunk.length;
+        bar.add(chunk.length);
+      }
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+    if (size < blob.size) {
+      const error = new Error(`the body ended after ${size} of ${blob.size} bytes`) as NodeJS.ErrnoException;
+      error.code = "ECONNRESET";
+      throw error;
+    }
+  }
+  const actual = `sha256:${hash.digest("hex")}`;
+  if (actual !== blob.digest) throw await wrong(`the ${blob.size} bytes hash to ${actual}`);
+  return travelled;
+}
+
+/** One blob into partial/, under a per-blob lock (two pulls of the same blob must not write one file), with retries that resume. */
+async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, blob: Descriptor, bar: BlobBar): Promise<{ file: string; bytes: number }> {
+  const file = path.join(partialDir(store), hexOf(blob.digest));
+  const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000, update: 2_000, retries: { retries: 6000, factor: 1, minTimeout: 100, maxTimeout: 200 } });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { file, bytes: await downloadBlob(client, ref, blob, file, bar) };
+      } catch (error) {
+        const cause = error instanceof PypakrError && !(error instanceof WrongBytesError) ? error.cause : error;
+        if (attempt >= BLOB_ATTEMPTS || !isRetryableError(cause)) {
+          if (error instanceof PypakrError) throw error;
+          throw new PypakrError(`the download of blob ${blob.digest} from registry ${ref.registry} failed: ${describe(error)}`, {
+            hint: "Run the same pull again: it resumes where this one stopped.",
+            cause: error,
+          });
+        }
+        await sleep(250 * attempt);
+      }
+    }
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+/** Runs a validation; when it rejects the image, deletes what was downloaded for it (nothing of an unusable image is kept). */
+async function forgetIfRejected<T>(fetched: Map<string, string>, validate: () => Promise<T>): Promise<T> {
+  try {
+    return await validate();
+  } catch (error) {
+    await Promise.all([...fetched.values()].map((file) => fs.rm(file, { force: true })));
+    throw error;
+  }
+}
+
+/** Pulls `refText` (HOST[:PORT]/REPO[:TAG|@DIGEST]) into the store. */
+export async function pullImage(config: Config, refText: string, options: PullOptions = {}): Promise<PullResult> {
+  const ref = parseReference(refText);
+  const source = formatReference(ref);
+  return withoutSecrets(async () => {
+    const store = await Store.open(config);
+    await fs.mkdir(partialDir(store), { recursive: true });
+    const client = new RegistryClient(ref.registry, options);
+    const work = store.tempPath("pull");
+    await fs.mkdir(work);
+    const bars = transferProgress("pull");
+    try {
+      const { bytes, digest, manifest } = await fetchManifest(client, ref, source);
+      await fs.writeFile(path.join(work, hexOf(digest)), bytes);
+      const blobs = [manifest.config, ...manifest.layers].filter((blob, i, all) => all.findIndex((other) => other.digest === blob.digest) === i);
+      const fetched = new Map<string, string>([[digest, path.join(work, hexOf(digest))]]);
+      const where: BlobSource = {
+        size: async (blob) => {
+          const file = fetched.get(blob);
+          return file ? (await lstatOrNull(file))?.size : store.blobSize(blob);
+        },
+        file: (blob) => fetched.get(blob) ?? store.blobFile(blob),
+      };
+      const missing: Descriptor[] = [];
+      for (const blob of blobs) if ((await store.blobSize(blob.digest)) !== blob.size) missing.push(blob);
+      const descriptor: Descriptor = { mediaType: MEDIA_TYPE_MANIFEST, digest, size: bytes.length };
+
+      // The config first and alone: an image pypakr cannot use is refused before any layer travels.
+      let bytesDownloaded = 0;
+      const config = missing.find((blob) => blob.digest === manifest.config.digest);
+      if (config) {
+        if (config.size > MAX_CONFIG_BYTES) throw notAnImage(source, `its config is ${config.size} bytes, more than a pypakr config can be`);
+        const bar = bars.bar(config.digest.slice(7, 19), config.size);
+        const got = await fetchBlob(store, client, ref, config, bar);
+        bar.finish("done");
+        fetched.set(config.digest, got.file);
+        bytesDownloaded += got.bytes;
+      }
+      const layerSizes = new Map(manifest.layers.map((layer) => [layer.digest, layer.size]));
+      const pending = new Set(missing.map((blob) => blob.digest));
+      await forgetIfRejected(fetched, () =>
+        openImage(source, descriptor, {
+          // Layers not fetched yet count as present with their stated size; they are checked for real below.
+          size: async (blob) => (pending.has(blob) && !fetched.has(blob) ? layerSizes.get(blob) : where.size(blob)),
+          file: (blob) => where.file(blob),
+        }),
+      );
+
+      await forEachLimited(
+        missing.filter((blob) => blob.digest !== manifest.config.digest),
+        options.concurrency ?? 3,
+        async (blob) => {
+          const bar = bars.bar(blob.digest.slice(7, 19), blob.size);
+          const got = await fetchBlob(store, client, ref, blob, bar);
+          fetched.set(blob.digest, got.file);
+          bytesDownloaded += got.bytes;
+          bar.finish("done");
+        },
+      );
+      bars.stop();
+      const image = await forgetIfRejected(fetched, () => openImage(source, descriptor, where));
+      const tag = localTag(ref);
+      await store.updateIndex(async (index) => {
+        for (const [blob, file] of fetched) await store.adoptVerifiedBlob(blob as Digest, file);
+        index.images[digest] ??= { stored: new Date().toISOString() };
+        if (tag) index.tags[tag] = digest;
+      });
+      await recordBlobSources(store, ref.registry, ref.repository, blobs.map((blob) => blob.digest));
+      if (options.output) await writeArchive(store, image, digest, tag, options.output);
+      return { reference: source, digest, ...(tag ? { tag } : {}), downloaded: missing.length, present: blobs.length - missing.length, bytesDownloaded };
+    } finally {
+      bars.stop();
+      await client.close();
+      await removeTree(work);
+    }
+  });
+}
+
+/** The archive `pypakr save` would write for the same name: tagged with the pulled tag, else the image's first tag. */
+async function writeArchive(store: Store, pulled: Image, digest: Digest, tag: string | undefined, output: string): Promise<void> {
+  const image = await loadImage(store, digest).catch(() => pulled);
+  await saveImage(image, path.resolve(output), tag ?? tagsOf(await store.readIndex(), digest)[0]);
+}

@@ -1,0 +1,217 @@
+/**
+ * `pypakr push`: sends an image's blobs and then its manifest to a registry,
+ * sending only what the registry lacks. For each blob: HEAD (there already:
+ * skip), else a cross-repository mount from a repository that is known to
+ * hold it (store/registry-sources.json), else an upload streamed from the
+ * store file: one PUT for small blobs, PATCH chunks with Content-Range for
+ * large ones. The manifest goes last, so a tag never names an image whose
+ * blobs are not all there; a push cut off half-way is simply run again and
+ * HEAD skips what arrived.
+ */
+import { createReadStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import { Readable } from "node:stream";
+import type { Config } from "../config/config.js";
+import type { Descriptor } from "../image/format.js";
+import { MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
+import { acquireImage, loadImage } from "../store/images.js";
+import { blobSources, recordBlobSources } from "../store/registry-sources.js";
+import { Store } from "../store/store.js";
+import { PypakrError, usageError } from "../util/errors.js";
+import { sha256Digest, type Digest } from "../util/hash.js";
+import { forEachLimited } from "../util/pool.js";
+import { pullScope, pushScope } from "./auth.js";
+import { RegistryClient, type ClientOptions } from "./client.js";
+import { isRetryableError } from "./http.js";
+import { transferProgress, type BlobBar } from "./progress.js";
+import { formatReference, parseReference, type Reference } from "./reference.js";
+import { withoutSecrets } from "./secrets.js";
+
+export interface TransferOptions extends ClientOptions {
+  /** Blobs in flight at once. */
+  concurrency?: number;
+  /** Blobs larger than this go up in PATCH chunks of this size. */
+  chunkSize?: number;
+}
+
+export interface PushResult {
+  reference: string;
+  digest: Digest;
+  uploaded: number;
+  skipped: number;
+  mounted: number;
+  bytesUploaded: number;
+}
+
+const DEFAULT_CONCURRENCY = 3;
+const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+/** Tries per blob upload: a cut connection restarts the blob in a fresh upload session. */
+const BLOB_ATTEMPTS = 3;
+
+type BlobOutcome = "skipped" | "mounted" | "uploaded";
+
+/** A file range as a stream that reports each chunk as it is read (so the bar moves as bytes leave). */
+function fileRange(file: string, start: number, end: number, onBytes: (bytes: number) => void): Readable {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    if (end < start) return;
+    for await (const chunk of createReadStream(file, { start, end })) {
+      const bytes = chunk as Buffer;
+      onBytes(bytes.length);
+      yield bytes;
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false });
+}
+
+class BlobPusher {
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly target: Reference,
+    private readonly chunkSize: number,
+  ) {}
+
+  private get scopes(): string[] {
+    return [pushScope(this.target.repository)];
+  }
+
+  private blobsPath(): string {
+    return `/v2/${this.target.repository}/blobs/`;
+  }
+
+  async exists(blob: Descriptor): Promise<boolean> {
+    const response = await this.client.fetch({ method: "HEAD", url: `${this.blobsPath()}${blob.digest}` }, this.scopes);
+    await response.body.dump().catch(() => undefined);
+    if (response.status === 200) return true;
+    if (response.status === 404) return false;
+    throw await this.client.unexpected(response, `a check for blob ${blob.digest}`);
+  }
+
+  /** Asks for a mount from `from`; resolves to true when mounted, else to the upload session the registry opened instead. */
+  async mount(blob: Descriptor, from: string): Promise<true | URL> {
+    const url = this.client.transport.url(`${this.blobsPath()}uploads/`);
+    url.searchParams.set("mount", blob.digest);
+    url.searchParams.set("from", from);
+    const response = await this.client.fetch({ method: "POST", url, headers: { "content-length": "0" }, body: () => Buffer.alloc(0) }, [...this.scopes, pullScope(from)]);
+    await response.body.dump().catch(() => undefined);
+    if (response.status === 201) return true;
+    if (response.status === 202) return this.location(response.headers.location, response.url, "a mount");
+    throw await this.client.unexpected(response, `a mount of blob ${blob.digest} from ${from}`);
+  }
+
+  private location(value: string | undefined, base: URL, what: string): URL {
+    if (!value) throw new PypakrError(`registry ${this.target.registry} answered ${what} without an upload location`, { hint: "The registry does not follow the OCI distribution spec; tell its operator." });
+    return new URL(value, base);
+  }
+
+  async startUpload(): Promise<URL> {
+    const response = await this.client.fetch({ method: "POST", url: `${this.blobsPath()}uploads/`, headers: { "content-length": "0" }, body: () => Buffer.alloc(0) }, this.scopes);
+    await response.body.dump().catch(() => undefined);
+    if (response.status !== 202) throw await this.client.unexpected(response, "the start of an upload");
+    return this.location(response.headers.location, response.url, "the start of an upload");
+  }
+
+  /** Streams the blob into the upload session and closes it with the digest, which the registry checks. */
+  async upload(blob: Descriptor, file: string, session: URL, bar: BlobBar): Promise<void> {
+    let location = session;
+    let sentBeforeClose = 0;
+    if (blob.size > this.chunkSize) {
+      for (let start = 0; start < blob.size; start += this.chunkSize) {
+        const end = Math.min(blob.size, start + this.chunkSize) - 1;
+        const response = await this.client.fetch(
+          {
+            method: "PATCH",
+            url: location,
+            headers: { "content-type": "application/octet-stream", "content-length": String(end - start + 1), "content-range": `${start}-${end}` },
+            body: () => fileRange(file, start, end, (bytes) => bar.add(bytes)),
+          },
+          this.scopes,
+        );
+        await response.body.dump().catch(() => undefined);
+        if (response.status !== 202) throw await this.client.unexpected(response, `chunk ${start}-${end} of blob ${blob.digest}`);
+        location = this.location(response.headers.location, response.url, "a chunk");
+      }
+      sentBeforeClose = blob.size;
+    }
+    const close = new URL(location);
+    close.searchParams.set("digest", blob.digest);
+    const monolithic = sentBeforeClose === 0;
+    const response = await this.client.fetch(
+      {
+        method: "PUT",
+        url: close,
+        headers: { "content-type": "application/octet-stream", "content-length": String(monolithic ? blob.size : 0) },
+        body: () => (monolithic ? fileRange(file, 0, blob.size - 1, (bytes) => bar.add(bytes)) : Buffer.alloc(0)),
+      },
+      this.scopes,
+    );
+    await response.body.dump().catch(() => undefined);
+    if (response.status !== 201) throw await this.client.unexpected(response, `the upload of blob ${blob.digest}`);
+  }
+}
+
+/** Pushes a stored image (tag or digest) or an image file to `targetText` (HOST[:PORT]/REPO[:TAG]). */
+export async function pushImage(config: Config, source: string, targetText: string, options: TransferOptions = {}): Promise<PushResult> {
+  const target = parseReference(targetText);
+  if (target.digest) throw usageError(`cannot push to a digest (${targetText})`, "Push to a tag: HOST[:PORT]/REPO[:TAG]; the registry computes the digest.");
+  const tag = target.tag ?? "latest";
+  return withoutSecrets(async () => {
+    const store = await Store.open(config);
+    const { digest, lease } = await acquireImage(store, source);
+    const client = new RegistryClient(target.registry, options);
+    const bars = transferProgress("push");
+    try {
+      const image = await loadImage(store, digest);
+      const blobs = [image.manifest.config, ...image.manifest.layers].filter((blob, i, all) => all.findIndex((other) => other.digest === blob.digest) === i);
+      const pusher = new BlobPusher(client, target, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+      const counts: Record<BlobOutcome, number> = { skipped: 0, mounted: 0, uploaded: 0 };
+      let bytesUploaded = 0;
+      await forEachLimited(blobs, options.concurrency ?? DEFAULT_CONCURRENCY, async (blob) => {
+        const bar = bars.bar(blob.digest.slice(7, 19), blob.size);
+        const outcome = await pushBlob(store, pusher, target, blob, image.blobFile(blob.digest), bar);
+        counts[outcome] += 1;
+        if (outcome === "uploaded") bytesUploaded += blob.size;
+        bar.finish(outcome === "uploaded" ? "done" : outcome === "skipped" ? "exists" : "mounted");
+      });
+      bars.stop();
+      const manifestBytes = await fs.readFile(image.blobFile(digest));
+      const response = await client.fetch(
+        { method: "PUT", url: `/v2/${target.repository}/manifests/${tag}`, headers: { "content-type": MEDIA_TYPE_MANIFEST, "content-length": String(manifestBytes.length) }, body: () => manifestBytes, idempotent: true },
+        [pushScope(target.repository)],
+      );
+      await response.body.dump().catch(() => undefined);
+      if (response.status !== 201 && response.status !== 200) throw await client.unexpected(response, `the manifest for ${tag}`);
+      const said = response.headers["docker-content-digest"];
+      if (said && said.startsWith("sha256:") && said !== sha256Digest(manifestBytes)) {
+        throw new PypakrError(`registry ${target.registry} stored the manifest under ${said}, but it is ${digest}`, { hint: "The registry changed the manifest; pypakr images must stay byte-identical. Use another registry." });
+      }
+      await recordBlobSources(store, target.registry, target.repository, blobs.map((blob) => blob.digest));
+      return { reference: formatReference({ ...target, tag }), digest, uploaded: counts.uploaded, skipped: counts.skipped, mounted: counts.mounted, bytesUploaded };
+    } finally {
+      bars.stop();
+      await client.close();
+      await lease.release();
+    }
+  });
+}
+
+async function pushBlob(store: Store, pusher: BlobPusher, target: Reference, blob: Descriptor, file: string, bar: BlobBar): Promise<BlobOutcome> {
+  if (await pusher.exists(blob)) return "skipped";
+  let session: URL | undefined;
+  for (const from of (await blobSources(store, target.registry, blob.digest)).filter((name) => name !== target.repository).slice(0, 3)) {
+    const mounted = await pusher.mount(blob, from);
+    if (mounted === true) return "mounted";
+    session = mounted;
+    break; // the registry opened a plain upload instead: use it rather than asking again
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pusher.upload(blob, file, session ?? (await pusher.startUpload()), bar);
+      return "uploaded";
+    } catch (error) {
+      const cause = error instanceof PypakrError ? error.cause : error;
+      if (attempt >= BLOB_ATTEMPTS || !isRetryableError(cause)) throw error;
+      // The session may hold part of the blob in an unknown state: start a fresh one.
+      session = undefined;
+    }
+  }
+}
