@@ -22,7 +22,7 @@ import { notAnImage, openImage, type BlobSource, type Image } from "../image/rea
 import { saveImage } from "../image/save.js";
 import { loadImage, tagsOf } from "../store/images.js";
 import { recordBlobSources } from "../store/registry-sources.js";
-import { Store } from "../store/store.js";
+import { PARTIAL_LOCK_STALE_MS, Store } from "../store/store.js";
 import { describe, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import { hexOf, sha256Digest, type Digest } from "../util/hash.js";
@@ -57,10 +57,6 @@ const ACCEPT = [MEDIA_TYPE_MANIFEST, MEDIA_TYPE_INDEX, "application/vnd.docker.d
 const BLOB_ATTEMPTS = 4;
 
 class WrongBytesError extends PypakrError {}
-
-function partialDir(store: Store): string {
-  return path.join(store.dir, "partial");
-}
 
 /** Fetches and checks the manifest: its bytes must hash to the digest asked for (or that the registry names). */
 async function fetchManifest(client: RegistryClient, ref: Reference, source: string): Promise<{ bytes: Buffer; digest: Digest; manifest: ImageManifest }> {
@@ -182,8 +178,8 @@ async function downloadBlob(client: RegistryClient, ref: Reference, blob: Descri
 
 /** One blob into partial/, under a per-blob lock (two pulls of the same blob must not write one file), with retries that resume. */
 async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, blob: Descriptor, bar: BlobBar): Promise<{ file: string; bytes: number }> {
-  const file = path.join(partialDir(store), hexOf(blob.digest));
-  const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000, update: 2_000, retries: { retries: 6000, factor: 1, minTimeout: 100, maxTimeout: 200 } });
+  const file = path.join(store.partialDir, hexOf(blob.digest));
+  const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: PARTIAL_LOCK_STALE_MS, update: 2_000, retries: { retries: 6000, factor: 1, minTimeout: 100, maxTimeout: 200 } });
   try {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -221,7 +217,7 @@ export async function pullImage(config: Config, refText: string, options: PullOp
   const source = formatReference(ref);
   return withoutSecrets(async () => {
     const store = await Store.open(config);
-    await fs.mkdir(partialDir(store), { recursive: true });
+    await fs.mkdir(store.partialDir, { recursive: true });
     const client = new RegistryClient(ref.registry, options);
     const work = store.tempPath("pull");
     await fs.mkdir(work);

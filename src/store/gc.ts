@@ -4,10 +4,11 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import lockfile from "proper-lockfile";
 import { containerRecordFile } from "../base/manifest.js";
 import { manifestSchema } from "../image/format.js";
 import type { Digest } from "../util/hash.js";
-import { processAlive, treeSize, type Store, type StoreIndex } from "./store.js";
+import { PARTIAL_LOCK_STALE_MS, processAlive, treeSize, type Store, type StoreIndex } from "./store.js";
 
 export interface GcResult {
   freedBytes: number;
@@ -50,6 +51,23 @@ export async function liveBlobs(store: Store, images: Iterable<string>): Promise
   return live;
 }
 
+/**
+ * Drops partly downloaded blobs that no pull is fetching now (a pull holds a
+ * lock beside each one). They only serve to resume a failed pull, and gc is
+ * asked to free space; the next pull starts such a blob afresh.
+ */
+async function removeIdlePartials(store: Store): Promise<number> {
+  let freed = 0;
+  for (const name of await fs.readdir(store.partialDir).catch(() => [])) {
+    if (name.endsWith(".lock")) continue;
+    const file = path.join(store.partialDir, name);
+    if (await lockfile.check(file, { realpath: false, lockfilePath: `${file}.lock`, stale: PARTIAL_LOCK_STALE_MS })) continue;
+    freed += await treeSize(file);
+    await fs.rm(file, { force: true });
+  }
+  return freed;
+}
+
 export async function collectGarbage(store: Store): Promise<GcResult> {
   return store.updateIndex(async (index) => {
     await pruneIndex(index);
@@ -69,7 +87,7 @@ export async function collectGarbage(store: Store): Promise<GcResult> {
         await fs.rm(file, { recursive: true, force: true });
       }
     }
-    freedBytes += await store.removeStaleTemp();
+    freedBytes += (await store.removeStaleTemp()) + (await removeIdlePartials(store));
     return { freedBytes, removedImages };
   });
 }

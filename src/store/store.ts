@@ -40,10 +40,15 @@ export function emptyIndex(): StoreIndex {
   return { formatVersion: INDEX_FORMAT_VERSION, images: {}, tags: {}, containers: {}, leases: {} };
 }
 
+/** When the lock a pull holds beside a partial blob counts as left by a dead process. */
+export const PARTIAL_LOCK_STALE_MS = 10_000;
+
 export class Store {
   readonly blobsDir: string;
   readonly tmpDir: string;
   readonly layersDir: string;
+  /** Blobs a pull is fetching or could not finish: kept so the next pull resumes them. */
+  readonly partialDir: string;
   private readonly indexFile: string;
   private readonly lockFile: string;
 
@@ -51,6 +56,7 @@ export class Store {
     this.blobsDir = path.join(dir, "blobs", "sha256");
     this.tmpDir = path.join(dir, "tmp");
     this.layersDir = path.join(dir, "layers", "sha256");
+    this.partialDir = path.join(dir, "partial");
     this.indexFile = path.join(dir, "index.json");
     this.lockFile = path.join(dir, "lock");
   }

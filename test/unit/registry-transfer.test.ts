@@ -17,6 +17,7 @@ import type { ImageConfig } from "../../src/image/format.js";
 import { login } from "../../src/registry/login.js";
 import { pullImage } from "../../src/registry/pull.js";
 import { pushImage } from "../../src/registry/push.js";
+import { collectGarbage } from "../../src/store/gc.js";
 import { addImageArchive } from "../../src/store/images.js";
 import { Store } from "../../src/store/store.js";
 import { PypakrError } from "../../src/util/errors.js";
@@ -360,6 +361,23 @@ describe("push and pull against a fake registry", () => {
     const ranged = registry.log.find((entry) => entry.path.endsWith(bigDigest) && entry.method === "GET");
     assert.match(String(ranged?.headers.range), /^bytes=\d+-$/);
     assert.ok(pulled.bytesDownloaded < big.length, `resumed: ${pulled.bytesDownloaded} bytes travelled`);
+    assert.deepEqual((await storeContents(receiver)).partial, []);
+  });
+
+  test("gc drops a half-downloaded blob that no pull is fetching", async () => {
+    const receiver = await freshConfig();
+    const big = image.layers[1] as Buffer;
+    const bigDigest = digestOf(big);
+    registry.hook = (req, res, url) => {
+      if (req.method !== "GET" || !url.pathname.endsWith(bigDigest)) return false;
+      res.writeHead(200, { "content-length": big.length });
+      res.write(big.subarray(0, 30_000), () => setTimeout(() => res.destroy(), 20));
+      return true;
+    };
+    await assert.rejects(pullImage(receiver, `${registry.host}/team/app:1`, { retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }), PypakrError);
+    assert.ok((await storeContents(receiver)).partial.includes(bigDigest.slice(7)));
+    const freed = await collectGarbage(await Store.open(receiver));
+    assert.ok(freed.freedBytes >= 30_000, `freed ${freed.freedBytes}`);
     assert.deepEqual((await storeContents(receiver)).partial, []);
   });
 
