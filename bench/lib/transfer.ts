@@ -6,9 +6,11 @@
  * requests and headers as well as blob bodies, and compared with the sizes of
  * the layers the second image has and the first has not.
  */
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { REGISTRY_BINARY, startRegistry } from "../../test/support/registry.js";
 import type { FixtureSet } from "./fixtures.js";
 import { compare, scratchOf, type Comparison } from "./measure.js";
@@ -19,6 +21,12 @@ export interface TransferResult {
   comparison: Comparison;
   sizes: { transferSent: number; transferNewLayers: number };
   note: string;
+}
+
+/** The pushes run asynchronously: the counting proxy lives in this process's event loop. */
+async function pypakrAsync(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const { stdout } = await promisify(execFile)(CLI, args, { env, maxBuffer: 16 * 1024 * 1024 });
+  return stdout;
 }
 
 interface CountingProxy {
@@ -90,9 +98,9 @@ export async function measureTransfer(set: FixtureSet, firstImage: string, pytho
   try {
     const host = `127.0.0.1:${proxy.port}`;
     log(`${set.name} transfer: pushing both images to docker-registry on ${host}`);
-    run({ cmd: CLI, args: ["push", "-q", firstImage, `${host}/bench:first`] }, env);
+    await pypakrAsync(["push", "-q", firstImage, `${host}/bench:first`], env);
     proxy.reset();
-    const pushed = JSON.parse(run({ cmd: CLI, args: ["push", "-q", "--json", secondImage, `${host}/bench:second`] }, env)) as { uploaded: number; skipped: number };
+    const pushed = JSON.parse(await pypakrAsync(["push", "-q", "--json", secondImage, `${host}/bench:second`], env)) as { uploaded: number; skipped: number };
     const sent = proxy.sent();
     const first = layersOf(firstImage, env);
     const newLayers = [...layersOf(secondImage, env)].filter(([digest]) => !first.has(digest));

@@ -9,7 +9,7 @@
  * the test's own, never ~/.docker.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -446,5 +446,35 @@ describe("real registry killed in the middle of a push", () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe("real registry over HTTPS with a private CA", () => {
+  let registry: Registry;
+  before(async () => {
+    registry = await startRegistry({ tls: true });
+  });
+  after(() => registry?.stop());
+
+  test("real registry over HTTPS: --ca-file trusts its certificate; without it the error names the fix", async () => {
+    const where = { home, docker: (await freshHome()).docker };
+    const reference = `${registry.host}/secure/jokes:1`;
+    // On loopback pypakr speaks plain HTTP unless told of a CA: an HTTPS-only registry then fails clearly.
+    expectCleanFailure(await cli(["push", jokes1, reference], where), new RegExp(escape(registry.host)));
+    const pushed = json<PushJson>(await cli(["push", jokes1, reference, "--json", "--ca-file", registry.caFile ?? ""], where), "push --ca-file");
+    assert.ok(pushed.uploaded > 0);
+    const other = await freshHome();
+    const pulled = json<PullJson>(await cli(["pull", reference, "--json", "--ca-file", registry.caFile ?? ""], other), "pull --ca-file");
+    assert.equal(pulled.digest, pushed.digest);
+    // A CA that did not sign the registry's certificate is refused, clearly, and nothing is stored.
+    const stranger = path.join(dir, "stranger-ca");
+    await fs.mkdir(stranger, { recursive: true });
+    const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(stranger, "key.pem"), "-out", path.join(stranger, "ca.pem"), "-days", "2", "-subj", "/CN=stranger"], { encoding: "utf8" });
+    assert.equal(made.status, 0, made.stderr);
+    const third = await freshHome();
+    const refused = await cli(["pull", reference, "--ca-file", path.join(stranger, "ca.pem")], third);
+    expectCleanFailure(refused, /certificate/i);
+    assert.match(refused.stderr, /--ca-file/);
+    assert.deepEqual(JSON.parse(expectOk(await cli(["images", "--json"], third), "images").stdout), []);
   });
 });

@@ -14,6 +14,7 @@ import type { ChildProcess } from "node:child_process";
 import { createSign, randomUUID, X509Certificate } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
 import { makeTempDir, removeDir } from "./helpers.js";
@@ -25,6 +26,8 @@ export interface RegistryOptions {
   auth?: "htpasswd" | "token";
   /** user -> password, for htpasswd and token modes (default: one user "tester"). */
   users?: Record<string, string>;
+  /** HTTPS with a self-signed certificate for 127.0.0.1 (its file: Registry.caFile). */
+  tls?: boolean;
 }
 
 export interface TokenRequest {
@@ -46,6 +49,8 @@ export interface Registry {
   storage: string;
   auth: "none" | "htpasswd" | "token";
   users: Record<string, string>;
+  /** The certificate to trust (tls mode only). */
+  caFile: string | null;
   /** Every request the token service answered (token mode only; empty otherwise). */
   tokenRequests: TokenRequest[];
   /** Stops the registry (and the token service) and removes its files. */
@@ -103,7 +108,8 @@ export async function freePort(): Promise<number> {
 /** Any HTTP answer from GET /v2/ (200 or 401) means the registry is up. */
 function probe(url: string): Promise<number | null> {
   return new Promise((resolve) => {
-    const request = http.get(url, { timeout: 1000 }, (response) => {
+    const get = url.startsWith("https:") ? (target: string, options: https.RequestOptions, done: (response: http.IncomingMessage) => void) => https.get(target, options, done) : http.get;
+    const request = get(url, { timeout: 1000, rejectUnauthorized: false }, (response) => {
       response.resume();
       resolve(response.statusCode ?? null);
     });
@@ -211,7 +217,7 @@ async function startTokenService(dir: string, options: { service: string; issuer
 }
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<Registry> {
-  requireBinaries([REGISTRY_BINARY, ...(options.auth === "htpasswd" ? ["htpasswd"] : []), ...(options.auth === "token" ? ["openssl"] : [])]);
+  requireBinaries([REGISTRY_BINARY, ...(options.auth === "htpasswd" ? ["htpasswd"] : []), ...(options.auth === "token" || options.tls ? ["openssl"] : [])]);
   const dir = await makeTempDir("pypakr-registry-");
   directories.add(dir);
   const storage = path.join(dir, "storage");
@@ -235,6 +241,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     tokenService = started;
     authYaml = `auth:\n  token:\n    realm: ${started.realm}\n    service: ${service}\n    issuer: ${issuer}\n    rootcertbundle: ${started.certFile}\n`;
   }
+  let caFile: string | null = null;
+  let tlsYaml: string[] = [];
+  if (options.tls) {
+    caFile = path.join(dir, "registry.crt");
+    const keyFile = path.join(dir, "registry.key");
+    run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", caFile, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    tlsYaml = ["  tls:", `    certificate: ${caFile}`, `    key: ${keyFile}`];
+  }
   const config = path.join(dir, "config.yml");
   await fs.writeFile(
     config,
@@ -255,6 +269,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       "http:",
       `  addr: ${host}`,
       "  secret: pypakr-test-secret",
+      ...tlsYaml,
       "",
     ].join("\n") + authYaml,
   );
@@ -279,7 +294,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (state.exited !== null) throw new Error(`docker-registry ${state.exited} before answering on ${host}:\n${output}`);
-      if ((await probe(`http://${host}/v2/`)) !== null) return;
+      if ((await probe(`${options.tls ? "https" : "http"}://${host}/v2/`)) !== null) return;
       if (Date.now() > deadline) {
         started.kill("SIGKILL");
         throw new Error(`docker-registry did not answer GET http://${host}/v2/ within 15 s:\n${output}`);
@@ -325,6 +340,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     storage,
     auth: options.auth ?? "none",
     users,
+    caFile,
     tokenRequests,
     stop: async () => {
       await killChild("SIGTERM");
