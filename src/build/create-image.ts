@@ -15,7 +15,7 @@ import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
 import { PLACEHOLDER, PREFIX_LENGTH } from "../image/relocation.js";
 import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
 import { PypakrError } from "../util/errors.js";
-import { cleanupOnInterrupt, lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
+import { cleanupOnInterrupt, lstatOrNull, removeDeadTemp, removeTree, tempName } from "../util/fs.js";
 import { progress } from "../util/log.js";
 import { forEachLimited } from "../util/pool.js";
 import { diffWorkEnv, type Change } from "./diff.js";
@@ -40,6 +40,17 @@ export interface CreatedImage extends WrittenImage {
 }
 
 const WORK_NAME = "pypakr-build-";
+const SCRATCH_NAME = "scratch-";
+
+/**
+ * Work envs and scratch dirs are named after their process (tempName), so a
+ * build removes what killed builds left (as gc does): a work env is a whole
+ * venv, too big to leave lying around.
+ */
+async function removeDeadBuilds(config: Config): Promise<void> {
+  await removeDeadTemp(tmpDir(config), SCRATCH_NAME);
+  for (const root of new Set([tmpDir(config), os.tmpdir()])) await removeDeadTemp(root, WORK_NAME);
+}
 
 /**
  * The build runs at a path exactly PREFIX_LENGTH long (padded with `_`), so
@@ -51,7 +62,7 @@ async function makeWorkPath(config: Config): Promise<string> {
   for (const root of [tmpDir(config), os.tmpdir()]) {
     await fs.mkdir(root, { recursive: true });
     const real = await fs.realpath(root);
-    const stem = path.join(real, `${WORK_NAME}${randomSuffix()}`);
+    const stem = path.join(real, tempName(WORK_NAME));
     if (stem.length > PREFIX_LENGTH) continue;
     const workEnv = stem.padEnd(PREFIX_LENGTH, "_");
     await fs.mkdir(workEnv);
@@ -128,8 +139,9 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     throw new PypakrError(`source ${source} does not exist`, { hint: "Pass a directory or a .tar/.tar.gz file with -s." });
   });
   const base = await ensureBase(config, options.python ?? config.python);
+  await removeDeadBuilds(config);
   const workEnv = await makeWorkPath(config);
-  const scratch = path.join(tmpDir(config), `scratch-${randomSuffix()}`);
+  const scratch = path.join(tmpDir(config), tempName(SCRATCH_NAME));
   const forget = [cleanupOnInterrupt(workEnv), cleanupOnInterrupt(scratch)];
   let removeWorkEnv = () => removeTree(workEnv);
   try {

@@ -12,13 +12,13 @@ import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
 import { checkSymlinks } from "../image/extract.js";
 import type { Image } from "../image/reader.js";
-import { acquireImage, loadImage } from "../store/images.js";
+import { acquireImage, forgetAddedImage, loadImage } from "../store/images.js";
 import { forgetUnpackedLayer, isInUnpackedLayer, unpackLayer } from "../store/layers.js";
 import { Store } from "../store/store.js";
 import { unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter } from "../python/interpreter.js";
 import { isErrno, PypakrError } from "../util/errors.js";
-import { exists, isEmptyDir, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
+import { exists, isEmptyDir, processAlive, removeTree, siblingOwner, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { progress } from "../util/log.js";
 import { launchFile, launchScript } from "./launch.js";
 import type { ContainerRecord } from "./record.js";
@@ -95,6 +95,29 @@ async function materialize(store: Store, image: Image, base: Base, staging: stri
   return used;
 }
 
+/**
+ * A create-container --force killed between commit's two renames left the
+ * old container at `.DIR.old-PID-*` beside its finished staging dir, and DIR
+ * absent: the old one goes back, as if the command had never run. (Any other
+ * leftovers of dead processes go when the staging dir is made; see
+ * withTempPath.)
+ */
+async function restoreInterruptedReplace(target: string): Promise<void> {
+  if (await exists(target)) return;
+  const owner = siblingOwner(target);
+  const names = await fs.readdir(path.dirname(target)).catch(() => [] as string[]);
+  const left = names.flatMap((name) => {
+    const found = owner(name);
+    return found && !processAlive(found.pid) ? [{ name, ...found }] : [];
+  });
+  for (const old of left.filter((entry) => entry.purpose === "old")) {
+    if (!left.some((entry) => entry.purpose === "create" && entry.pid === old.pid)) continue;
+    await fs.rename(path.join(path.dirname(target), old.name), target);
+    progress(`restored ${target}, which an interrupted pypakr had moved aside`);
+    return;
+  }
+}
+
 /** Moves the finished tree onto `target`, replacing an old one only after the new one is whole. */
 async function commit(staging: string, target: string): Promise<void> {
   if (!(await exists(target))) return fs.rename(staging, target);
@@ -111,9 +134,10 @@ async function commit(staging: string, target: string): Promise<void> {
 
 export async function createContainer(config: Config, options: CreateContainerOptions): Promise<CreatedContainer> {
   const target = path.resolve(options.container);
+  await restoreInterruptedReplace(target);
   await checkTarget(target, options.force ?? false);
   const store = await Store.open(config);
-  const { digest, lease } = await acquireImage(store, options.image);
+  const { digest, lease, added } = await acquireImage(store, options.image, target);
   let leased = true;
   try {
     const image = await loadImage(store, digest);
@@ -155,6 +179,13 @@ export async function createContainer(config: Config, options: CreateContainerOp
     });
     leased = false;
     return { dir: target, image, base, link };
+  } catch (error) {
+    // An image file this command loaded only to fail with leaves the store as it was.
+    if (added) {
+      await forgetAddedImage(store, digest, added, lease);
+      leased = false;
+    }
+    throw error;
   } finally {
     if (leased) await lease.release();
   }

@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { PypakrError } from "../util/errors.js";
 import { lstatOrNull, lstatOrNullSync, writeNewFile } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
-import { normalizeEntryName, readBody, readTarFile, type TarHeader } from "../util/tar.js";
+import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile, type TarHeader } from "../util/tar.js";
 import type { RelocationKind } from "./format.js";
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from "./layer-writer.js";
 import { relocateContent, RelocationError } from "./relocation.js";
@@ -60,6 +60,89 @@ const SMALL_FILE_BYTES = 1024 * 1024;
 /** Relocated files are rewritten in memory; beyond this an image is not a venv pypakr can trust. */
 const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
 
+function entryError(what: string, entry: string, problem: string): PypakrError {
+  return new PypakrError(`${what}: entry "${entry}" ${problem}; refusing to extract it`, {
+    hint: "The archive is damaged or was crafted to write outside its target; get it from a trusted source.",
+  });
+}
+
+/** What an entry is once its header passed every check that needs no filesystem. */
+type CheckedEntry =
+  | { kind: "directory" | "file" | "symlink"; relative: string }
+  | { kind: "link"; relative: string; linkTarget: { path: string; link: string } }
+  | { kind: "whiteout"; relative: string; victim: string }
+  | { kind: "opaque"; relative: string; victim: string };
+
+/**
+ * The checks on one entry that hold in any tree (PEP 706's `data` filter,
+ * plus OCI whiteout rules): a safe relative name, an allowed type, a symlink
+ * whose text stays inside, a hard link to a safe name, a well-formed
+ * whiteout. Null for the archive's root directory, which is skipped.
+ */
+function checkEntry(header: TarHeader, options: Pick<ExtractOptions, "what" | "whiteouts" | "reserved">): CheckedEntry | null {
+  const fail = (entry: string, problem: string) => entryError(options.what, entry, problem);
+  const name = normalizeEntryName(header.name);
+  if ("error" in name) throw fail(header.name, name.error);
+  const relative = name.path;
+  if (relative === "") {
+    if (header.type === "directory") return null;
+    throw fail(header.name, "names the target directory itself");
+  }
+  const parts = relative.split("/");
+  const top = parts[0] ?? "";
+  if (isReserved(options, top)) throw fail(relative, `writes into "${top}", which is pypakr's own`);
+  // A directory named like a whiteout is no whiteout, but in an image it reads as one: `.wh.x/f` would be
+  // refused (or misread) when the image is extracted, so neither a source nor a layer may hold one.
+  if (parts.slice(0, -1).some((part) => part.startsWith(WHITEOUT_PREFIX))) throw fail(relative, "is inside a directory named like an OCI whiteout (.wh.*)");
+  const base = parts[parts.length - 1] ?? "";
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    if (options.whiteouts === "refuse") throw fail(relative, "is named like an OCI whiteout (.wh.*), which would delete files in an image; rename it");
+    if (header.type !== "file" || (header.size ?? 0) !== 0) throw fail(relative, "is a whiteout that is not an empty regular file");
+    const dir = parts.slice(0, -1).join("/");
+    if (base === OPAQUE_WHITEOUT) {
+      if (dir === "") throw fail(relative, "makes the whole tree opaque");
+      return { kind: "opaque", relative, victim: dir };
+    }
+    const victimName = base.slice(WHITEOUT_PREFIX.length);
+    if (victimName === "" || victimName === "." || victimName === ".." || victimName.startsWith(WHITEOUT_PREFIX)) throw fail(relative, "is a whiteout that names no file");
+    // `.wh..pypakr` would delete the container's own metadata as surely as writing into it would overwrite it.
+    if (dir === "" && isReserved(options, victimName)) throw fail(relative, `is a whiteout of "${victimName}", which is pypakr's own`);
+    return { kind: "whiteout", relative, victim: dir ? `${dir}/${victimName}` : victimName };
+  }
+  switch (header.type) {
+    case "directory":
+      return { kind: "directory", relative };
+    case "file":
+    case "contiguous-file":
+      return { kind: "file", relative };
+    case "symlink": {
+      const link = header.linkname ?? "";
+      if (link === "" || link.includes("\0")) throw fail(relative, "is a symlink with an empty or NUL-holding target");
+      if (path.posix.isAbsolute(link)) throw fail(relative, `is a symlink to the absolute path "${link}"`);
+      const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(relative), link));
+      if (resolved === ".." || resolved.startsWith("../")) throw fail(relative, `is a symlink to "${link}", outside the target`);
+      if (resolved === "." || resolved === relative) throw fail(relative, `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`);
+      return { kind: "symlink", relative };
+    }
+    case "link": {
+      const link = header.linkname ?? "";
+      const target = normalizeEntryName(link);
+      if ("error" in target || target.path === "") throw fail(relative, `is a hard link to "${link}", which ${"error" in target ? target.error : "is the target itself"}`);
+      // Linking a name to itself or to a file below it would first remove the very file it links to.
+      if (target.path === relative || target.path.startsWith(`${relative}/`)) throw fail(relative, `is a hard link to "${link}", which is ${target.path === relative ? "itself" : "below itself"}`);
+      const linkTop = target.path.split("/")[0] ?? "";
+      if (isReserved(options, linkTop)) throw fail(relative, `is a hard link into "${linkTop}", which is pypakr's own`);
+      return { kind: "link", relative, linkTarget: { path: target.path, link } };
+    }
+    default:
+      throw fail(relative, `is a ${header.type ?? "special file"}, which a venv never needs`);
+  }
+}
+
+function isReserved(options: Pick<ExtractOptions, "reserved">, top: string): boolean {
+  return options.reserved?.has(top) ?? false;
+}
+
 class Extraction {
   private readonly verifiedDirs = new Set<string>([""]);
   /** Paths this archive wrote, and the directories above them (an opaque whiteout keeps both). */
@@ -74,9 +157,7 @@ class Extraction {
   ) {}
 
   fail(entry: string, problem: string): PypakrError {
-    return new PypakrError(`${this.options.what}: entry "${entry}" ${problem}; refusing to extract it`, {
-      hint: "The archive is damaged or was crafted to write outside its target; get it from a trusted source.",
-    });
+    return entryError(this.options.what, entry, problem);
   }
 
   private forget(relative: string): void {
@@ -128,30 +209,22 @@ class Extraction {
   }
 
   async entry(header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
-    const name = normalizeEntryName(header.name);
-    if ("error" in name) throw this.fail(header.name, name.error);
-    const relative = name.path;
-    if (relative === "") {
-      if (header.type === "directory") return;
-      throw this.fail(header.name, "names the target directory itself");
-    }
-    const top = relative.split("/")[0] ?? "";
-    if (this.options.reserved?.has(top)) throw this.fail(relative, `writes into "${top}", which is pypakr's own`);
-    const base = path.posix.basename(relative);
-    if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(relative, header);
-
-    switch (header.type) {
+    const checked = checkEntry(header, this.options);
+    if (checked === null) return;
+    const { relative } = checked;
+    switch (checked.kind) {
+      case "whiteout":
+        return this.whiteout(relative, checked.victim);
+      case "opaque":
+        return this.opaqueMarker(relative, checked.victim);
       case "directory":
         return this.directory(relative);
       case "file":
-      case "contiguous-file":
         return this.file(relative, header, body);
       case "symlink":
         return this.symlink(relative, header.linkname ?? "");
       case "link":
-        return this.hardlink(relative, header.linkname ?? "");
-      default:
-        throw this.fail(relative, `is a ${header.type ?? "special file"}, which a venv never needs`);
+        return this.hardlink(relative, checked.linkTarget);
     }
   }
 
@@ -199,11 +272,6 @@ class Extraction {
   }
 
   private async symlink(relative: string, link: string): Promise<void> {
-    if (link === "" || link.includes("\0")) throw this.fail(relative, "is a symlink with an empty or NUL-holding target");
-    if (path.posix.isAbsolute(link)) throw this.fail(relative, `is a symlink to the absolute path "${link}"`);
-    const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(relative), link));
-    if (resolved === ".." || resolved.startsWith("../")) throw this.fail(relative, `is a symlink to "${link}", outside the target`);
-    if (resolved === "." || resolved === relative) throw this.fail(relative, `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`);
     this.ensureParents(relative);
     await this.replaceWithNonDir(relative);
     await fs.symlink(link, path.join(this.root, relative));
@@ -212,11 +280,8 @@ class Extraction {
     this.options.listing?.push({ type: "symlink", path: relative, link });
   }
 
-  private async hardlink(relative: string, link: string): Promise<void> {
-    const target = normalizeEntryName(link);
-    if ("error" in target || target.path === "") throw this.fail(relative, `is a hard link to "${link}", which ${"error" in target ? target.error : "is the target itself"}`);
-    const top = target.path.split("/")[0] ?? "";
-    if (this.options.reserved?.has(top)) throw this.fail(relative, `is a hard link into "${top}", which is pypakr's own`);
+  private async hardlink(relative: string, target: { path: string; link: string }): Promise<void> {
+    const link = target.link;
     this.ensureParents(target.path, relative);
     const stat = await fs.lstat(path.join(this.root, target.path)).catch(() => null);
     if (!stat?.isFile()) throw this.fail(relative, `is a hard link to "${link}", which is not a regular file in the archive`);
@@ -228,23 +293,10 @@ class Extraction {
     if (original?.type === "file") this.options.listing?.push({ ...original, path: relative });
   }
 
-  private async whiteout(relative: string, header: TarHeader): Promise<void> {
-    if (this.options.whiteouts === "refuse") throw this.fail(relative, "is named like an OCI whiteout (.wh.*), which would delete files in an image; rename it");
-    if (header.type !== "file" || (header.size ?? 0) !== 0) throw this.fail(relative, "is a whiteout that is not an empty regular file");
-    const dir = path.posix.dirname(relative) === "." ? "" : path.posix.dirname(relative);
-    const base = path.posix.basename(relative);
-    if (base === OPAQUE_WHITEOUT && this.options.whiteouts === "record") {
-      if (dir === "") throw this.fail(relative, "makes the whole tree opaque");
-      this.options.listing?.push({ type: "opaque", path: dir });
-      return;
-    }
-    if (base === OPAQUE_WHITEOUT) return this.opaque(dir);
-    const victimName = base.slice(WHITEOUT_PREFIX.length);
-    if (victimName === "" || victimName === "." || victimName === ".." || victimName.startsWith(WHITEOUT_PREFIX)) {
-      throw this.fail(relative, "is a whiteout that names no file");
-    }
-    const victim = dir ? `${dir}/${victimName}` : victimName;
+  private async whiteout(relative: string, victim: string): Promise<void> {
     if (this.options.whiteouts === "record") {
+      // Recorded, not applied: still, a whiteout reached through a link would delete through it once applied.
+      this.checkParentsNotLinks(victim, relative);
       this.options.listing?.push({ type: "whiteout", path: victim });
       return;
     }
@@ -253,13 +305,34 @@ class Extraction {
     this.forget(victim);
   }
 
+  private async opaqueMarker(relative: string, dir: string): Promise<void> {
+    if (this.options.whiteouts === "record") {
+      this.checkParentsNotLinks(relative, relative);
+      this.options.listing?.push({ type: "opaque", path: dir });
+      return;
+    }
+    return this.opaque(dir);
+  }
+
+  /** Refuses `relative` when one of its existing parents is a symlink or a file, creating nothing. */
+  private checkParentsNotLinks(relative: string, entry: string): void {
+    const parts = relative.split("/").slice(0, -1);
+    for (let end = 1; end <= parts.length; end++) {
+      const current = parts.slice(0, end).join("/");
+      if (this.verifiedDirs.has(current)) continue;
+      const stat = lstatOrNullSync(path.join(this.root, current));
+      if (stat === null) return;
+      if (stat.isSymbolicLink()) throw this.fail(entry, `would reach "${relative}" through the symlink "${current}"`);
+      if (!stat.isDirectory()) throw this.fail(entry, `needs "${current}" to be a directory, but it is a file`);
+    }
+  }
+
   /**
    * An opaque directory hides everything lower layers put in it, at any depth,
    * whatever order this layer's entries come in: what this layer wrote under
    * it (and the directories leading there) stays, the rest goes.
    */
   private async opaque(dir: string): Promise<void> {
-    if (dir === "") throw this.fail(OPAQUE_WHITEOUT, "makes the whole tree opaque");
     this.ensureParents(`${dir}/${OPAQUE_WHITEOUT}`);
     const stat = await lstatOrNull(path.join(this.root, dir));
     if (stat?.isDirectory()) await this.hideLower(dir);
@@ -269,12 +342,15 @@ class Extraction {
     for (const child of await fs.readdir(path.join(this.root, dir))) {
       const relative = `${dir}/${child}`;
       const full = path.join(this.root, relative);
-      if (this.aboveWritten.has(relative)) {
+      // lstat first: a directory this layer wrote into may since have been replaced by a symlink (also
+      // written here), and descending into that would delete through the link.
+      const isDir = (await fs.lstat(full)).isDirectory();
+      if (this.aboveWritten.has(relative) && isDir) {
         await this.hideLower(relative);
       } else if (!this.writtenHere.has(relative)) {
         await fs.rm(full, { recursive: true, force: true });
         this.forget(relative);
-      } else if ((await fs.lstat(full)).isDirectory()) {
+      } else if (isDir) {
         await this.hideLower(relative);
       }
     }
@@ -289,6 +365,12 @@ class Extraction {
  * but leaves the tree when `a/up` is a link to `..`.
  */
 async function whereLinkLeads(root: string, link: string, madeByArchive: ReadonlySet<string>): Promise<"inside" | "escapes" | "trusted"> {
+  const readLink = async (relative: string) => ((await lstatOrNull(path.join(root, relative)))?.isSymbolicLink() ? fs.readlink(path.join(root, relative)) : null);
+  return followLink(link, readLink, madeByArchive);
+}
+
+/** whereLinkLeads over any tree: `readLink` gives a path's link text, or null when it is no symlink. */
+async function followLink(link: string, readLink: (relative: string) => Promise<string | null>, madeByArchive: ReadonlySet<string>): Promise<"inside" | "escapes" | "trusted"> {
   let budget = 40; // the kernel's own limit on links in one lookup
   const walk = async (start: string[], target: string): Promise<string[] | "escapes" | "trusted"> => {
     const stack = [...start];
@@ -301,10 +383,9 @@ async function whereLinkLeads(root: string, link: string, madeByArchive: Readonl
       }
       stack.push(part);
       const current = stack.join("/");
-      const stat = await lstatOrNull(path.join(root, current));
-      if (!stat?.isSymbolicLink()) continue;
+      const next = await readLink(current);
+      if (next === null) continue;
       if (--budget < 0) return "escapes";
-      const next = await fs.readlink(path.join(root, current));
       if (path.posix.isAbsolute(next)) return madeByArchive.has(current) ? "escapes" : "trusted";
       stack.pop();
       const resolved = await walk(stack, next);
@@ -314,9 +395,17 @@ async function whereLinkLeads(root: string, link: string, madeByArchive: Readonl
     return stack;
   };
   const parent = path.posix.dirname(link);
-  const resolved = await walk(parent === "." ? [] : parent.split("/"), await fs.readlink(path.join(root, link)));
+  const text = await readLink(link);
+  if (text === null) return "inside";
+  const resolved = await walk(parent === "." ? [] : parent.split("/"), text);
   if (Array.isArray(resolved)) return resolved.length === 0 ? "escapes" : "inside";
   return resolved;
+}
+
+function escapingLinkError(what: string, link: string): PypakrError {
+  return new PypakrError(`${what}: the symlink "${link}" leads outside the target (or to the target itself) through other links; refusing it`, {
+    hint: "The archive is damaged or was crafted to point outside its target; get it from a trusted source.",
+  });
 }
 
 /** Refuses the tree if any symlink an archive made leads outside it, now that every entry is in place. */
@@ -326,9 +415,7 @@ export async function checkSymlinks(root: string, symlinks: ReadonlySet<string>,
     if (!stat?.isSymbolicLink()) continue;
     if ((await whereLinkLeads(root, link, symlinks)) === "escapes") {
       await fs.unlink(path.join(root, link));
-      throw new PypakrError(`${what}: the symlink "${link}" leads outside the target (or to the target itself) through other links; refusing it`, {
-        hint: "The archive is damaged or was crafted to point outside its target; get it from a trusted source.",
-      });
+      throw escapingLinkError(what, link);
     }
   }
 }
@@ -352,14 +439,89 @@ export async function extractTar(archive: string, root: string, options: Extract
     await checkSymlinks(root, extraction.symlinks, options.what);
     return extraction.symlinks;
   } catch (error) {
-    if (error instanceof PypakrError) throw error;
-    const failure = error as NodeJS.ErrnoException;
-    // A system call failing on a path in the target (disk full, permissions) is about the target, not the archive.
-    if (failure.path && (failure.path === root || failure.path.startsWith(`${root}${path.sep}`))) {
-      throw new PypakrError(`cannot extract ${options.what} into ${root}: ${failure.message}`, { hint: "Check free space and permissions there, then try again." });
+    throw archiveError(error, options.what, root);
+  }
+}
+
+/** A failure while reading `what` as a PypakrError: about the archive, or (for a system call on a path under `root`) about the target. */
+function archiveError(error: unknown, what: string, root: string | null): PypakrError {
+  if (error instanceof PypakrError) return error;
+  if (error instanceof ArchiveTooLargeError) {
+    return new PypakrError(`${what} ${error.message}; refusing it`, { hint: "The archive is damaged or was crafted to exhaust the disk; get it from a trusted source." });
+  }
+  const failure = error as NodeJS.ErrnoException;
+  // A system call failing on a path in the target (disk full, permissions) is about the target, not the archive.
+  if (root !== null && failure.path && (failure.path === root || failure.path.startsWith(`${root}${path.sep}`))) {
+    return new PypakrError(`cannot extract ${what} into ${root}: ${failure.message}`, { hint: "Check free space and permissions there, then try again." });
+  }
+  return new PypakrError(`${what} is not a readable tar archive: ${failure.message}`, {
+    hint: "The file is damaged or not a tar (.tar or .tar.gz); make or fetch it again.",
+  });
+}
+
+/**
+ * Reads a layer without writing anything and refuses it if extractTar would
+ * refuse it alone: every entry's own checks (checkEntry), plus what the
+ * archive's earlier entries decide, such as a write or a hard link through a
+ * symlink it made, or a hard link to a file it does not hold. Run when an
+ * image enters the store (load, create-container -i FILE, pull), so a layer
+ * that can never be extracted is refused before the store keeps it.
+ */
+export async function checkLayerArchive(archive: string, options: { what: string; reserved?: ReadonlySet<string> }): Promise<void> {
+  const checkOptions = { ...options, whiteouts: "record" as const };
+  const fail = (entry: string, problem: string) => entryError(options.what, entry, problem);
+  /** What this archive put at each path so far (parents it implies are directories), and its symlinks' text. */
+  const kinds = new Map<string, "dir" | "file" | "symlink">();
+  const links = new Map<string, string>();
+  const reachable = (relative: string, entry: string) => {
+    const parts = relative.split("/");
+    for (let end = 1; end < parts.length; end++) {
+      const current = parts.slice(0, end).join("/");
+      const kind = kinds.get(current);
+      if (kind === "symlink") throw fail(entry, `would reach "${relative}" through the symlink "${current}"`);
+      if (kind === "file") throw fail(entry, `needs "${current}" to be a directory, but it is a file`);
+      kinds.set(current, "dir");
     }
-    throw new PypakrError(`${options.what} is not a readable tar archive: ${failure.message}`, {
-      hint: "The file is damaged or not a tar (.tar or .tar.gz); make or fetch it again.",
-    });
+  };
+  const place = (relative: string, kind: "dir" | "file" | "symlink", link?: string) => {
+    if (kind !== "dir" && kinds.get(relative) === "dir") {
+      for (const key of kinds.keys()) if (key.startsWith(`${relative}/`)) kinds.delete(key);
+      for (const key of links.keys()) if (key.startsWith(`${relative}/`)) links.delete(key);
+    }
+    kinds.set(relative, kind);
+    if (link === undefined) links.delete(relative);
+    else links.set(relative, link);
+  };
+  try {
+    for await (const { header } of readTarFile(archive)) {
+      const checked = checkEntry(header, checkOptions);
+      if (checked === null) continue;
+      const { relative } = checked;
+      reachable(checked.kind === "whiteout" ? checked.victim : relative, relative);
+      switch (checked.kind) {
+        case "directory":
+          place(relative, "dir");
+          break;
+        case "file":
+          place(relative, "file");
+          break;
+        case "symlink":
+          place(relative, "symlink", header.linkname ?? "");
+          break;
+        case "link":
+          reachable(checked.linkTarget.path, relative);
+          if (kinds.get(checked.linkTarget.path) !== "file") throw fail(relative, `is a hard link to "${checked.linkTarget.link}", which is not a regular file in the archive`);
+          place(relative, "file");
+          break;
+        default:
+          break;
+      }
+    }
+    // As checkSymlinks does once the layer is unpacked alone: links that escape through other links.
+    const made = new Set(links.keys());
+    const readLink = (relative: string) => Promise.resolve(links.get(relative) ?? null);
+    for (const link of [...links.keys()].sort()) if ((await followLink(link, readLink, made)) === "escapes") throw escapingLinkError(options.what, link);
+  } catch (error) {
+    throw archiveError(error, options.what, null);
   }
 }

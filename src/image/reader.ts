@@ -10,8 +10,10 @@ import type { z } from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { writeNewFile } from "../util/fs.js";
 import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
-import { normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
+import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
 import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
+import { METADATA_DIR } from "../base/manifest.js";
+import { checkLayerArchive } from "./extract.js";
 import { ANNOTATION_REF_NAME } from "./media-types.js";
 
 const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
@@ -106,6 +108,7 @@ export async function readImageArchive(file: string, workDir: string, options: {
     }
   } catch (error) {
     if (error instanceof PypakrError) throw error;
+    if (error instanceof ArchiveTooLargeError) throw notAnImage(file, `the archive ${error.message}`, "The file is damaged or was crafted to exhaust the disk; get it from a trusted source.");
     throw notAnImage(file, `it is not a readable tar archive (${describe(error)})`);
   }
 
@@ -117,10 +120,22 @@ export async function readImageArchive(file: string, workDir: string, options: {
   const index = parseDocument(file, "index.json", indexBytes, indexSchema);
 
   const chosen = chooseManifest(file, index.manifests, options.tag);
-  return openImage(file, chosen, {
+  const image = await openImage(file, chosen, {
     size: (digest) => Promise.resolve(blobSizes.get(hexOf(digest))),
     file: (digest) => knownFiles.get(hexOf(digest)) ?? path.join(workDir, hexOf(digest)),
   });
+  // A layer is extracted only when a container is made; checked now, one that can never be
+  // extracted is refused before the store keeps it (blobs the store has were checked on the way in).
+  await checkLayers(image, (digest) => !knownFiles.has(hexOf(digest)));
+  return image;
+}
+
+/** Refuses the image if a layer `check` selects holds an entry that extraction would refuse on its own (see checkLayerArchive). */
+export async function checkLayers(image: Image, check: (digest: string) => boolean): Promise<void> {
+  const reserved = new Set([METADATA_DIR]);
+  for (const [index, layer] of image.manifest.layers.entries()) {
+    if (check(layer.digest)) await checkLayerArchive(image.blobFile(layer.digest), { what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`, reserved });
+  }
 }
 
 /** Where an image's blobs are: an unpacked archive or the store. Sizes are of verified content. */

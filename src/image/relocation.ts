@@ -25,6 +25,8 @@ export function relocationKind(content: Buffer): RelocationKind {
 
 export function replaceAll(content: Buffer, from: string, to: string): Buffer {
   const needle = Buffer.from(from);
+  // An empty needle matches at every offset without moving on: nothing to replace.
+  if (needle.length === 0) return content;
   const replacement = Buffer.from(to);
   const parts: Buffer[] = [];
   let start = 0;
@@ -47,6 +49,7 @@ export function relocateBinary(content: Buffer, from: string, to: string): Buffe
     throw new RelocationError(`the new path is ${replacement.length} bytes, longer than the ${needle.length} bytes a binary file has room for`);
   }
   const out = Buffer.from(content);
+  if (needle.length === 0) return out;
   let at = out.indexOf(needle);
   while (at !== -1) {
     const end = out.indexOf(0, at);
@@ -70,11 +73,14 @@ export function fixShebang(content: Buffer): Buffer {
   let lineEnd = content.indexOf(0x0a);
   if (lineEnd === -1) lineEnd = content.length;
   const line = content.subarray(2, lineEnd).toString("utf8").trimEnd();
-  const match = /^(\S+(?: \S+)*?\/python[\d.]*)((?: -\S+)*)$/.exec(line.trim());
+  // The interpreter is everything up to the last `/python…` that only flags follow: its path may hold
+  // runs of spaces or tabs (a container path chosen by the user), which the kernel would split at.
+  const match = /^(\S.*\/python[\d.]*)((?: -\S+)*)$/.exec(line.trim());
   if (!match) return content;
   const interpreter = match[1] ?? "";
   const flags = (match[2] ?? "").trim();
-  if (line.length + 3 <= MAX_SHEBANG_LENGTH && !interpreter.includes(" ")) return content;
+  // The kernel's limit is in bytes ("#!", the line, the newline), not in characters.
+  if (Buffer.byteLength(line) + 3 <= MAX_SHEBANG_LENGTH && !/\s/.test(interpreter)) return content;
   const exec = `'''exec' "${interpreter}"${flags ? ` ${flags}` : ""} "$0" "$@"\n' '''\n`;
   return Buffer.concat([Buffer.from(`#!/bin/sh\n${exec}`), content.subarray(lineEnd + 1)]);
 }

@@ -16,8 +16,9 @@ export async function login(registryText: string, credentials: Credentials, opti
     const client = new RegistryClient(registry, { ...options, credentials });
     try {
       const response = await client.fetch({ method: "GET", url: "/v2/" }, []);
-      await response.body.dump().catch(() => undefined);
+      // The registry's own words about a refusal are in the body: read them before it is dropped.
       if (response.status !== 200) throw await client.unexpected(response, "a login check");
+      await response.body.dump().catch(() => undefined);
     } catch (error) {
       if (error instanceof PypakrError && /requires a login|refused the stored login/.test(error.message)) {
         throw new PypakrError(`login to ${registry} failed: the registry refused user ${credentials.username} with that password`, { hint: "Check the user name and password (or token) and try again." });

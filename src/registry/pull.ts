@@ -14,15 +14,14 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import lockfile from "proper-lockfile";
 import type { Config } from "../config/config.js";
 import { describeSchemaError, manifestSchema, type Descriptor, type ImageManifest } from "../image/format.js";
 import { MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
-import { notAnImage, openImage, type BlobSource, type Image } from "../image/reader.js";
+import { checkLayers, notAnImage, openImage, type BlobSource, type Image } from "../image/reader.js";
 import { saveImage } from "../image/save.js";
 import { loadImage, tagsOf } from "../store/images.js";
 import { recordBlobSources } from "../store/registry-sources.js";
-import { PARTIAL_LOCK_STALE_MS, Store } from "../store/store.js";
+import { lockPartialBlob, Store } from "../store/store.js";
 import { describe, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import { hexOf, sha256Digest, type Digest } from "../util/hash.js";
@@ -62,15 +61,30 @@ class WrongBytesError extends PypakrError {}
 async function fetchManifest(client: RegistryClient, ref: Reference, source: string): Promise<{ bytes: Buffer; digest: Digest; manifest: ImageManifest }> {
   const response = await client.fetch({ method: "GET", url: `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`, headers: { accept: ACCEPT } }, [pullScope(ref.repository)]);
   if (response.status !== 200) throw await client.unexpected(response, `a request for the manifest of ${source}`);
+  const tooLarge = () => new PypakrError(`registry ${ref.registry} sent a manifest for ${source} larger than ${MAX_MANIFEST_BYTES} bytes`, { hint: "That is no pypakr image; check the reference." });
+  // Said up front, a size past the limit is refused before any of it is read.
+  if (Number(response.headers["content-length"] ?? 0) > MAX_MANIFEST_BYTES) {
+    response.body.destroy();
+    throw tooLarge();
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_MANIFEST_BYTES) {
-      response.body.destroy();
-      throw new PypakrError(`registry ${ref.registry} sent a manifest for ${source} larger than ${MAX_MANIFEST_BYTES} bytes`, { hint: "That is no pypakr image; check the reference." });
+  try {
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_MANIFEST_BYTES) {
+        response.body.destroy();
+        throw tooLarge();
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    // The connection failing mid-body (a registry that hangs up) is the registry's doing, not a bug here.
+    if (error instanceof PypakrError) throw error;
+    throw new PypakrError(`registry ${ref.registry} cut off the manifest of ${source} after ${size} bytes: ${describe(error)}`, {
+      hint: "Try again; if it keeps failing, the registry or the network to it misbehaves.",
+      cause: error,
+    });
   }
   const bytes = Buffer.concat(chunks);
   const digest = sha256Digest(bytes);
@@ -147,6 +161,12 @@ async function downloadBlob(client: RegistryClient, ref: Reference, blob: Descri
     } else if (response.status !== 200) {
       throw await client.unexpected(response, `a request for blob ${blob.digest}`);
     }
+    // A length that cannot be the blob's is refused before any byte is kept (it could also be a terabyte).
+    const announced = response.headers["content-length"];
+    if (announced !== undefined && Number(announced) !== blob.size - size) {
+      response.body.destroy();
+      throw await wrong(`it announced ${announced} bytes where ${blob.size - size} were due`);
+    }
     const handle = await fs.open(file, size > 0 ? "a" : "w");
     try {
       for await (const chunk of response.body as AsyncIterable<Buffer>) {
@@ -176,14 +196,29 @@ async function downloadBlob(client: RegistryClient, ref: Reference, blob: Descri
   return travelled;
 }
 
-/** One blob into partial/, under a per-blob lock (two pulls of the same blob must not write one file), with retries that resume. */
-async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, blob: Descriptor, bar: BlobBar): Promise<{ file: string; bytes: number }> {
-  const file = path.join(store.partialDir, hexOf(blob.digest));
-  const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: PARTIAL_LOCK_STALE_MS, update: 2_000, retries: { retries: 6000, factor: 1, minTimeout: 100, maxTimeout: 200 } });
+function partialFile(store: Store, digest: string): string {
+  return path.join(store.partialDir, hexOf(digest));
+}
+
+/**
+ * One blob into partial/, under a per-blob lock (two pulls of the same blob
+ * must not write one file), with retries that resume. The finished file is
+ * hard-linked into this pull's `work` dir, so another pull of the same blob
+ * may take the store's copy in the meantime without pulling it from under
+ * this one. A blob another pull stored while this one waited is taken from
+ * the store.
+ */
+async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, blob: Descriptor, bar: BlobBar, work: string): Promise<{ file: string; bytes: number }> {
+  const file = partialFile(store, blob.digest);
+  const release = await lockPartialBlob(file);
   try {
+    if ((await store.blobSize(blob.digest)) === blob.size) return { file: store.blobFile(blob.digest), bytes: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
-        return { file, bytes: await downloadBlob(client, ref, blob, file, bar) };
+        const bytes = await downloadBlob(client, ref, blob, file, bar);
+        const own = path.join(work, hexOf(blob.digest));
+        await fs.link(file, own);
+        return { file: own, bytes };
       } catch (error) {
         const cause = error instanceof PypakrError && !(error instanceof WrongBytesError) ? error.cause : error;
         if (attempt >= BLOB_ATTEMPTS || !isRetryableError(cause)) {
@@ -201,12 +236,23 @@ async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, b
   }
 }
 
+/** Removes a finished partial download (under its lock, so no other pull is reading it). */
+async function dropPartial(store: Store, digest: string): Promise<void> {
+  const file = partialFile(store, digest);
+  const release = await lockPartialBlob(file);
+  try {
+    await fs.rm(file, { force: true });
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
 /** Runs a validation; when it rejects the image, deletes what was downloaded for it (nothing of an unusable image is kept). */
-async function forgetIfRejected<T>(fetched: Map<string, string>, validate: () => Promise<T>): Promise<T> {
+async function forgetIfRejected<T>(store: Store, fetched: Map<string, string>, validate: () => Promise<T>): Promise<T> {
   try {
     return await validate();
   } catch (error) {
-    await Promise.all([...fetched.values()].map((file) => fs.rm(file, { force: true })));
+    await Promise.all([...fetched].filter(([blob, file]) => file !== store.blobFile(blob)).map(([blob]) => dropPartial(store, blob)));
     throw error;
   }
 }
@@ -244,14 +290,14 @@ export async function pullImage(config: Config, refText: string, options: PullOp
       if (config) {
         if (config.size > MAX_CONFIG_BYTES) throw notAnImage(source, `its config is ${config.size} bytes, more than a pypakr config can be`);
         const bar = bars.bar(config.digest.slice(7, 19), config.size);
-        const got = await fetchBlob(store, client, ref, config, bar);
+        const got = await fetchBlob(store, client, ref, config, bar, work);
         bar.finish("done");
         fetched.set(config.digest, got.file);
         bytesDownloaded += got.bytes;
       }
       const layerSizes = new Map(manifest.layers.map((layer) => [layer.digest, layer.size]));
       const pending = new Set(missing.map((blob) => blob.digest));
-      await forgetIfRejected(fetched, () =>
+      await forgetIfRejected(store, fetched, () =>
         openImage(source, descriptor, {
           // Layers not fetched yet count as present with their stated size; they are checked for real below.
           size: async (blob) => (pending.has(blob) && !fetched.has(blob) ? layerSizes.get(blob) : where.size(blob)),
@@ -264,20 +310,27 @@ export async function pullImage(config: Config, refText: string, options: PullOp
         options.concurrency ?? 3,
         async (blob) => {
           const bar = bars.bar(blob.digest.slice(7, 19), blob.size);
-          const got = await fetchBlob(store, client, ref, blob, bar);
+          const got = await fetchBlob(store, client, ref, blob, bar, work);
           fetched.set(blob.digest, got.file);
           bytesDownloaded += got.bytes;
           bar.finish("done");
         },
       );
       bars.stop();
-      const image = await forgetIfRejected(fetched, () => openImage(source, descriptor, where));
+      // Layers are checked entry by entry before the store takes them, as load does (see readImageArchive).
+      const image = await forgetIfRejected(store, fetched, async () => {
+        const opened = await openImage(source, descriptor, where);
+        await checkLayers(opened, (blob) => fetched.has(blob));
+        return opened;
+      });
       const tag = localTag(ref);
       await store.updateIndex(async (index) => {
-        for (const [blob, file] of fetched) await store.adoptVerifiedBlob(blob as Digest, file);
+        for (const [blob, file] of fetched) if (file !== store.blobFile(blob)) await store.adoptVerifiedBlob(blob as Digest, file);
         index.images[digest] ??= { stored: new Date().toISOString() };
         if (tag) index.tags[tag] = digest;
       });
+      // Stored now: the partial downloads have served (the manifest was written straight to work/).
+      for (const [blob, file] of fetched) if (blob !== digest && file !== store.blobFile(blob)) await dropPartial(store, blob);
       await recordBlobSources(store, ref.registry, ref.repository, blobs.map((blob) => blob.digest));
       if (options.output) await writeArchive(store, image, digest, tag, options.output);
       return { reference: source, digest, ...(tag ? { tag } : {}), downloaded: missing.length, present: blobs.length - missing.length, bytesDownloaded };

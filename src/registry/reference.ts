@@ -30,10 +30,20 @@ export function looksLikeRegistryReference(text: string): boolean {
 export function registryHost(text: string): string {
   const host = text.replace(/^https?:\/\//, "").replace(/\/+$/, "").toLowerCase();
   const match = HOST.exec(host);
-  if (!match || (match[1] !== undefined && Number(match[1]) > 65535)) {
+  if (!match || (match[1] !== undefined && Number(match[1]) > 65535) || !isUrlHost(host)) {
     throw usageError(`"${text}" is not a registry address`, "Give HOST or HOST:PORT, e.g. registry.example.com or 127.0.0.1:5000");
   }
   return host;
+}
+
+/** Whether a URL can be made for the host: `[:::::]` or `127.999.1.1` pass the grammar, but no URL (and no connection) can name them. */
+function isUrlHost(host: string): boolean {
+  try {
+    new URL(`http://${host}/`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Parses a full registry reference; `TAG` defaults to latest unless a digest is given. */
@@ -78,5 +88,6 @@ export function localTag(ref: Reference): string | undefined {
 /** Loopback registries get plain HTTP by default, as Docker treats them as insecure registries. */
 export function isLoopback(registry: string): boolean {
   const host = registry.startsWith("[") ? registry.slice(0, registry.indexOf("]") + 1) : registry.replace(/:[0-9]+$/, "");
-  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  const octets = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return host === "localhost" || host === "[::1]" || (octets !== null && octets.slice(1).every((octet) => Number(octet) <= 255));
 }

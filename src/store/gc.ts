@@ -4,10 +4,11 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import lockfile from "proper-lockfile";
 import { containerRecordFile } from "../base/manifest.js";
 import { manifestSchema } from "../image/format.js";
+import { removeDeadSiblings, removeDeadTemp, removeTree } from "../util/fs.js";
 import type { Digest } from "../util/hash.js";
+import { isLockHeld } from "./lock.js";
 import { PARTIAL_LOCK_STALE_MS, processAlive, treeSize, type Store, type StoreIndex } from "./store.js";
 
 export interface GcResult {
@@ -25,13 +26,19 @@ async function containerImage(dir: string): Promise<string | null> {
   }
 }
 
-/** Drops registrations of containers that are gone and leases of processes that died. */
+/**
+ * Drops registrations of containers that are gone and leases of processes
+ * that died; a dead create-container's lease also names the container it was
+ * making, whose hidden staging directory goes too.
+ */
 export async function pruneIndex(index: StoreIndex): Promise<void> {
   for (const [dir, image] of Object.entries(index.containers)) {
     if ((await containerImage(dir)) !== image) delete index.containers[dir];
   }
   for (const [id, lease] of Object.entries(index.leases)) {
-    if (!processAlive(lease.pid)) delete index.leases[id];
+    if (processAlive(lease.pid)) continue;
+    delete index.leases[id];
+    if (lease.target) await removeDeadSiblings(lease.target).catch(() => 0);
   }
 }
 
@@ -53,51 +60,83 @@ export async function liveBlobs(store: Store, images: Iterable<string>): Promise
 
 /**
  * Drops partly downloaded blobs that no pull is fetching now (a pull holds a
- * lock beside each one). They only serve to resume a failed pull, and gc is
- * asked to free space; the next pull starts such a blob afresh.
+ * lock beside each one, and a work dir in tmp/ while it runs), and the locks
+ * killed pulls left. They only serve to
+ * resume a failed pull, and gc is asked to free space; the next pull starts
+ * such a blob afresh.
  */
 async function removeIdlePartials(store: Store): Promise<number> {
   let freed = 0;
+  // A pull lets go of a blob's lock once it is downloaded, before the store takes
+  // it in: while any pull runs, unlocked downloads may be its finished ones.
+  const pulling = (await fs.readdir(store.tmpDir).catch(() => [] as string[])).some((name) => {
+    const pid = /^(\d+)-pull-/.exec(name)?.[1];
+    return pid !== undefined && processAlive(Number(pid));
+  });
+  // Half-taken or half-released locks of dead pulls (`.HEX.lock.PURPOSE-PID-RANDOM`).
+  freed += await removeDeadTemp(store.partialDir, (name) => {
+    const pid = /^\..+\.[a-z]+-(\d+)-[0-9a-f]{12}$/.exec(name)?.[1];
+    return pid ? Number(pid) : null;
+  });
   for (const name of await fs.readdir(store.partialDir).catch(() => [])) {
-    if (name.endsWith(".lock")) continue;
+    if (name.startsWith(".")) continue;
     const file = path.join(store.partialDir, name);
-    if (await lockfile.check(file, { realpath: false, lockfilePath: `${file}.lock`, stale: PARTIAL_LOCK_STALE_MS })) continue;
+    if (name.endsWith(".lock")) {
+      if (!(await isLockHeld(file, PARTIAL_LOCK_STALE_MS))) await removeTree(file);
+      continue;
+    }
+    if (pulling || (await isLockHeld(`${file}.lock`, PARTIAL_LOCK_STALE_MS))) continue;
     freed += await treeSize(file);
-    await fs.rm(file, { force: true });
+    await removeTree(file);
   }
   return freed;
 }
 
+/**
+ * The index is written (without the images no one needs) before any file
+ * goes, and an unpacked layer is renamed out of sight before it is deleted,
+ * so a gc killed at any point leaves a store that verifies clean: at worst
+ * some unneeded blobs stay until the next gc.
+ */
 export async function collectGarbage(store: Store): Promise<GcResult> {
-  return store.updateIndex(async (index) => {
+  return store.withLock(async () => {
+    const index = await store.readIndex();
     await pruneIndex(index);
     const keep = new Set<string>([...Object.values(index.tags), ...Object.values(index.containers), ...Object.values(index.leases).map((lease) => lease.image)]);
     const removedImages = Object.keys(index.images).filter((image) => !keep.has(image));
     for (const image of removedImages) delete index.images[image];
+    await store.writeIndex(index);
     const live = await liveBlobs(store, Object.keys(index.images));
     let freedBytes = 0;
-    for (const [dir, isLive] of [
-      [store.blobsDir, (hex: string) => live.has(`sha256:${hex}`)],
-      [store.layersDir, (hex: string) => live.has(`sha256:${hex}`)],
-    ] as const) {
-      for (const name of await fs.readdir(dir)) {
-        if (isLive(name)) continue;
-        const file = path.join(dir, name);
-        freedBytes += await treeSize(file);
-        await fs.rm(file, { recursive: true, force: true });
-      }
+    for (const name of await fs.readdir(store.layersDir)) {
+      if (live.has(`sha256:${name}`)) continue;
+      const doomed = store.tempPath("gc");
+      await fs.rename(path.join(store.layersDir, name), doomed);
+      freedBytes += await treeSize(doomed);
+      await removeTree(doomed);
     }
-    freedBytes += (await store.removeStaleTemp()) + (await removeIdlePartials(store));
+    for (const name of await fs.readdir(store.blobsDir)) {
+      if (live.has(`sha256:${name}`)) continue;
+      const file = path.join(store.blobsDir, name);
+      freedBytes += await treeSize(file);
+      await fs.rm(file, { recursive: true, force: true });
+    }
+    freedBytes += (await store.removeAllStaleTemp()) + (await removeIdlePartials(store));
     return { freedBytes, removedImages };
   });
 }
 
-/** Removes images by reference, then collects garbage. Images that containers use need `force`. */
+/**
+ * Removes images by reference, then collects garbage. Images that containers
+ * use need `force`; images a running process has leased are only untagged.
+ */
 export async function removeImages(store: Store, targets: { ref: string; digest: Digest; isTag: boolean }[], force: boolean): Promise<{ untagged: string[]; deleted: string[]; freedBytes: number }> {
   const untagged: string[] = [];
   const deleted: string[] = [];
   await store.updateIndex(async (index) => {
     await pruneIndex(index);
+    // An image a running process uses (a container being made from it, a push) stays until that ends; gc frees it then.
+    const leased = new Set(Object.values(index.leases).map((lease) => lease.image));
     for (const target of targets) {
       if (target.isTag) {
         delete index.tags[target.ref];
@@ -113,7 +152,7 @@ export async function removeImages(store: Store, targets: { ref: string; digest:
       const users = Object.entries(index.containers).filter(([, image]) => image === target.digest).map(([dir]) => dir);
       if (users.length > 0 && !force) continue;
       for (const dir of users) delete index.containers[dir];
-      if (index.images[target.digest]) {
+      if (index.images[target.digest] && !leased.has(target.digest)) {
         delete index.images[target.digest];
         deleted.push(target.digest);
       }

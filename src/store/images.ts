@@ -10,6 +10,8 @@ import { openImage, readImageArchive, type Image } from "../image/reader.js";
 import { PypakrError, usageError } from "../util/errors.js";
 import { lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
 import { SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { liveBlobs } from "./gc.js";
+import { forgetUnpackedLayer } from "./layers.js";
 import type { Store, StoreIndex } from "./store.js";
 
 /**
@@ -85,8 +87,8 @@ export async function loadImage(store: Store, digest: Digest): Promise<Image> {
 export async function addImageArchive(
   store: Store,
   file: string,
-  options: { tag?: string; keepArchiveTag?: boolean; lease?: boolean; rereadAll?: boolean } = {},
-): Promise<{ digest: Digest; tags: string[]; lease?: Lease }> {
+  options: { tag?: string; keepArchiveTag?: boolean; lease?: boolean; leaseTarget?: string; rereadAll?: boolean } = {},
+): Promise<{ digest: Digest; tags: string[]; lease?: Lease; added?: Digest[] }> {
   const work = store.tempPath("load");
   await fs.mkdir(work);
   try {
@@ -104,15 +106,18 @@ export async function addImageArchive(
     const blobs = [image.manifestDigest, image.configDigest, ...image.manifest.layers.map((layer) => layer.digest as Digest)];
     const tag = options.tag ?? (options.keepArchiveTag && image.tag ? normalizeTagOrNull(image.tag) : undefined);
     const added = await store.updateIndex(async (index) => {
+      const isNew = !index.images[image.manifestDigest];
+      const newBlobs: Digest[] = [];
       for (const blob of new Set(blobs)) {
+        if (!known.has(blob) && (await store.blobSize(blob)) === undefined) newBlobs.push(blob);
         if (!known.has(blob)) await store.adoptVerifiedBlob(blob, image.blobFile(blob));
         else if ((await store.blobSize(blob)) === undefined) return null;
       }
       index.images[image.manifestDigest] ??= { stored: new Date().toISOString() };
       if (tag) index.tags[tag] = image.manifestDigest;
       // Leased in the same update that records it, so no gc can slip in between.
-      const lease = options.lease ? addLease(store, index, image.manifestDigest) : undefined;
-      return { digest: image.manifestDigest, tags: tagsOf(index, image.manifestDigest), ...(lease ? { lease } : {}) };
+      const lease = options.lease ? addLease(store, index, image.manifestDigest, options.leaseTarget) : undefined;
+      return { digest: image.manifestDigest, tags: tagsOf(index, image.manifestDigest), ...(lease ? { lease } : {}), ...(isNew ? { added: newBlobs } : {}) };
     });
     // A gc removed a blob it had no use for while the archive was read: read it all.
     return added ?? (await addImageArchive(store, file, { ...options, rereadAll: true }));
@@ -135,9 +140,9 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-function addLease(store: Store, index: StoreIndex, image: Digest): Lease {
+function addLease(store: Store, index: StoreIndex, image: Digest, target?: string): Lease {
   const id = `${process.pid}-${randomSuffix()}`;
-  index.leases[id] = { image, pid: process.pid };
+  index.leases[id] = { image, pid: process.pid, ...(target ? { target } : {}) };
   return {
     id,
     release: () =>
@@ -150,16 +155,39 @@ function addLease(store: Store, index: StoreIndex, image: Digest): Lease {
 /**
  * The image an argument names (a file is loaded first), leased against gc
  * until released or this process dies. Naming and leasing happen in one
- * index update, so the image cannot vanish in between.
+ * index update, so the image cannot vanish in between. `target`, the
+ * container being made, is recorded with the lease so that gc can clear what
+ * a killed create-container left beside it.
  */
-export async function acquireImage(store: Store, arg: string): Promise<{ digest: Digest; lease: Lease }> {
+export async function acquireImage(store: Store, arg: string, target?: string): Promise<{ digest: Digest; lease: Lease; added?: Digest[] }> {
   if ((await imageArgument(arg)) === "file") {
-    const added = await addImageArchive(store, arg, { lease: true });
-    return { digest: added.digest, lease: added.lease as Lease };
+    const loaded = await addImageArchive(store, arg, { lease: true, ...(target ? { leaseTarget: target } : {}) });
+    return { digest: loaded.digest, lease: loaded.lease as Lease, ...(loaded.added ? { added: loaded.added } : {}) };
   }
   const digest = await resolveRef(store, arg);
   return store.updateIndex((index) => {
     if (!index.images[digest]) throw new PypakrError(`image ${arg} was removed from the store just now`, { hint: "Another pypakr rmi or gc ran meanwhile; build or load it again." });
-    return { digest, lease: addLease(store, index, digest) };
+    return { digest, lease: addLease(store, index, digest, target) };
+  });
+}
+
+/**
+ * Undoes what acquireImage added for a command that then failed: the image
+ * (unless something named or used it meanwhile), the lease, and the blobs it
+ * brought that no other image needs, with their unpacked layers. A bad image
+ * file given to create-container thus leaves the store as it was.
+ */
+export async function forgetAddedImage(store: Store, digest: Digest, blobs: readonly Digest[], lease: Lease): Promise<void> {
+  await store.updateIndex(async (index) => {
+    delete index.leases[lease.id];
+    const named = Object.values(index.tags).includes(digest) || Object.values(index.containers).includes(digest) || Object.values(index.leases).some((other) => other.image === digest);
+    if (named) return;
+    delete index.images[digest];
+    const live = await liveBlobs(store, Object.keys(index.images));
+    for (const blob of blobs) {
+      if (live.has(blob)) continue;
+      await fs.rm(store.blobFile(blob), { force: true });
+      await forgetUnpackedLayer(store, blob);
+    }
   });
 }

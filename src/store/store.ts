@@ -5,7 +5,7 @@
  *   store/blobs/sha256/<hex>   verified content, never rewritten
  *   store/index.json           images, tags, containers, leases (written whole, atomically)
  *   store/tmp/<pid>-<rand>     work in progress of one process
- *   store/lock                 held while the index or the set of blobs changes
+ *   store/lock                 held while the index or the set of blobs changes (lock.ts)
  *
  * As in containerd's content store, a blob is written to tmp, fsynced,
  * verified, then renamed into place, so a killed process never leaves a
@@ -14,13 +14,18 @@
  * index updates happen under it.
  */
 import * as fs from "node:fs/promises";
+import * as os from "node:os";
 import * as path from "node:path";
-import lockfile from "proper-lockfile";
 import { z } from "zod";
 import type { Config } from "../config/config.js";
-import { isErrno, PypakrError } from "../util/errors.js";
-import { fsyncFile, lstatOrNull, randomSuffix, writeFileAtomic } from "../util/fs.js";
+import { tmpDir } from "../config/config.js";
+import { describe, isErrno, PypakrError } from "../util/errors.js";
+import { fsyncFile, lstatOrNull, processAlive, removeDeadSiblings, randomSuffix, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
 import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { manifestSchema } from "../image/format.js";
+import { acquireLock, LockTimeoutError } from "./lock.js";
+
+export { processAlive, treeSize };
 
 const INDEX_FORMAT_VERSION = 1;
 const digest = z.string().regex(SHA256_DIGEST);
@@ -31,8 +36,12 @@ const indexSchema = z.object({
   tags: z.record(z.string(), digest),
   /** Containers made from stored images (absolute path -> image), so gc keeps what verify needs. */
   containers: z.record(z.string(), digest),
-  /** Images in use by a running process (id -> image and pid), so gc leaves them alone. */
-  leases: z.record(z.string(), z.object({ image: digest, pid: z.number() })),
+  /**
+   * Images in use by a running process (id -> image and pid), so gc leaves
+   * them alone; `target` is the container it is making, whose temporary
+   * siblings gc removes once the process is dead.
+   */
+  leases: z.record(z.string(), z.object({ image: digest, pid: z.number(), target: z.string().optional() })),
 });
 export type StoreIndex = z.infer<typeof indexSchema>;
 
@@ -42,6 +51,25 @@ export function emptyIndex(): StoreIndex {
 
 /** When the lock a pull holds beside a partial blob counts as left by a dead process. */
 export const PARTIAL_LOCK_STALE_MS = 10_000;
+/** How long a command waits for the store's lock before giving up. */
+const LOCK_TIMEOUT_MS = 60_000;
+/** How long a pull waits for another pull of the same blob. */
+const PARTIAL_LOCK_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * Locks the partial download `file` (store/partial/HEX) against other pulls,
+ * as `FILE.lock`: the store's own lock (lock.ts), so a lock left by a killed
+ * pull is taken over at once instead of after PARTIAL_LOCK_STALE_MS. gc
+ * (removeIdlePartials) understands both this lock and proper-lockfile's.
+ */
+export async function lockPartialBlob(file: string): Promise<() => Promise<void>> {
+  try {
+    return await acquireLock(`${file}.lock`, PARTIAL_LOCK_TIMEOUT_MS);
+  } catch (error) {
+    if (!(error instanceof LockTimeoutError)) throw error;
+    throw new PypakrError(`another pypakr pull has been fetching blob ${path.basename(file)} for too long (${error.message})`, { hint: "Wait for the other pull to finish and try again." });
+  }
+}
 
 export class Store {
   readonly blobsDir: string;
@@ -52,7 +80,14 @@ export class Store {
   private readonly indexFile: string;
   private readonly lockFile: string;
 
-  constructor(readonly dir: string) {
+  /** pypakr's own tmp dir (builds, image reads), which gc also clears of what dead processes left. */
+  readonly pypakrTmpDir: string;
+
+  constructor(
+    readonly dir: string,
+    pypakrTmpDir?: string,
+  ) {
+    this.pypakrTmpDir = pypakrTmpDir ?? path.join(path.dirname(dir), "tmp");
     this.blobsDir = path.join(dir, "blobs", "sha256");
     this.tmpDir = path.join(dir, "tmp");
     this.layersDir = path.join(dir, "layers", "sha256");
@@ -61,9 +96,11 @@ export class Store {
     this.lockFile = path.join(dir, "lock");
   }
 
+  /** Opens (making it if need be) the store, first removing what killed processes left in its tmp/. */
   static async open(config: Config): Promise<Store> {
-    const store = new Store(path.join(config.pypakrDir, "store"));
+    const store = new Store(path.join(config.pypakrDir, "store"), tmpDir(config));
     await Promise.all([store.blobsDir, store.tmpDir, store.layersDir].map((dir) => fs.mkdir(dir, { recursive: true })));
+    await store.removeStaleTemp();
     return store;
   }
 
@@ -86,23 +123,18 @@ export class Store {
   }
 
   /**
-   * Runs `work` holding the store's lock. The lock is a directory that
-   * proper-lockfile refreshes while held and treats as stale when a killed
-   * holder stops refreshing it, so a crash never wedges the store.
+   * Runs `work` holding the store's lock (lock.ts): a lock whose holder was
+   * killed is taken over at once, so a crash never wedges the store.
    */
   async withLock<T>(work: () => Promise<T>): Promise<T> {
     let release: () => Promise<void>;
     try {
-      release = await lockfile.lock(this.dir, {
-        lockfilePath: this.lockFile,
-        realpath: false,
-        stale: 10_000,
-        update: 2_000,
-        retries: { retries: 600, factor: 1, minTimeout: 50, maxTimeout: 100, randomize: true },
-        onCompromised: () => undefined,
-      });
+      release = await acquireLock(this.lockFile, LOCK_TIMEOUT_MS);
     } catch (error) {
-      throw new PypakrError(`the store at ${this.dir} is locked by another pypakr process that did not finish in time (${(error as Error).message})`, {
+      if (!(error instanceof LockTimeoutError)) {
+        throw new PypakrError(`cannot lock the store at ${this.dir}: ${describe(error)}`, { hint: "Check that you may write there (permissions, a read-only filesystem).", cause: error });
+      }
+      throw new PypakrError(`the store at ${this.dir} is locked by another pypakr process that did not finish in time (${error.message})`, {
         hint: "Wait for the other pypakr command to finish and try again.",
       });
     }
@@ -137,13 +169,34 @@ export class Store {
     await writeFileAtomic(this.indexFile, JSON.stringify(index, null, 1) + "\n");
   }
 
-  /** Reads, changes and writes the index under the lock. */
+  /**
+   * Reads, changes and writes the index under the lock. An image the change
+   * adds must have every blob its manifest names in the store by then: a
+   * store whose index names missing blobs is damaged, so such a change (say a
+   * pull that found a blob present, which a gc then removed) is refused.
+   */
   async updateIndex<T>(change: (index: StoreIndex) => T | Promise<T>): Promise<T> {
     return this.withLock(async () => {
       const index = await this.readIndex();
+      const before = new Set(Object.keys(index.images));
       const result = await change(index);
+      for (const image of Object.keys(index.images)) if (!before.has(image)) await this.checkComplete(image);
       await this.writeIndex(index);
       return result;
+    });
+  }
+
+  private async checkComplete(image: string): Promise<void> {
+    const missing: string[] = [];
+    try {
+      const manifest = await this.readDocument(image, manifestSchema);
+      for (const blob of [manifest.config.digest, ...manifest.layers.map((layer) => layer.digest)]) if ((await this.blobSize(blob)) === undefined) missing.push(blob);
+    } catch {
+      missing.push(`its manifest ${image}`);
+    }
+    if (missing.length === 0) return;
+    throw new PypakrError(`image ${image} could not be stored: ${missing.join(", ")} went missing from the store meanwhile (another pypakr rmi or gc freed ${missing.length === 1 ? "it" : "them"})`, {
+      hint: "Run the same command again.",
     });
   }
 
@@ -161,33 +214,31 @@ export class Store {
     await fs.rename(file, target);
   }
 
-  /** Removes tmp/ entries of processes that no longer run (what a crash left behind). */
+  /**
+   * Removes tmp/ entries (tempPath's PID-PURPOSE-RANDOM) of processes that
+   * no longer run: what a crash left behind.
+   */
   async removeStaleTemp(): Promise<number> {
-    let freed = 0;
-    for (const name of await fs.readdir(this.tmpDir).catch(() => [])) {
-      const pid = Number(name.split("-")[0]);
-      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
-      freed += await treeSize(path.join(this.tmpDir, name));
-      await fs.rm(path.join(this.tmpDir, name), { recursive: true, force: true });
-    }
+    return removeDeadTemp(this.tmpDir, (name) => {
+      const pid = Number(/^(\d+)-/.exec(name)?.[1] ?? NaN);
+      return pid > 0 ? pid : null;
+    });
+  }
+
+  /**
+   * Everything killed processes left, for gc: the store's tmp/, temporary
+   * siblings of the store's own files, and pypakr's tmp dir (build work envs,
+   * scratch, image reads).
+   */
+  async removeAllStaleTemp(): Promise<number> {
+    let freed = await this.removeStaleTemp();
+    for (const file of [this.indexFile, this.lockFile, path.join(this.dir, "registry-sources.json")]) freed += await removeDeadSiblings(file);
+    freed += await removeDeadTemp(this.pypakrTmpDir, (name) => {
+      const pid = Number(/-(\d+)-[0-9a-f]{12}_*$/.exec(name)?.[1] ?? NaN);
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    });
+    // Where a build works when pypakr's tmp dir has too long a path.
+    freed += await removeDeadTemp(os.tmpdir(), "pypakr-build-");
     return freed;
   }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, "EPERM");
-  }
-}
-
-export async function treeSize(file: string): Promise<number> {
-  const stat = await lstatOrNull(file);
-  if (!stat) return 0;
-  if (!stat.isDirectory()) return stat.size;
-  let total = 0;
-  for (const name of await fs.readdir(file)) total += await treeSize(path.join(file, name));
-  return total;
 }

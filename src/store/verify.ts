@@ -7,7 +7,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { manifestSchema } from "../image/format.js";
 import { sha256File } from "../util/hash.js";
-import { lstatOrNull } from "../util/fs.js";
+import { lstatOrNull, removeTree } from "../util/fs.js";
 import { changedLayerFiles, isLayerComplete, unpackLayer } from "./layers.js";
 import { emptyIndex, type Store } from "./store.js";
 
@@ -58,7 +58,12 @@ export async function verifyStore(store: Store, options: { repair: boolean }): P
           });
       if (!problem) continue;
       problems.push(`unpacked layer ${digest} ${problem}`);
-      if (options.repair) await fs.rm(path.join(store.layersDir, name), { recursive: true, force: true });
+      if (options.repair) {
+        // Out of sight first: a half-removed tree must never look like a complete layer.
+        const doomed = store.tempPath("repair");
+        await fs.rename(path.join(store.layersDir, name), doomed);
+        await removeTree(doomed);
+      }
     }
     if (options.repair) {
       await store.writeIndex(index);

@@ -55,13 +55,89 @@ export function randomSuffix(): string {
   return randomBytes(6).toString("hex");
 }
 
+/** Whether a process with this pid runs (on this machine, in this pid namespace). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isErrno(error, "EPERM");
+  }
+}
+
+/**
+ * The name of a temporary file or directory: `stem` (ending in "-" or ".")
+ * plus the owning process's pid and a random part, so that whoever comes next
+ * can tell what a killed process left behind (see removeDeadTemp).
+ */
+export function tempName(stem: string): string {
+  return `${stem}${process.pid}-${randomSuffix()}`;
+}
+
+/** The pid a tempName() names, or null when `name` is not one with `stem`. */
+export function tempOwner(name: string, stem: string): number | null {
+  if (!name.startsWith(stem)) return null;
+  const match = /^(\d+)-[0-9a-f]{12}_*$/.exec(name.slice(stem.length));
+  return match ? Number(match[1]) : null;
+}
+
+/**
+ * Removes the tempName(stem) entries in `dir` whose process no longer runs
+ * (what a SIGKILL, a crash or a power cut left behind). Returns the bytes freed.
+ * Entries of live processes, and anything not named so, are left alone;
+ * entries that cannot be removed (another user's) are skipped.
+ */
+export async function removeDeadTemp(dir: string, stem: string | ((name: string) => number | null)): Promise<number> {
+  const owner = typeof stem === "string" ? (name: string) => tempOwner(name, stem) : stem;
+  let freed = 0;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const pid = owner(name);
+    if (pid === null || pid === process.pid || processAlive(pid)) continue;
+    const file = path.join(dir, name);
+    const size = await treeSize(file).catch(() => 0);
+    try {
+      await fs.rm(file, { recursive: true, force: true, maxRetries: 2 });
+      freed += size;
+    } catch {
+      // Not ours to remove (another user's, a read-only place): leave it.
+    }
+  }
+  return freed;
+}
+
+export async function treeSize(file: string): Promise<number> {
+  const stat = await lstatOrNull(file);
+  if (!stat) return 0;
+  if (!stat.isDirectory()) return stat.size;
+  let total = 0;
+  for (const name of await fs.readdir(file).catch(() => [] as string[])) total += await treeSize(path.join(file, name));
+  return total;
+}
+
 /**
  * A path beside `target` (same directory, so same filesystem) that a rename can
  * move onto `target` atomically. Hidden, so a half-made result never looks like
- * the real thing.
+ * the real thing; named `.NAME.PURPOSE-PID-RANDOM`, so the next pypakr that
+ * writes `target` removes it if this process dies first (removeDeadSiblings).
  */
 export function siblingTempPath(target: string, purpose: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${purpose}-${randomSuffix()}`);
+  return path.join(path.dirname(target), tempName(`.${path.basename(target)}.${purpose}-`));
+}
+
+/** What siblingTempPath(target, ...) named for a dead process: a name -> [purpose, pid], or null. */
+export function siblingOwner(target: string): (name: string) => { purpose: string; pid: number } | null {
+  const prefix = `.${path.basename(target)}.`;
+  return (name) => {
+    if (!name.startsWith(prefix)) return null;
+    const match = /^([a-z]+)-(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length));
+    return match ? { purpose: match[1] as string, pid: Number(match[2]) } : null;
+  };
+}
+
+/** Removes the temporary siblings of `target` that dead processes left (see siblingTempPath). */
+export async function removeDeadSiblings(target: string): Promise<number> {
+  const owner = siblingOwner(target);
+  return removeDeadTemp(path.dirname(target), (name) => owner(name)?.pid ?? null);
 }
 
 /** Paths to remove if the process is interrupted (Ctrl-C, SIGTERM) mid-work. */
@@ -83,8 +159,10 @@ export async function removeTree(file: string): Promise<void> {
 /**
  * Runs `work` with a fresh temporary path beside `target`, and removes that path
  * if work fails or the process is interrupted. Work must rename or remove it.
+ * What killed processes left beside `target` goes first.
  */
 export async function withTempPath<T>(target: string, purpose: string, work: (temp: string) => Promise<T>): Promise<T> {
+  await removeDeadSiblings(target);
   const temp = siblingTempPath(target, purpose);
   const forget = cleanupOnInterrupt(temp);
   try {

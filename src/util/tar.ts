@@ -13,6 +13,10 @@ export interface TarEntry {
   body: AsyncIterable<Buffer>;
 }
 
+/** Linux's NAME_MAX, and a whole name that leaves room under PATH_MAX for the directory it is extracted into. */
+const MAX_COMPONENT_BYTES = 255;
+const MAX_NAME_BYTES = 3072;
+
 /**
  * Why an archive entry name is unsafe, or null when it is a plain relative path.
  * The rules are PEP 706's `data` filter for names: nothing absolute (also
@@ -21,8 +25,16 @@ export interface TarEntry {
  */
 export function unsafeNameReason(name: string): string | null {
   if (name.includes("\0")) return "contains a NUL byte";
+  // The tar reader decodes names as UTF-8 and turns invalid bytes into U+FFFD: such a name cannot be
+  // reproduced as written (wheels and RECORD files are UTF-8), so it is refused rather than renamed.
+  if (name.includes("\uFFFD")) return "is not valid UTF-8";
+  // Past these the kernel refuses the path anyway (ENAMETOOLONG), with a message about the target, not the archive.
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `is longer than ${MAX_NAME_BYTES} bytes`;
+  if (name.split("/").some((part) => Buffer.byteLength(part) > MAX_COMPONENT_BYTES)) return `has a path component longer than ${MAX_COMPONENT_BYTES} bytes`;
   if (name.startsWith("/")) return "is an absolute path";
-  if (/^[A-Za-z]:/.test(name)) return "starts with a drive letter";
+  // Judged on the first real component: "./C:x" normalizes to "C:x", which must be refused too.
+  const first = name.split("/").find((part) => part !== "" && part !== ".");
+  if (first !== undefined && /^[A-Za-z]:/.test(first)) return "starts with a drive letter";
   if (name.includes("\\")) return "contains a backslash";
   if (name.split("/").includes("..")) return "contains '..'";
   return null;
@@ -52,12 +64,32 @@ export async function isGzipFile(file: string): Promise<boolean> {
 }
 
 /**
+ * A gzipped archive may unpack to this much whatever its size; past it, to at
+ * most MAX_INFLATE_RATIO times its compressed size. Real layers and sources
+ * (code, compiled libraries, wheels) stay far below the ratio; a
+ * decompression bomb (zeros deflate about 1000:1) is stopped after reading
+ * this little, instead of filling the disk or memory.
+ */
+export const MIN_INFLATE_LIMIT = 256 * 1024 * 1024;
+export const MAX_INFLATE_RATIO = 100;
+
+/** An archive that declares or unpacks to more than it may: a decompression bomb or a lie in a header. */
+export class ArchiveTooLargeError extends Error {}
+
+/** How many bytes of tar a gzipped file of `size` bytes may unpack to. */
+export function inflateLimit(size: number): number {
+  return Math.max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * size);
+}
+
+/**
  * Iterates the entries of a tar stream (gunzipped first when `gzip`). Errors
  * from the input, the decompressor (including a truncated gzip stream) and
- * the tar parser all surface here.
+ * the tar parser all surface here. With `maxBytes`, an entry that declares
+ * more, or a stream that unpacks to more, fails with ArchiveTooLargeError.
  */
-export async function* readTar(input: Readable, options: { gzip: boolean; onInputHash?: (sha256Hex: string) => void }): AsyncGenerator<TarEntry> {
+export async function* readTar(input: Readable, options: { gzip: boolean; onInputHash?: (sha256Hex: string) => void; maxBytes?: number }): AsyncGenerator<TarEntry> {
   const extract = tar.extract();
+  const limit = options.maxBytes;
   // The raw input is hashed as it streams by, so a caller can verify it without reading it twice.
   const hash = options.onInputHash ? createHash("sha256") : null;
   if (hash) input.on("data", (chunk: Buffer) => hash.update(chunk));
@@ -65,9 +97,20 @@ export async function* readTar(input: Readable, options: { gzip: boolean; onInpu
   const fail = (error: Error) => extract.destroy(error);
   input.on("error", fail);
   if (source !== input) source.on("error", fail);
+  if (limit !== undefined) {
+    let seen = 0;
+    source.on("data", (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit) fail(new ArchiveTooLargeError(`unpacks to more than ${limit} bytes${options.gzip ? `, over ${MAX_INFLATE_RATIO} times its compressed size (a decompression bomb?)` : ""}`));
+    });
+  }
   source.pipe(extract);
   try {
     for await (const entry of extract) {
+      // A header may declare any size (up to 8 GiB in octal, more in a PAX record); say so before reading it.
+      if (limit !== undefined && (entry.header.size ?? 0) > limit) {
+        throw new ArchiveTooLargeError(`declares the entry "${entry.header.name}" to be ${entry.header.size ?? 0} bytes, more than it can hold (${limit})`);
+      }
       yield { header: entry.header, body: entry as AsyncIterable<Buffer> };
       entry.resume();
     }
@@ -81,7 +124,9 @@ export async function* readTar(input: Readable, options: { gzip: boolean; onInpu
 /** Iterates a tar file on disk, gzipped or not (told by its magic bytes, not its name). */
 export async function* readTarFile(file: string, onInputHash?: (sha256Hex: string) => void): AsyncGenerator<TarEntry> {
   const gzip = await isGzipFile(file);
-  yield* readTar(createReadStream(file), { gzip, ...(onInputHash ? { onInputHash } : {}) });
+  // A plain tar holds no more than its size (one that declares more is cut short, and fails as such).
+  const maxBytes = gzip ? inflateLimit((await fs.stat(file)).size) : undefined;
+  yield* readTar(createReadStream(file), { gzip, ...(maxBytes !== undefined ? { maxBytes } : {}), ...(onInputHash ? { onInputHash } : {}) });
 }
 
 export async function readBody(body: AsyncIterable<Buffer>, limit: number, what: string): Promise<Buffer> {

@@ -179,3 +179,10 @@ export function expectCleanFailure(result: CliResult, message: RegExp): void {
   if (!/pypakr: error: /.test(result.stderr) || !/pypakr: hint: /.test(result.stderr)) throw new Error(`no error + hint:\n${result.stderr}`);
   if (/\n\s+at \S+ \(/.test(result.stderr) || /internal error/.test(result.stderr)) throw new Error(`stack trace or internal error:\n${result.stderr}`);
 }
+
+/** A pypakr home at `at` with a store of its own that shares `home`'s bases (no second init). */
+export async function homeSharingBases(home: string, at: string): Promise<string> {
+  await fs.mkdir(at, { recursive: true });
+  await fs.symlink(path.join(home, "bases"), path.join(at, "bases"));
+  return at;
+}

@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import type { Config } from "../../src/config/config.js";
 import { imageDocuments, writeBlobsArchive } from "../../src/image/archive.js";
 import type { ImageConfig } from "../../src/image/format.js";
@@ -159,9 +160,38 @@ function imageConfig(layers: { digest: Digest }[], pypakr = true): ImageConfig {
   return config;
 }
 
-/** A synthetic image (layers of random bytes: push and pull never unpack them) written as an archive. */
+/**
+ * A tar+gzip layer of exactly `size` bytes (at least 21) with random content: a tar of one random
+ * file, stored uncompressed, padded to the size with a gzip header comment. Layers must be real
+ * tars, since load and pull check every layer's entries before the store keeps them.
+ */
+function layerOf(size: number): Buffer {
+  const bodySize = size - 2200;
+  let tar = Buffer.alloc(0);
+  if (bodySize > 0) {
+    const header = Buffer.alloc(512);
+    header.write("f", 0);
+    header.write("0000644\0", 100);
+    header.write("0000000\0", 108);
+    header.write("0000000\0", 116);
+    header.write(`${bodySize.toString(8).padStart(11, "0")}\0`, 124);
+    header.write("00000000000\0", 136);
+    header.write("0", 156);
+    header.write("ustar\u000000", 257);
+    header.fill(" ", 148, 156);
+    header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, "0")}\0 `, 148);
+    tar = Buffer.concat([header, randomBytes(bodySize), Buffer.alloc((512 - (bodySize % 512)) % 512), Buffer.alloc(1024)]);
+  }
+  const gz = gzipSync(tar, { level: 0 });
+  const pad = size - gz.length - 1;
+  if (pad < 0) throw new Error(`no layer of ${size} bytes`);
+  gz[3] = (gz[3] ?? 0) | 0x10; // FCOMMENT
+  return Buffer.concat([gz.subarray(0, 10), Buffer.alloc(pad, 0x78), Buffer.alloc(1), gz.subarray(10)]);
+}
+
+/** A synthetic image (layers of random content: push and pull never unpack them) written as an archive. */
 async function makeImage(dir: string, layerSizes: number[], options: { pypakr?: boolean } = {}): Promise<{ file: string; digest: Digest; layers: Buffer[] }> {
-  const layers = layerSizes.map((size) => randomBytes(size));
+  const layers = layerSizes.map((size) => layerOf(size));
   const written = layers.map((bytes) => ({ digest: digestOf(bytes), size: bytes.length, file: "", diffId: digestOf(bytes) }));
   const { configBytes, manifestBytes, manifest } = imageDocuments(imageConfig(written, options.pypakr ?? true), written);
   const digest = digestOf(manifestBytes);
@@ -193,7 +223,7 @@ describe("push and pull against a fake registry", () => {
     registry = new FakeRegistry();
     await registry.start();
     sender = await freshConfig();
-    image = await makeImage(work, [3000, 70_000, 10]);
+    image = await makeImage(work, [3000, 70_000, 100]);
     await addImageArchive(await Store.open(sender), image.file, { tag: "app:1" });
   });
   after(async () => {
