@@ -12,7 +12,8 @@ import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
 import { checkSymlinks } from "../image/extract.js";
 import type { Image } from "../image/reader.js";
-import { acquireImage, forgetAddedImage, loadImage } from "../store/images.js";
+import { forgetAddedImage } from "../store/gc.js";
+import { acquireImage, loadImage } from "../store/images.js";
 import { forgetUnpackedLayer, isInUnpackedLayer, unpackLayer } from "../store/layers.js";
 import { Store } from "../store/store.js";
 import { unsafePrefixReason } from "../image/relocation.js";
@@ -182,7 +183,7 @@ export async function createContainer(config: Config, options: CreateContainerOp
   } catch (error) {
     // An image file this command loaded only to fail with leaves the store as it was.
     if (added) {
-      await forgetAddedImage(store, digest, added, lease);
+      await forgetAddedImage(store, digest, added, lease.id);
       leased = false;
     }
     throw error;

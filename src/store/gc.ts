@@ -7,7 +7,8 @@ import * as path from "node:path";
 import { containerRecordFile } from "../base/manifest.js";
 import { manifestSchema } from "../image/format.js";
 import { removeDeadSiblings, removeDeadTemp, removeTree } from "../util/fs.js";
-import type { Digest } from "../util/hash.js";
+import { isErrno } from "../util/errors.js";
+import { hexOf, type Digest } from "../util/hash.js";
 import { isLockHeld } from "./lock.js";
 import { PARTIAL_LOCK_STALE_MS, processAlive, treeSize, type Store, type StoreIndex } from "./store.js";
 
@@ -106,23 +107,59 @@ export async function collectGarbage(store: Store): Promise<GcResult> {
     const removedImages = Object.keys(index.images).filter((image) => !keep.has(image));
     for (const image of removedImages) delete index.images[image];
     await store.writeIndex(index);
-    const live = await liveBlobs(store, Object.keys(index.images));
-    let freedBytes = 0;
-    for (const name of await fs.readdir(store.layersDir)) {
-      if (live.has(`sha256:${name}`)) continue;
-      const doomed = store.tempPath("gc");
-      await fs.rename(path.join(store.layersDir, name), doomed);
-      freedBytes += await treeSize(doomed);
-      await removeTree(doomed);
-    }
-    for (const name of await fs.readdir(store.blobsDir)) {
-      if (live.has(`sha256:${name}`)) continue;
-      const file = path.join(store.blobsDir, name);
-      freedBytes += await treeSize(file);
-      await fs.rm(file, { recursive: true, force: true });
-    }
+    let freedBytes = await deleteUnneeded(store, index, await fs.readdir(store.layersDir), await fs.readdir(store.blobsDir));
     freedBytes += (await store.removeAllStaleTemp()) + (await removeIdlePartials(store));
     return { freedBytes, removedImages };
+  });
+}
+
+/**
+ * Deletes the unpacked layers, then the blobs, among `layers` and `blobs`
+ * (hex names) that no image of `index` needs. Call under the lock, once
+ * `index` is written: the index never names a deleted blob, and an unpacked
+ * layer is renamed out of sight first, so a kill at any point leaves a store
+ * that verifies clean.
+ */
+async function deleteUnneeded(store: Store, index: StoreIndex, layers: readonly string[], blobs: readonly string[]): Promise<number> {
+  const live = await liveBlobs(store, Object.keys(index.images));
+  let freedBytes = 0;
+  for (const name of layers) {
+    if (live.has(`sha256:${name}`)) continue;
+    const doomed = store.tempPath("gc");
+    try {
+      await fs.rename(path.join(store.layersDir, name), doomed);
+    } catch (error) {
+      if (isErrno(error, "ENOENT")) continue;
+      throw error;
+    }
+    freedBytes += await treeSize(doomed);
+    await removeTree(doomed);
+  }
+  for (const name of blobs) {
+    if (live.has(`sha256:${name}`)) continue;
+    const file = path.join(store.blobsDir, name);
+    freedBytes += await treeSize(file);
+    await fs.rm(file, { recursive: true, force: true });
+  }
+  return freedBytes;
+}
+
+/**
+ * Undoes what a command added to the store only to fail (create-container
+ * of a bad image file): its lease, the image unless something named or used
+ * it meanwhile, and those of `blobs` (the ones it brought) no other image
+ * needs, with their unpacked layers. The store is left as it was.
+ */
+export async function forgetAddedImage(store: Store, digest: Digest, blobs: readonly Digest[], leaseId: string): Promise<void> {
+  await store.withLock(async () => {
+    const index = await store.readIndex();
+    delete index.leases[leaseId];
+    const named = Object.values(index.tags).includes(digest) || Object.values(index.containers).includes(digest) || Object.values(index.leases).some((lease) => lease.image === digest);
+    if (!named) delete index.images[digest];
+    await store.writeIndex(index);
+    if (named) return;
+    const names = blobs.map(hexOf);
+    await deleteUnneeded(store, index, names, names);
   });
 }
 

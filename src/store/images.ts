@@ -10,8 +10,6 @@ import { openImage, readImageArchive, type Image } from "../image/reader.js";
 import { PypakrError, usageError } from "../util/errors.js";
 import { lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
 import { SHA256_DIGEST, type Digest } from "../util/hash.js";
-import { liveBlobs } from "./gc.js";
-import { forgetUnpackedLayer } from "./layers.js";
 import type { Store, StoreIndex } from "./store.js";
 
 /**
@@ -168,26 +166,5 @@ export async function acquireImage(store: Store, arg: string, target?: string): 
   return store.updateIndex((index) => {
     if (!index.images[digest]) throw new PypakrError(`image ${arg} was removed from the store just now`, { hint: "Another pypakr rmi or gc ran meanwhile; build or load it again." });
     return { digest, lease: addLease(store, index, digest, target) };
-  });
-}
-
-/**
- * Undoes what acquireImage added for a command that then failed: the image
- * (unless something named or used it meanwhile), the lease, and the blobs it
- * brought that no other image needs, with their unpacked layers. A bad image
- * file given to create-container thus leaves the store as it was.
- */
-export async function forgetAddedImage(store: Store, digest: Digest, blobs: readonly Digest[], lease: Lease): Promise<void> {
-  await store.updateIndex(async (index) => {
-    delete index.leases[lease.id];
-    const named = Object.values(index.tags).includes(digest) || Object.values(index.containers).includes(digest) || Object.values(index.leases).some((other) => other.image === digest);
-    if (named) return;
-    delete index.images[digest];
-    const live = await liveBlobs(store, Object.keys(index.images));
-    for (const blob of blobs) {
-      if (live.has(blob)) continue;
-      await fs.rm(store.blobFile(blob), { force: true });
-      await forgetUnpackedLayer(store, blob);
-    }
   });
 }
