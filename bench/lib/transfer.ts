@@ -2,16 +2,15 @@
  * The registry figure: what pushing a second image costs on the wire when it
  * shares all but one distribution with an image the registry already holds.
  * Debian's docker-registry runs on 127.0.0.1 (the tests' harness starts it)
- * behind a counting TCP proxy, so every byte pypakr sends is counted, HTTP
+ * behind the tests' TCP proxy, so every byte pypakr sends is counted, HTTP
  * requests and headers as well as blob bodies, and compared with the sizes of
  * the layers the second image has and the first has not.
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { REGISTRY_BINARY, startRegistry } from "../../test/support/registry.js";
+import { REGISTRY_BINARY, startRegistry, startStoppingProxy } from "../../test/support/registry.js";
 import type { FixtureSet } from "./fixtures.js";
 import { compare, scratchOf, type Comparison } from "./measure.js";
 import { CLI, GENERATOR } from "./paths.js";
@@ -27,41 +26,6 @@ export interface TransferResult {
 async function pypakrAsync(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   const { stdout } = await promisify(execFile)(CLI, args, { env, maxBuffer: 16 * 1024 * 1024 });
   return stdout;
-}
-
-interface CountingProxy {
-  port: number;
-  /** Bytes from clients to the registry since the last reset. */
-  sent(): number;
-  reset(): void;
-  close(): Promise<void>;
-}
-
-async function countingProxy(target: number): Promise<CountingProxy> {
-  let sent = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target, "127.0.0.1");
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      socket.on("error", () => [client, upstream].forEach((s) => s.destroy()));
-    }
-    client.on("data", (chunk: Buffer) => (sent += chunk.length));
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    sent: () => sent,
-    reset: () => (sent = 0),
-    close: () =>
-      new Promise<void>((resolve) => {
-        sockets.forEach((socket) => socket.destroy());
-        server.close(() => resolve());
-      }),
-  };
 }
 
 function layersOf(image: string, env: NodeJS.ProcessEnv): Map<string, number> {
@@ -94,14 +58,15 @@ export async function measureTransfer(set: FixtureSet, firstImage: string, pytho
   log(`${set.name} transfer: building a second image with one more distribution`);
   const secondImage = buildSecondImage(set, python, env);
   const registry = await startRegistry();
-  const proxy = await countingProxy(registry.port);
+  // The tests' proxy, never told to stop: it counts every byte sent to the registry.
+  const proxy = await startStoppingProxy(registry, () => false);
   try {
-    const host = `127.0.0.1:${proxy.port}`;
+    const { host } = proxy;
     log(`${set.name} transfer: pushing both images to docker-registry on ${host}`);
     await pypakrAsync(["push", "-q", firstImage, `${host}/bench:first`], env);
-    proxy.reset();
+    const before = proxy.bytesUp;
     const pushed = JSON.parse(await pypakrAsync(["push", "-q", "--json", secondImage, `${host}/bench:second`], env)) as { uploaded: number; skipped: number };
-    const sent = proxy.sent();
+    const sent = proxy.bytesUp - before;
     const first = layersOf(firstImage, env);
     const newLayers = [...layersOf(secondImage, env)].filter(([digest]) => !first.has(digest));
     const newBytes = newLayers.reduce((sum, [, size]) => sum + size, 0);

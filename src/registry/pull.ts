@@ -205,14 +205,14 @@ function partialFile(store: Store, digest: string): string {
  * must not write one file), with retries that resume. The finished file is
  * hard-linked into this pull's `work` dir, so another pull of the same blob
  * may take the store's copy in the meantime without pulling it from under
- * this one. A blob another pull stored while this one waited is taken from
- * the store.
+ * this one. A blob another pull stored while this one waited is not
+ * fetched (file: null): the store's copy serves.
  */
-async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, blob: Descriptor, bar: BlobBar, work: string): Promise<{ file: string; bytes: number }> {
+async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, blob: Descriptor, bar: BlobBar, work: string): Promise<{ file: string | null; bytes: number }> {
   const file = partialFile(store, blob.digest);
   const release = await lockPartialBlob(file);
   try {
-    if ((await store.blobSize(blob.digest)) === blob.size) return { file: store.blobFile(blob.digest), bytes: 0 };
+    if ((await store.blobSize(blob.digest)) === blob.size) return { file: null, bytes: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
         const bytes = await downloadBlob(client, ref, blob, file, bar);
@@ -252,7 +252,7 @@ async function forgetIfRejected<T>(store: Store, fetched: Map<string, string>, v
   try {
     return await validate();
   } catch (error) {
-    await Promise.all([...fetched].filter(([blob, file]) => file !== store.blobFile(blob)).map(([blob]) => dropPartial(store, blob)));
+    await Promise.all([...fetched.keys()].map((blob) => dropPartial(store, blob)));
     throw error;
   }
 }
@@ -292,26 +292,25 @@ export async function pullImage(config: Config, refText: string, options: PullOp
         const bar = bars.bar(config.digest.slice(7, 19), config.size);
         const got = await fetchBlob(store, client, ref, config, bar, work);
         bar.finish("done");
-        fetched.set(config.digest, got.file);
+        if (got.file) fetched.set(config.digest, got.file);
         bytesDownloaded += got.bytes;
       }
-      const layerSizes = new Map(manifest.layers.map((layer) => [layer.digest, layer.size]));
-      const pending = new Set(missing.map((blob) => blob.digest));
+      const pending = new Map(missing.filter((blob) => blob.digest !== manifest.config.digest).map((blob) => [blob.digest, blob]));
       await forgetIfRejected(store, fetched, () =>
         openImage(source, descriptor, {
           // Layers not fetched yet count as present with their stated size; they are checked for real below.
-          size: async (blob) => (pending.has(blob) && !fetched.has(blob) ? layerSizes.get(blob) : where.size(blob)),
+          size: async (blob) => pending.get(blob)?.size ?? where.size(blob),
           file: (blob) => where.file(blob),
         }),
       );
 
       await forEachLimited(
-        missing.filter((blob) => blob.digest !== manifest.config.digest),
+        [...pending.values()],
         options.concurrency ?? 3,
         async (blob) => {
           const bar = bars.bar(blob.digest.slice(7, 19), blob.size);
           const got = await fetchBlob(store, client, ref, blob, bar, work);
-          fetched.set(blob.digest, got.file);
+          if (got.file) fetched.set(blob.digest, got.file);
           bytesDownloaded += got.bytes;
           bar.finish("done");
         },
@@ -325,12 +324,12 @@ export async function pullImage(config: Config, refText: string, options: PullOp
       });
       const tag = localTag(ref);
       await store.updateIndex(async (index) => {
-        for (const [blob, file] of fetched) if (file !== store.blobFile(blob)) await store.adoptVerifiedBlob(blob as Digest, file);
+        for (const [blob, file] of fetched) await store.adoptVerifiedBlob(blob as Digest, file);
         index.images[digest] ??= { stored: new Date().toISOString() };
         if (tag) index.tags[tag] = digest;
       });
       // Stored now: the partial downloads have served (the manifest was written straight to work/).
-      for (const [blob, file] of fetched) if (blob !== digest && file !== store.blobFile(blob)) await dropPartial(store, blob);
+      for (const blob of fetched.keys()) if (blob !== digest) await dropPartial(store, blob);
       await recordBlobSources(store, ref.registry, ref.repository, blobs.map((blob) => blob.digest));
       if (options.output) await writeArchive(store, image, digest, tag, options.output);
       return { reference: source, digest, ...(tag ? { tag } : {}), downloaded: missing.length, present: blobs.length - missing.length, bytesDownloaded };
