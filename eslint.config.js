@@ -21,6 +21,20 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // One door to the terminal (src/util/log.ts: writeOut, writeErr, progress), which makes untrusted text printable.
+  {
+    files: ["src/**/*.ts"],
+    rules: {
+      "no-console": "error",
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "MemberExpression[object.type='MemberExpression'][object.object.name='process'][object.property.name=/^std(out|err)$/][property.name='write']",
+          message: "Print through writeOut / writeErr / progress (src/util/log.ts): they make untrusted text printable.",
+        },
+      ],
+    },
+  },
   // Plain-JS build scripts run by node directly: no TypeScript project behind them.
   { files: ["**/*.mjs"], ...tseslint.configs.disableTypeChecked },
 );

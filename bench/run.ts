@@ -17,6 +17,7 @@ import { parseOptions, USAGE, type Options } from "./lib/options.js";
 import { BUILT_CLI_DIR, CLI, PYPAKR_CONFIG, RESULTS, SNAPSHOT, WORK } from "./lib/paths.js";
 import { run, tryRun } from "./lib/proc.js";
 import { formatChange, formatResult, type BenchResult } from "./lib/report.js";
+import { measureScale } from "./lib/scale.js";
 import { measureTransfer } from "./lib/transfer.js";
 
 const START = Date.now();
@@ -148,6 +149,19 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
         notes.push("push transfer skipped: Debian's docker-registry is not installed (apt-get install docker-registry)");
       }
     }
+    const scaleSizes: [number, number] = options.quick ? [2_000, 20_000] : [10_000, 100_000];
+    const scale = measureScale(python, scaleSizes, options.quick ? 1 : 2, log);
+    results.push({
+      name: "hostile-scale",
+      description: "a crafted layer whose files replace its directories, at two sizes: time per entry must stay flat",
+      runs: options.quick ? 1 : 2,
+      fixture: { wheels: 0, wheelBytes: 0, referenceFiles: 0, referenceBytes: 0 },
+      sizes: {},
+      measurements: Object.fromEntries(scale.measurements.map((measurement) => [measurement.id, measurement])),
+      comparisons: scale.comparisons,
+      notes: [scale.note],
+    });
+    for (const m of scale.measurements) for (const failure of m.failures) failures.push(`hostile-scale: ${m.label}: ${failure.split("\n")[0] ?? ""}`);
   } catch (error) {
     cleanUp(sets);
     throw error;

@@ -6,13 +6,17 @@
  * copy of every file that needs relocating. Planning first means nothing is
  * written only to be deleted by a later layer.
  */
-import { constants, copyFileSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import type { ListedEntry } from "../image/extract.js";
+import { readFileSync, statSync, utimesSync } from "node:fs";
+import { DEFAULT_MAX_ENTRIES, entryPathProblem, symlinkProblem, type ListedEntry } from "../image/extract.js";
 import type { RelocationKind } from "../image/format.js";
 import { relocateContent, RelocationError, replaceAll } from "../image/relocation.js";
 import { RECORD_PATH } from "../python/record.js";
+import type { ConfinedTree } from "../util/confined-tree.js";
 import { PypakrError } from "../util/errors.js";
+import { PathMap } from "../util/path-map.js";
+import { normalizeEntryName } from "../util/tar.js";
 import { PROMPT_PLACEHOLDER, type Base } from "./base.js";
+import { METADATA_DIR, type ManifestEntry } from "./manifest.js";
 
 /**
  * How files reach a container. Relocated files always get their own copy.
@@ -58,78 +62,132 @@ export interface Relocation {
   placeholder: string;
 }
 
+/** Names no entry of a base or a layer may use, at any depth. */
+const RESERVED = new Set([METADATA_DIR]);
+
 function planError(entry: string, problem: string): PypakrError {
   return new PypakrError(`layer entry "${entry}" ${problem}; refusing the image`, { hint: "The image is damaged or was crafted; get it from a trusted source." });
 }
 
-function ancestors(file: string): string[] {
-  const parts = file.split("/");
-  return parts.slice(1).map((_, index) => parts.slice(0, index + 1).join("/"));
+function baseError(base: Base, entry: string, problem: string): PypakrError {
+  return new PypakrError(`the base at ${base.dir} lists "${entry}", which ${problem}; refusing to use it`, {
+    hint: "The base's record was damaged or planted; recreate it with pypakr init --force.",
+  });
 }
 
-/** Deletes `roots` and everything under them, and everything strictly under `opaque` dirs unless `keep` says otherwise. */
-function prune(plan: Map<string, PlannedEntry>, roots: ReadonlySet<string>, opaque: ReadonlySet<string> = new Set()): void {
-  if (roots.size === 0 && opaque.size === 0) return;
-  for (const key of plan.keys()) {
-    const above = ancestors(key);
-    if (roots.has(key) || above.some((dir) => roots.has(dir) || opaque.has(dir))) plan.delete(key);
-  }
+/** Why a base's manifest entry may not be placed, or null: the rules layer entries follow, with the base's own absolute links allowed. */
+function baseEntryProblem(entry: ManifestEntry): string | null {
+  const name = normalizeEntryName(entry.path);
+  if ("error" in name) return name.error;
+  if (name.path !== entry.path || name.path === "") return "is not a plain relative path";
+  const problem = entryPathProblem(entry.path, RESERVED);
+  if (problem) return problem;
+  if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o777) return "has a mode outside 0-0777";
+  // A base is made by pypakr init from a local interpreter: its links to that interpreter are absolute.
+  if (entry.type === "symlink") return symlinkProblem(entry.path, entry.link ?? "", true);
+  return null;
 }
 
-/** Plans the directories above `file`, nearest first, up to the first one already planned. */
-function addParentDirs(plan: Map<string, PlannedEntry>, file: string): void {
-  for (let end = file.lastIndexOf("/"); end > 0; end = file.lastIndexOf("/", end - 1)) {
-    const dir = file.slice(0, end);
-    const existing = plan.get(dir);
-    if (existing?.type === "dir") return;
-    if (existing) throw planError(file, `needs "${dir}" to be a directory, but a lower layer made it a ${existing.type}`);
-    plan.set(dir, { type: "dir", mode: 0o755 });
-  }
-}
+/**
+ * The venv being planned: every path and what goes there. One routine
+ * places base and layer entries alike, so both get the same checks: each
+ * parent must be (or becomes) a planned directory, never a symlink or a
+ * file. Dropping a path drops what is below it in time proportional to what
+ * goes (see PathMap), so planning is linear in entries.
+ */
+class Plan {
+  readonly entries = new PathMap<PlannedEntry>();
+  private placed = 0;
 
-export function planVenv(base: Base, layers: readonly LayerTree[], relocation: Relocation): Map<string, PlannedEntry> {
-  const plan = new Map<string, PlannedEntry>();
-  for (const entry of base.entries) {
-    if (entry.type === "dir") plan.set(entry.path, { type: "dir", mode: entry.mode });
-    else if (entry.type === "symlink") plan.set(entry.path, { type: "symlink", link: entry.link ?? "", fromLayer: false });
-    else {
-      plan.set(entry.path, {
-        type: "file",
-        source: `${base.dir}/${entry.path}`,
-        mode: entry.mode,
-        // A RECORD's manifest hash is of its normalized form (see normalizeRecord), not of the file.
-        sha256: entry.relocate || RECORD_PATH.test(entry.path) ? undefined : entry.sha256,
-        fromBase: true,
-        ...(entry.relocate ? { relocate: { kind: entry.relocate, from: base.path } } : {}),
-        ...(entry.mtimeMs !== undefined && entry.size !== undefined ? { expect: { size: entry.size, mtimeMs: entry.mtimeMs } } : {}),
+  constructor(private readonly maxEntries: number) {}
+
+  /** `below` names what a blocking parent came from in messages ("a lower layer", "the base"). */
+  place(file: string, planned: PlannedEntry, fail: (problem: string) => PypakrError, below = "a lower layer"): void {
+    if (++this.placed > this.maxEntries) {
+      throw new PypakrError(`the image and its base hold more than ${this.maxEntries} entries; refusing it`, {
+        hint: "The image was crafted to exhaust this machine, or is larger than pypakr allows by default; if you trust it, raise the limit with PYPAKR_MAX_IMAGE_ENTRIES.",
       });
+    }
+    for (const parent of this.entries.parents(file)) {
+      if (!parent.present) this.entries.set(parent.path, { type: "dir", mode: 0o755 });
+      else if (parent.value?.type !== "dir") throw fail(`needs "${parent.path}" to be a directory, but ${below} made it a ${parent.value?.type ?? "file"}`);
+    }
+    if (planned.type !== "dir" && this.entries.get(file)?.type === "dir") this.entries.deleteTree(file);
+    this.entries.set(file, planned);
+  }
+
+  /** A whiteout: the path and everything below it goes. */
+  remove(file: string): void {
+    this.entries.deleteTree(file);
+  }
+
+  /** An opaque directory: everything below it goes. */
+  empty(dir: string): void {
+    this.entries.deleteBelow(dir);
+  }
+}
+
+export interface PlanOptions {
+  /** Entries the base and all layers may hold together (DEFAULT_MAX_ENTRIES when not given). */
+  maxEntries?: number;
+}
+
+export function planVenv(base: Base, layers: readonly LayerTree[], relocation: Relocation, options: PlanOptions = {}): Map<string, PlannedEntry> {
+  const plan = new Plan(options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+  for (const entry of base.entries) {
+    const problem = baseEntryProblem(entry);
+    const fail = (text: string) => baseError(base, entry.path, text);
+    if (problem) throw fail(problem);
+    if (entry.type === "dir") plan.place(entry.path, { type: "dir", mode: entry.mode }, fail, "the base");
+    else if (entry.type === "symlink") plan.place(entry.path, { type: "symlink", link: entry.link ?? "", fromLayer: false }, fail, "the base");
+    else {
+      plan.place(
+        entry.path,
+        {
+          type: "file",
+          source: `${base.dir}/${entry.path}`,
+          mode: entry.mode,
+          // A RECORD's manifest hash is of its normalized form (see normalizeRecord), not of the file.
+          sha256: entry.relocate || RECORD_PATH.test(entry.path) ? undefined : entry.sha256,
+          fromBase: true,
+          ...(entry.relocate ? { relocate: { kind: entry.relocate, from: base.path } } : {}),
+          ...(entry.mtimeMs !== undefined && entry.size !== undefined ? { expect: { size: entry.size, mtimeMs: entry.mtimeMs } } : {}),
+        },
+        fail,
+        "the base",
+      );
     }
   }
   for (const layer of layers) {
     // Whiteouts and opaque markers hide what lower layers put there, whatever their order in this layer.
-    prune(plan, new Set(layer.entries.filter((e) => e.type === "whiteout").map((e) => e.path)), new Set(layer.entries.filter((e) => e.type === "opaque").map((e) => e.path)));
+    for (const entry of layer.entries) {
+      if (entry.type === "whiteout") plan.remove(entry.path);
+      else if (entry.type === "opaque") plan.empty(entry.path);
+    }
     for (const entry of layer.entries) {
       if (entry.type === "whiteout" || entry.type === "opaque") continue;
-      addParentDirs(plan, entry.path);
-      const existing = plan.get(entry.path);
-      if (existing?.type === "dir" && entry.type !== "dir") prune(plan, new Set([entry.path]));
-      if (entry.type === "dir") plan.set(entry.path, { type: "dir", mode: 0o755 });
-      else if (entry.type === "symlink") plan.set(entry.path, { type: "symlink", link: entry.link, fromLayer: true });
+      const fail = (problem: string) => planError(entry.path, problem);
+      if (entry.type === "dir") plan.place(entry.path, { type: "dir", mode: 0o755 }, fail);
+      else if (entry.type === "symlink") plan.place(entry.path, { type: "symlink", link: entry.link, fromLayer: true }, fail);
       else {
         const kind = relocation.files.get(entry.path);
-        plan.set(entry.path, {
-          type: "file",
-          source: `${layer.tree}/${entry.path}`,
-          mode: entry.executable ? 0o755 : 0o644,
-          sha256: kind ? undefined : entry.sha256,
-          fromBase: false,
-          ...(kind ? { relocate: { kind, from: relocation.placeholder } } : {}),
-          ...(entry.mtimeMs !== undefined ? { expect: { size: entry.size, mtimeMs: entry.mtimeMs } } : {}),
-        });
+        plan.place(
+          entry.path,
+          {
+            type: "file",
+            source: `${layer.tree}/${entry.path}`,
+            mode: entry.executable ? 0o755 : 0o644,
+            sha256: kind ? undefined : entry.sha256,
+            fromBase: false,
+            ...(kind ? { relocate: { kind, from: relocation.placeholder } } : {}),
+            ...(entry.mtimeMs !== undefined ? { expect: { size: entry.size, mtimeMs: entry.mtimeMs } } : {}),
+          },
+          fail,
+        );
       }
     }
   }
-  return plan;
+  return new Map(plan.entries.entries());
 }
 
 const NO_REFLINK = new Set(["EOPNOTSUPP", "ENOTSUP", "EXDEV", "EINVAL", "ENOSYS", "ENOTTY", "EBADF"]);
@@ -141,16 +199,19 @@ function errorCode(error: unknown): string {
 
 /** Places one unrelocated file, by the mode in force; `auto` settles on the first file. */
 class FilePlacer {
-  constructor(private mode: LinkMode) {}
+  constructor(
+    private readonly tree: ConfinedTree,
+    private mode: LinkMode,
+  ) {}
 
   get settled(): LinkMode {
     return this.mode;
   }
 
-  place(source: string, target: string, keepTime: boolean): void {
+  place(source: string, file: string, keepTime: boolean): void {
     if (this.mode === "auto") {
       try {
-        copyFileSync(source, target, constants.COPYFILE_FICLONE_FORCE);
+        this.tree.copy(source, file, "force");
         this.mode = "reflink";
         return;
       } catch (error) {
@@ -158,46 +219,49 @@ class FilePlacer {
         this.mode = "hardlink";
       }
       try {
-        linkSync(source, target);
+        this.tree.link(source, file);
         return;
       } catch (error) {
         if (!NO_HARDLINK.has(errorCode(error))) throw error;
         this.mode = "copy";
       }
     }
-    if (this.mode === "hardlink") return linkSync(source, target);
+    if (this.mode === "hardlink") return this.tree.link(source, file);
     if (this.mode === "reflink") {
       try {
-        copyFileSync(source, target, constants.COPYFILE_FICLONE_FORCE);
+        this.tree.copy(source, file, "force");
       } catch (error) {
         if (!NO_REFLINK.has(errorCode(error))) throw error;
         throw new PypakrError(`this filesystem cannot make reflinks (copy-on-write clones): ${(error as Error).message}`, { hint: "Use --link auto, hardlink or copy." });
       }
     } else {
-      copyFileSync(source, target, constants.COPYFILE_FICLONE);
+      this.tree.copy(source, file, "try");
     }
     // A fresh inode has a fresh mtime; the base's bytecode is valid only for its sources' mtimes.
+    // (The target is the regular file just created exclusively, so utimes cannot follow a link.)
     if (keepTime) {
       const stat = statSync(source);
-      utimesSync(target, stat.atime, stat.mtime);
+      utimesSync(`${this.tree.root}/${file}`, stat.atime, stat.mtime);
     }
   }
 }
 
 /**
- * Writes `plan` into `dir` (existing and empty) for a venv that will live at
- * `prefix`. `prompt` replaces the base's activate prompt (none for a build's
- * work env, which must compare equal to its base). Returns the link mode used.
+ * Writes `plan` into `tree` (an existing, empty directory) for a venv that
+ * will live at `prefix`. `prompt` replaces the base's activate prompt (none
+ * for a build's work env, which must compare equal to its base). Every write
+ * goes through the tree, which never follows a symlink (see ConfinedTree).
+ * Returns the link mode used.
  */
-export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, dir: string, prefix: string, options: { link: LinkMode; prompt?: string }): LinkMode {
-  const placer = new FilePlacer(options.link);
+export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: ConfinedTree, prefix: string, options: { link: LinkMode; prompt?: string }): LinkMode {
+  const placer = new FilePlacer(tree, options.link);
+  // Sorted, a directory comes before what it holds.
   for (const file of [...plan.keys()].sort()) {
     const entry = plan.get(file) as PlannedEntry;
-    const target = `${dir}/${file}`;
     if (entry.type === "dir") {
-      mkdirSync(target, { mode: entry.mode });
+      tree.mkdir(file, entry.mode);
     } else if (entry.type === "symlink") {
-      symlinkSync(entry.link, target);
+      tree.symlink(file, entry.link);
     } else if (entry.relocate) {
       let content: Buffer;
       try {
@@ -207,13 +271,13 @@ export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, dir: st
         throw new PypakrError(`cannot relocate ${file} to ${prefix}: ${error.message}`, { hint: `Choose a container path of at most ${Buffer.byteLength(entry.relocate.from)} bytes.` });
       }
       if (entry.fromBase && options.prompt !== undefined && entry.relocate.kind === "text") content = replaceAll(content, PROMPT_PLACEHOLDER, options.prompt);
-      writeFileSync(target, content, { mode: entry.mode });
+      tree.writeFile(file, content, entry.mode);
     } else {
       if (entry.expect) {
         const stat = statSync(entry.source);
         if (stat.size !== entry.expect.size || stat.mtimeMs !== entry.expect.mtimeMs) throw new StaleSourceError(entry.source);
       }
-      placer.place(entry.source, target, entry.fromBase);
+      placer.place(entry.source, file, entry.fromBase);
     }
   }
   return placer.settled === "auto" ? "copy" : placer.settled;

@@ -7,7 +7,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
 import type { Config } from "../config/config.js";
-import { pythonSchema, type PythonIdentity } from "../image/format.js";
+import { INTERPRETER_KIND, pythonSchema, type PythonIdentity } from "../image/format.js";
 import { relocateContent } from "../image/relocation.js";
 import { describeInterpreter, findInterpreter, interpreterKind, pythonIdentity, type Interpreter } from "../python/interpreter.js";
 import { createVenv, supportedWheelTags } from "../python/venv.js";
@@ -15,6 +15,7 @@ import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { SHA256_DIGEST, sha256Digest, type Digest } from "../util/hash.js";
 import { progress } from "../util/log.js";
+import { shellWord } from "../util/printable.js";
 import { isBytecodePath, METADATA_DIR, scanTree, type ManifestEntry } from "./manifest.js";
 
 const BASE_FORMAT_VERSION = 4;
@@ -45,7 +46,14 @@ function isManifestEntryList(value: unknown): boolean {
 
 export type Base = z.infer<typeof baseRecordSchema> & { dir: string; manifestDigest: Digest };
 
+/**
+ * Where the base for `kind` lives. Only ever a child of the bases dir: a kind
+ * is built from an image's config, and one such as
+ * `x86_64/../../store/layers/...` once made pypakr read a "base" that an
+ * image's own layer had put in the store.
+ */
 export function baseDir(config: Config, kind: string): string {
+  if (!INTERPRETER_KIND.test(kind)) throw new PypakrError(`"${kind.slice(0, 80)}" is not an interpreter kind`, { hint: "The image was crafted or damaged; get it from a trusted source." });
   return path.join(config.basesDir, kind);
 }
 
@@ -77,7 +85,7 @@ export async function loadBase(config: Config, kind: string): Promise<Base | nul
   // A base made by an older pypakr is rebuilt, as if it were missing.
   if (json.formatVersion !== BASE_FORMAT_VERSION) return null;
   const parsed = baseRecordSchema.safeParse(json);
-  if (!parsed.success) {
+  if (!parsed.success || parsed.data.kind !== kind) {
     throw new PypakrError(`the base at ${dir} has an unreadable record`, { hint: "Recreate it with pypakr init --force --python PATH (the interpreter it was made for)." });
   }
   return { ...parsed.data, manifestDigest: parsed.data.manifestDigest as Digest, dir };
@@ -91,7 +99,7 @@ export async function listBases(config: Config): Promise<Base[]> {
     if (isErrno(error, "ENOENT")) return [];
     throw error;
   }
-  const bases = await Promise.all(names.filter((name) => !name.startsWith(".")).map((name) => loadBase(config, name).catch(() => null)));
+  const bases = await Promise.all(names.filter((name) => INTERPRETER_KIND.test(name)).map((name) => loadBase(config, name).catch(() => null)));
   return bases.filter((base): base is Base => base !== null);
 }
 
@@ -135,6 +143,12 @@ async function buildBase(config: Config, interpreter: Interpreter, kind: string)
     await fs.mkdir(path.join(temp, METADATA_DIR));
     await writeFileAtomic(recordFile(temp), JSON.stringify(record, null, 1));
     if (await exists(dir)) {
+      // Only a base is ever replaced: with `base = ~` in ~/.pypakr, BASES/<kind> could be a directory of the user's.
+      if (!(await exists(recordFile(dir)))) {
+        throw new PypakrError(`${dir} exists and is not a pypakr base (it has no ${METADATA_DIR}/base.json), so pypakr init will not replace it`, {
+          hint: "Move that directory away, or point `base` in ~/.pypakr (or PYPAKR_HOME) at a directory of pypakr's own.",
+        });
+      }
       const old = siblingTempPath(dir, "old");
       await fs.rename(dir, old);
       await fs.rename(temp, dir);
@@ -198,6 +212,7 @@ export async function chooseBase(config: Config, wanted: PythonIdentity): Promis
   if (fallback) have.push(`${describeInterpreter(fallback)} (default interpreter, ${fallback.executable})`);
   throw new PypakrError(
     `the image needs ${describeInterpreter(wanted)}, but this machine has no base for it (it has: ${have.length > 0 ? [...new Set(have)].join("; ") : "none"})`,
-    { hint: `Install that Python, then run: pypakr init --python ${suggestedPython(wanted)}` },
+    // The name is made of the image's fields: quoted, so pasting the hint can never run what an image put there.
+    { hint: `Install that Python, then run: pypakr init --python ${shellWord(suggestedPython(wanted))}` },
   );
 }

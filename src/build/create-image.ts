@@ -7,10 +7,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ensureBase, type Base } from "../base/base.js";
 import { materializeVenv, planVenv } from "../base/assemble.js";
+import { ConfinedTree } from "../util/confined-tree.js";
 import type { Config } from "../config/config.js";
 import { tmpDir } from "../config/config.js";
+import { checkOutputFile } from "../config/own-paths.js";
 import { writeImageArchive, type WrittenImage } from "../image/archive.js";
-import { ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
+import { describeSchemaError, ENVIRONMENT_NAME, imageConfigSchema, ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
 import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
 import { PLACEHOLDER, PREFIX_LENGTH } from "../image/relocation.js";
 import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
@@ -92,6 +94,19 @@ async function checkOutput(image: string): Promise<void> {
   if (existing?.isDirectory()) throw new PypakrError(`cannot write ${image}: it is a directory`, { hint: "Name the image file, e.g. -i IMAGE.tar" });
 }
 
+/**
+ * The image's environment must pass the schema every reader applies
+ * (format.ts), so an image pypakr writes is one pypakr reads back.
+ */
+function checkEnvironment(environment: Record<string, string>): void {
+  for (const [name, value] of Object.entries(environment)) {
+    if (!ENVIRONMENT_NAME.test(name)) {
+      throw new PypakrError(`environment variable name ${JSON.stringify(name)} is not usable: a name holds only letters, digits and _, and does not start with a digit`, { hint: "Rename the variable, e.g. --env MY_SETTING=value." });
+    }
+    if (value.includes("\0")) throw new PypakrError(`environment variable ${name} holds a NUL character, which no environment can carry`, { hint: "Remove the NUL from its value." });
+  }
+}
+
 function imageConfig(base: Base, layers: WrittenLayer[], distributions: Distribution[], changes: Change[], options: CreateImageOptions, hasRun: boolean): ImageConfig {
   const python = pythonIdentity(base.python);
   const environment = options.environment ?? {};
@@ -122,6 +137,19 @@ function imageConfig(base: Base, layers: WrittenLayer[], distributions: Distribu
 }
 
 /**
+ * The config, held to the same schema every reader holds it to: a build
+ * must never write an image that load, pull or create-container would
+ * refuse (say a distribution whose METADATA names it with a space).
+ */
+function checkedConfig(config: ImageConfig): ImageConfig {
+  const parsed = imageConfigSchema.safeParse(config);
+  if (parsed.success) return config;
+  throw new PypakrError(`the build cannot be made into an image: its config would be malformed (${describeSchemaError(parsed.error)})`, {
+    hint: "Fix what the source or setup installed (the value named above), then build again.",
+  });
+}
+
+/**
  * Starts removing `dir` and returns how to wait for it. A failure surfaces
  * when waited for, not as an unhandled rejection in the meantime.
  */
@@ -134,7 +162,9 @@ function startRemoving(dir: string): () => Promise<void> {
 export async function createImage(config: Config, options: CreateImageOptions): Promise<CreatedImage> {
   const source = path.resolve(options.source);
   const target = path.resolve(options.image);
+  checkEnvironment(options.environment ?? {});
   await checkOutput(target);
+  await checkOutputFile(config, target, "-i");
   await fs.access(source).catch(() => {
     throw new PypakrError(`source ${source} does not exist`, { hint: "Pass a directory or a .tar/.tar.gz file with -s." });
   });
@@ -147,7 +177,7 @@ export async function createImage(config: Config, options: CreateImageOptions): 
   try {
     await fs.mkdir(path.join(scratch, "source"), { recursive: true });
     // Copies (reflinks where possible), never links: setup may change any file in place.
-    materializeVenv(planVenv(base, [], { files: new Map(), placeholder: PLACEHOLDER }), workEnv, workEnv, { link: "copy" });
+    materializeVenv(planVenv(base, [], { files: new Map(), placeholder: PLACEHOLDER }), new ConfinedTree(workEnv), workEnv, { link: "copy" });
     const files = await stageSource(source, workEnv, path.join(scratch, "source"));
     progress(`building on ${describeInterpreter(base.python)}`);
     await install(workEnv, files);
@@ -166,7 +196,7 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     // its thousands of files overlaps with writing the archive.
     removeWorkEnv = startRemoving(workEnv);
     const distributions: Distribution[] = planned.flatMap((layer, index) => (layer.distribution ? [{ ...layer.distribution, layer: (layers[index] as WrittenLayer).digest }] : []));
-    const written = await writeImageArchive(target, imageConfig(base, layers, distributions, changes, options, files.run), layers, options.tag);
+    const written = await writeImageArchive(target, checkedConfig(imageConfig(base, layers, distributions, changes, options, files.run)), layers, options.tag);
     if (options.tag) {
       // Tagged images go into the store too, as docker build -t does.
       await addImageArchive(await Store.open(config), target, { tag: options.tag });

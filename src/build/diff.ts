@@ -7,7 +7,8 @@
  */
 import * as path from "node:path";
 import type { Base } from "../base/base.js";
-import { isBytecodePath, manifestByPath, scanTree, UnsupportedFileError, type ManifestEntry } from "../base/manifest.js";
+import { isBytecodePath, manifestByPath, METADATA_DIR, scanTree, UnsupportedFileError, type ManifestEntry } from "../base/manifest.js";
+import { WHITEOUT_PREFIX } from "../image/layer-writer.js";
 import type { RelocationKind } from "../image/format.js";
 import { PypakrError } from "../util/errors.js";
 
@@ -48,6 +49,19 @@ function portableLink(workEnv: string, entry: ManifestEntry): string {
   return relative;
 }
 
+/**
+ * Refuses a name the build left that no image may hold, so create-image
+ * never writes an image that load would refuse: `.pypakr` (pypakr's own, at
+ * any depth) and `.wh.*` (an OCI whiteout, which would read as a deletion).
+ */
+function checkImageName(relative: string): void {
+  const part = relative.split("/").find((name) => name === METADATA_DIR || name.startsWith(WHITEOUT_PREFIX));
+  if (part === undefined) return;
+  throw new PypakrError(`the build left ${relative}, and no image may hold a file or directory named "${part}" (${part === METADATA_DIR ? "pypakr's own name" : "an OCI whiteout name"})`, {
+    hint: "Rename it in the source, or remove it in setup.",
+  });
+}
+
 export async function diffWorkEnv(workEnv: string, base: Base): Promise<Change[]> {
   let entries: ManifestEntry[];
   try {
@@ -60,6 +74,7 @@ export async function diffWorkEnv(workEnv: string, base: Base): Promise<Change[]
   const work = manifestByPath(entries);
   const changes: Change[] = [];
   for (const entry of entries) {
+    checkImageName(entry.path);
     const before = baseEntries.get(entry.path);
     if (before && sameEntry(entry, before)) continue;
     if (entry.type === "dir") changes.push({ type: "dir", path: entry.path });

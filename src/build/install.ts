@@ -38,6 +38,8 @@ function buildEnvironment(workEnv: string): NodeJS.ProcessEnv {
  * Runs the install with the work env active: working directory is its root,
  * VIRTUAL_ENV and PATH point at it, and the rest of the user's environment
  * passes through so PIP_INDEX_URL and friends work. Output is shown live.
+ * Like a Docker RUN step, the step is over when its command is: whatever it
+ * left running in its process group is ended (src/util/process-group.ts).
  */
 export async function install(workEnv: string, files: SourceFiles): Promise<void> {
   const command = installCommand(workEnv, files);

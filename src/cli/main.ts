@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { PypakrError, USAGE_EXIT_CODE } from "../util/errors.js";
+import { writeErr, writeOut } from "../util/log.js";
+import { printableLine } from "../util/printable.js";
 import { buildProgram, isCommanderExit } from "./program.js";
 
 /** Set by the bundler (scripts/bundle.mjs); the unbundled build reads package.json. */
@@ -12,18 +14,31 @@ function version(): string {
   return manifest.version;
 }
 
-/** The only place that prints errors: message, then hint; a stack only with --debug. */
+/**
+ * A message's later lines (a failed build's last lines of output, a tool's
+ * stderr) are indented, so that only pypakr's own lines start with "pypakr:"
+ * and no text inside a message can pass for an error or a hint of ours.
+ */
+function indentContinuation(message: string): string {
+  return message.replace(/\n/g, "\n  ");
+}
+
+/**
+ * The only place that prints errors: message, then hint; a stack only with
+ * --debug. A hint is one line by contract (the command that fixes it), so a
+ * line break in it is shown escaped; writeErr makes all of it printable.
+ */
 function report(error: unknown, debug: boolean): number {
   if (error instanceof PypakrError) {
-    process.stderr.write(`pypakr: error: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`pypakr: hint: ${error.hint}\n`);
-    if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    writeErr(`pypakr: error: ${indentContinuation(error.message)}\n`);
+    if (error.hint) writeErr(`pypakr: hint: ${printableLine(error.hint)}\n`);
+    if (debug && error.stack) writeErr(`${error.stack}\n`);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`pypakr: internal error: ${message}\n`);
-  if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-  else process.stderr.write("pypakr: hint: this is a bug in pypakr; run again with --debug and report the output.\n");
+  writeErr(`pypakr: internal error: ${indentContinuation(message)}\n`);
+  if (debug && error instanceof Error && error.stack) writeErr(`${error.stack}\n`);
+  else writeErr("pypakr: hint: this is a bug in pypakr; run again with --debug and report the output.\n");
   return 1;
 }
 
@@ -31,7 +46,7 @@ async function main(): Promise<void> {
   const debug = process.argv.includes("--debug");
   const program = buildProgram(version(), (code) => (process.exitCode = code));
   if (process.argv.length <= 2) {
-    process.stdout.write(program.helpInformation());
+    writeOut(program.helpInformation());
     return;
   }
   try {

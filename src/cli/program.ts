@@ -1,6 +1,6 @@
 import { Command, CommanderError, Help } from "commander";
 import { defaultConfigFile, loadConfig, type Config } from "../config/config.js";
-import { setQuiet } from "../util/log.js";
+import { setQuiet, writeErr, writeOut } from "../util/log.js";
 import type { CommandSpec } from "./command.js";
 import { createContainer } from "./commands/create-container.js";
 import { createImage } from "./commands/create-image.js";
@@ -31,7 +31,8 @@ export function buildProgram(version: string, setExitCode: (code: number) => voi
     .option("-q, --quiet", "print no progress (errors still go to stderr)")
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`pypakr: ${text.replace(/^error: /, "error: ")}`) })
+    // Commander's own output (help, usage errors quoting the command line) goes through the same door as ours.
+    .configureOutput({ writeOut, writeErr, outputError: (text, write) => write(`pypakr: ${text.replace(/^error: /, "error: ")}`) })
     .showHelpAfterError("(run `pypakr help` for every command and option)");
   program.configureHelp({
     formatHelp: (command, helper) => (command === program ? overview(program, process.env.PYPAKR_CONFIG ?? defaultConfigFile()) : Help.prototype.formatHelp.call(helper, command, helper)),

@@ -6,10 +6,33 @@
 # environment Node's run would set (src/container/launch.ts). Anything this
 # script does not recognise, and every error, goes to Node, which gives the
 # proper message; so both paths behave alike.
+#
+# The launch file sets the image's environment in this shell, and an image may
+# name any variable (mode, IFS, PATH, ...). So everything is decided before it
+# is sourced: what to do after it is a function chosen beforehand, and that
+# function reads nothing but "$@", quoted, and expands no variable. Only PATH
+# then has an effect, the one it is meant to have: finding the program.
 set -u
 
-# run [-c DIR | --container[=]DIR] [-r SCRIPT | --script[=]SCRIPT] [--] [ARGS...]
-# With "check", returns 0 when it could exec the program, and execs nothing.
+# launch_check COMMAND...: in the container's directory, sets its environment
+# and tells whether the program could be exec'd (nothing is run).
+launch_check() {
+  . ./.pypakr/launch-v2.sh || return 1
+  case $1 in
+    */*) [ -f "$1" ] && [ -x "$1" ] || return 1 ;;
+    *) case $(command -v -- "$1") in /*) ;; *) return 1 ;; esac ;;
+  esac
+}
+
+# launch_exec COMMAND...: the same, then becomes the program.
+launch_exec() {
+  . ./.pypakr/launch-v2.sh || return 1
+  exec "$@"
+}
+
+# fast_run check|exec run [-c DIR | --container[=]DIR] [-r SCRIPT | --script[=]SCRIPT] [--] [ARGS...]
+# Reads run's options, enters the container, and ends in launch_check or
+# launch_exec; returns 1 for anything Node must handle.
 fast_run() {
   mode=$1
   shift 2
@@ -25,17 +48,14 @@ fast_run() {
       *) break ;;
     esac
   done
-  [ -n "$container" ] && [ -f "$container/.pypakr/launch-v1.sh" ] || return 1
+  [ -n "$container" ] || return 1
+  # A relative path is the working directory's: ./ keeps cd from searching CDPATH.
+  case $container in /*) ;; *) container=./$container ;; esac
+  [ -f "$container/.pypakr/launch-v2.sh" ] || return 1
   cd -- "$container" 2>/dev/null || return 1
   if [ -n "$has_script" ]; then set -- "$script" "$@"; fi
-  # Sets the environment and, when "$@" is empty, the image's entry point.
-  . ./.pypakr/launch-v1.sh || return 1
-  case $1 in
-    */*) [ -f "$1" ] && [ -x "$1" ] || return 1 ;;
-    *) case $(command -v -- "$1") in /*) ;; *) return 1 ;; esac ;;
-  esac
-  [ "$mode" = check ] && return 0
-  exec "$@"
+  # The last variable read here: what follows the launch file is fixed now.
+  if [ "$mode" = check ]; then launch_check "$@"; else launch_exec "$@"; fi
 }
 
 # The check runs in a subshell, so a fallback to Node starts from the caller's

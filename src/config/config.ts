@@ -20,6 +20,25 @@ export interface Config {
   basesDir: string;
   /** Interpreter used when no `--python` is given (name on PATH or a path). */
   python: string;
+  /** Caps on untrusted images' size in entries (PYPAKR_MAX_LAYER_ENTRIES, PYPAKR_MAX_IMAGE_ENTRIES). */
+  limits: EntryLimits;
+}
+
+export interface EntryLimits {
+  /** Entries one layer (or source archive) may hold. */
+  layerEntries: number;
+  /** Entries a container may get from its base and all its image's layers together. */
+  imageEntries: number;
+}
+
+/** See DEFAULT_MAX_ENTRIES in src/image/extract.ts, which these defaults equal. */
+const DEFAULT_LIMIT = 1_000_000;
+
+function limitFromEnv(env: NodeJS.ProcessEnv, name: string): number {
+  const value = env[name];
+  if (value === undefined || value === "") return DEFAULT_LIMIT;
+  if (!/^[1-9][0-9]{0,9}$/.test(value)) throw new PypakrError(`${name}="${value}" is not a positive whole number`, { hint: `Set it to a number of entries such as ${DEFAULT_LIMIT}, or unset it.` });
+  return Number(value);
 }
 
 const KNOWN_KEYS = new Set(["base", "pypakrdir", "python"]);
@@ -114,7 +133,13 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   const pypakrDir = env.PYPAKR_HOME ? path.resolve(env.PYPAKR_HOME) : (configuredDir ?? defaultPypakrDir(env));
   const basesDir = env.PYPAKR_HOME ? path.join(pypakrDir, "bases") : (configuredBases ?? path.join(pypakrDir, "bases"));
   const python = env.PYPAKR_PYTHON || values.python || "python3";
-  return { file: text === null ? null : file, pypakrDir, basesDir, python };
+  const limits = { layerEntries: limitFromEnv(env, "PYPAKR_MAX_LAYER_ENTRIES"), imageEntries: limitFromEnv(env, "PYPAKR_MAX_IMAGE_ENTRIES") };
+  return { file: text === null ? null : file, pypakrDir, basesDir, python, limits };
+}
+
+/** pypakr's content-addressed store (src/store/store.ts). */
+export function storeDir(config: Config): string {
+  return path.join(config.pypakrDir, "store");
 }
 
 /** Where builds and image reads keep their temporary files. */

@@ -8,9 +8,12 @@ import * as path from "node:path";
 import type { Base } from "../base/base.js";
 import { chooseBase } from "../base/base.js";
 import { materializeVenv, planVenv, StaleSourceError, type LinkMode } from "../base/assemble.js";
+import { ConfinedTree } from "../util/confined-tree.js";
 import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
+import { ownPathProblem } from "../config/own-paths.js";
 import { checkSymlinks } from "../image/extract.js";
+import type { PypakrConfig } from "../image/format.js";
 import type { Image } from "../image/reader.js";
 import { forgetAddedImage } from "../store/gc.js";
 import { acquireImage, loadImage } from "../store/images.js";
@@ -19,7 +22,8 @@ import { Store } from "../store/store.js";
 import { unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter } from "../python/interpreter.js";
 import { isErrno, PypakrError } from "../util/errors.js";
-import { exists, isEmptyDir, processAlive, removeTree, siblingOwner, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
+import { shellWord } from "../util/printable.js";
+import { exists, isEmptyDir, lstatOrNull, processAlive, removeTree, siblingOwner, siblingTempPath, withTempPath, fsyncFile } from "../util/fs.js";
 import { progress } from "../util/log.js";
 import { launchFile, launchScript } from "./launch.js";
 import type { ContainerRecord } from "./record.js";
@@ -39,20 +43,43 @@ export interface CreatedContainer {
   link: LinkMode;
 }
 
-async function checkTarget(target: string, force: boolean): Promise<void> {
+/** A directory create-container made: it has a container record (a real .pypakr directory, not a link to one). */
+async function isContainerDir(dir: string): Promise<boolean> {
+  const [metadata, record] = await Promise.all([lstatOrNull(path.join(dir, METADATA_DIR)), lstatOrNull(containerRecordFile(dir))]);
+  return Boolean(metadata?.isDirectory() && record?.isFile());
+}
+
+/**
+ * Where a container may go: a new path, an empty directory, or (with
+ * --force) an old container. --force never replaces anything else: not a
+ * directory of the user's files, and never pypakr's own directories, what
+ * holds them, $HOME or / (see ownPathProblem), which it once deleted.
+ */
+async function checkTarget(config: Config, target: string, force: boolean): Promise<void> {
   const reason = unsafePrefixReason(target);
   if (reason) throw new PypakrError(`container path ${target} ${reason}`, { hint: "Choose a path without quotes, $, backslashes or line breaks." });
+  const own = await ownPathProblem(config, target);
+  if (own) {
+    throw new PypakrError(`cannot make a container at ${target}: it ${own}, which pypakr never replaces or writes into${force ? ", even with --force" : ""}`, {
+      hint: "Choose a container path of your own, e.g. pypakr create-container -i IMAGE -c ./mycontainer",
+    });
+  }
   let stat;
   try {
     stat = await fs.lstat(target);
   } catch (error) {
     if (isErrno(error, "ENOENT")) return;
+    if (isErrno(error, "ENOTDIR")) throw new PypakrError(`cannot make a container at ${target}: part of that path is a file`, { hint: "Choose another container path." });
     throw error;
   }
   if (!stat.isDirectory()) throw new PypakrError(`${target} exists and is not a directory`, { hint: "Choose another container path, or remove that file." });
-  if (!force && !(await isEmptyDir(target))) {
-    throw new PypakrError(`${target} exists and is not empty`, { hint: "Choose another path, or pass --force to replace it." });
+  if (await isEmptyDir(target)) return;
+  if (!(await isContainerDir(target))) {
+    throw new PypakrError(`${target} exists, is not empty, and is not a pypakr container (it has no ${METADATA_DIR}/container.json)`, {
+      hint: `${force ? "--force replaces only a pypakr container or an empty directory, never other files. " : ""}Choose another path, or move the files out of ${target} yourself first.`,
+    });
   }
+  if (!force) throw new PypakrError(`${target} exists and is not empty (it holds a pypakr container)`, { hint: "Choose another path, or pass --force to replace that container." });
 }
 
 /** Refuses an image whose wheels this interpreter cannot load (e.g. a manylinux tag newer than this glibc). */
@@ -67,18 +94,43 @@ function checkWheelTags(image: Image, base: Base): void {
   }
 }
 
-async function materialize(store: Store, image: Image, base: Base, staging: string, target: string, link: LinkMode): Promise<LinkMode> {
+/** A layer to place, and how to name it in messages. */
+export interface LayerRef {
+  digest: string;
+  what: string;
+}
+
+/**
+ * Writes a venv's files into `staging` (made here, empty) for a venv that
+ * will live at `target`: the base's files, then each layer's (unpacked into
+ * the store's cache once), whiteouts applied, relocated to `target`, through
+ * the one door that cannot write through a symlink. The same code serves
+ * every path that makes a container, and the tests of hostile layers.
+ */
+export async function writeVenvTree(
+  store: Store,
+  base: Base,
+  image: { what: string; layers: readonly LayerRef[]; relocation: PypakrConfig["relocation"] },
+  staging: string,
+  target: string,
+  link: LinkMode,
+): Promise<{ tree: ConfinedTree; link: LinkMode }> {
+  const { layers: layerRefs, relocation } = image;
   await fs.mkdir(staging);
   const layers = [];
-  for (const [index, layer] of image.manifest.layers.entries()) {
-    layers.push(await unpackLayer(store, layer.digest, `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`));
-  }
-  const { relocation } = image.config.pypakr;
-  const plan = planVenv(base, layers, { files: new Map(relocation.files.map((file) => [file.path, file.kind])), placeholder: relocation.placeholder });
-  const used = materializeVenv(plan, staging, target, { link, prompt: path.basename(target) });
+  for (const layer of layerRefs) layers.push(await unpackLayer(store, layer.digest, layer.what));
+  const plan = planVenv(base, layers, { files: new Map(relocation.files.map((file) => [file.path, file.kind])), placeholder: relocation.placeholder }, { maxEntries: store.limits.imageEntries });
+  const tree = new ConfinedTree(staging);
+  const used = materializeVenv(plan, tree, target, { link, prompt: path.basename(target) });
   // Each layer's links were checked alone; together they must still stay inside.
   const layerLinks = new Set([...plan].flatMap(([file, entry]) => (entry.type === "symlink" && entry.fromLayer ? [file] : [])));
-  await checkSymlinks(staging, layerLinks, `image ${image.source}`);
+  await checkSymlinks(staging, layerLinks, image.what);
+  return { tree, link: used };
+}
+
+async function materialize(store: Store, image: Image, base: Base, staging: string, target: string, link: LinkMode): Promise<LinkMode> {
+  const layerRefs = image.manifest.layers.map((layer, index) => ({ digest: layer.digest, what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}` }));
+  const { tree, link: used } = await writeVenvTree(store, base, { what: `image ${image.source}`, layers: layerRefs, relocation: image.config.pypakr.relocation }, staging, target, link);
   const record: ContainerRecord = {
     formatVersion: 1,
     image: { digest: image.manifestDigest, source: image.source, ...(image.tag ? { tag: image.tag } : {}) },
@@ -89,10 +141,12 @@ async function materialize(store: Store, image: Image, base: Base, staging: stri
     link: used,
     created: new Date().toISOString(),
   };
-  await fs.mkdir(path.join(staging, METADATA_DIR), { recursive: true });
-  await writeFileAtomic(containerRecordFile(staging), JSON.stringify(record, null, 2) + "\n");
+  // pypakr's own files go through the same door as the image's (no layer may hold a .pypakr, at any depth).
+  tree.mkdir(METADATA_DIR, 0o755);
+  tree.writeFile(path.relative(staging, containerRecordFile(staging)), JSON.stringify(record, null, 2) + "\n", 0o644);
+  await fsyncFile(containerRecordFile(staging));
   const launch = launchScript(target, record.environment, record.entrypoint);
-  if (launch !== null) await fs.writeFile(launchFile(staging), launch);
+  if (launch !== null) tree.writeFile(path.relative(staging, launchFile(staging)), launch, 0o644);
   return used;
 }
 
@@ -136,7 +190,7 @@ async function commit(staging: string, target: string): Promise<void> {
 export async function createContainer(config: Config, options: CreateContainerOptions): Promise<CreatedContainer> {
   const target = path.resolve(options.container);
   await restoreInterruptedReplace(target);
-  await checkTarget(target, options.force ?? false);
+  await checkTarget(config, target, options.force ?? false);
   const store = await Store.open(config);
   const { digest, lease, added } = await acquireImage(store, options.image, target);
   let leased = true;
@@ -160,7 +214,7 @@ export async function createContainer(config: Config, options: CreateContainerOp
           const layer = isInUnpackedLayer(store, error.source);
           if (!layer) {
             throw new PypakrError(`the base file ${error.source} has changed since pypakr init made it (probably edited in place through a hard-linked container)`, {
-              hint: `Remake the base with pypakr init --force${base.python.executable ? ` --python ${base.python.executable}` : ""}; use --link copy for containers whose files you edit.`,
+              hint: `Remake the base with pypakr init --force${base.python.executable ? ` --python ${shellWord(base.python.executable)}` : ""}; use --link copy for containers whose files you edit.`,
             });
           }
           if (attempt > 1) throw new PypakrError(`the unpacked layer ${layer} keeps changing while pypakr uses it`, { hint: "Stop whatever is writing into the store and try again." });

@@ -1,21 +1,28 @@
 import * as fs from "node:fs/promises";
 import { containerRecordFile } from "../base/manifest.js";
-import type { PythonIdentity } from "../image/format.js";
+import { z } from "zod";
+import { describeSchemaError, INTERPRETER_KIND, pypakrConfigSchema, pythonSchema } from "../image/format.js";
+import { SHA256_DIGEST } from "../util/hash.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 
-/** What a container knows about itself: `.pypakr/container.json`. */
-export interface ContainerRecord {
-  formatVersion: 1;
-  image: { digest: string; source: string; tag?: string };
-  base: { id: string; manifestDigest: string; dir: string };
-  python: PythonIdentity;
-  entrypoint: string[];
-  environment: Record<string, string>;
+/**
+ * What a container knows about itself: `.pypakr/container.json`. Checked
+ * against a schema when read: a container directory may come from elsewhere
+ * (copied, unpacked from an archive), and its record names a store digest,
+ * a base directory and what `run` executes.
+ */
+const containerRecordSchema = z.object({
+  formatVersion: z.literal(1),
+  image: z.object({ digest: z.string().regex(SHA256_DIGEST, "must be a sha256 digest"), source: z.string(), tag: z.string().optional() }),
+  base: z.object({ id: z.string().regex(INTERPRETER_KIND, "must be an interpreter kind"), manifestDigest: z.string().regex(SHA256_DIGEST, "must be a sha256 digest"), dir: z.string() }),
+  python: pythonSchema,
+  entrypoint: pypakrConfigSchema.shape.entrypoint,
+  environment: pypakrConfigSchema.shape.environment,
   /** How files were placed (see LinkMode): hardlink means edits in place reach the store. */
-  link?: string;
-  created: string;
-}
-
+  link: z.string().optional(),
+  created: z.string(),
+});
+export type ContainerRecord = z.infer<typeof containerRecordSchema>;
 
 export async function readContainerRecord(dir: string): Promise<ContainerRecord> {
   const hint = "Make a container with: pypakr create-container -i IMAGE.tar -c DIR";
@@ -29,9 +36,12 @@ export async function readContainerRecord(dir: string): Promise<ContainerRecord>
     }
     throw error;
   }
+  let parsed;
   try {
-    return JSON.parse(text) as ContainerRecord;
+    parsed = containerRecordSchema.safeParse(JSON.parse(text));
   } catch {
-    throw new PypakrError(`${containerRecordFile(dir)} is damaged`, { hint: `Recreate the container: ${hint} --force` });
+    parsed = null;
   }
+  if (!parsed?.success) throw new PypakrError(`${containerRecordFile(dir)} is damaged${parsed ? ` (${describeSchemaError(parsed.error)})` : ""}`, { hint: `Recreate the container: ${hint} --force` });
+  return parsed.data;
 }

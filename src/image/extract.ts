@@ -2,7 +2,8 @@
  * Extracting an untrusted tar (an image layer or a source archive) into a
  * directory. Every entry is checked before anything is written:
  *
- * - names: relative, no `..`, no NUL (PEP 706's `data` filter rules);
+ * - names: relative, no `..`, no NUL (PEP 706's `data` filter rules), and
+ *   no reserved name (pypakr's own `.pypakr`) at any depth;
  * - nothing is written through a symlink: each parent directory is checked
  *   with lstat, and an existing entry is unlinked, never opened, before its
  *   replacement is created exclusively;
@@ -10,11 +11,12 @@
  *   write ever follows a link, a chain cannot be used to escape);
  * - hard links must name a regular file already inside the tree;
  * - no devices, fifos or other special files; modes are reduced to 0644/0755,
- *   so no setuid, setgid or sticky bits.
+ *   so no setuid, setgid or sticky bits;
+ * - at most `maxEntries` entries, and work linear in them.
  *
- * For layers, OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) delete what lower
- * layers put there, and files listed for relocation have the placeholder
- * replaced by the container's path.
+ * A layer is unpacked alone (into the store's cache), so its OCI whiteouts
+ * (`.wh.NAME`, `.wh..wh..opq`) are recorded in its listing, never applied
+ * here: assembly (src/base/assemble.ts) applies them to lower layers.
  */
 import { chmodSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -22,48 +24,92 @@ import * as path from "node:path";
 import { PypakrError } from "../util/errors.js";
 import { lstatOrNull, lstatOrNullSync, writeNewFile } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
+import { PathMap } from "../util/path-map.js";
 import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile, type TarHeader } from "../util/tar.js";
-import type { RelocationKind } from "./format.js";
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from "./layer-writer.js";
-import { relocateContent, RelocationError } from "./relocation.js";
+
+/**
+ * The most entries one layer (or source archive) may hold, and one image in
+ * all, unless the settings say otherwise. The largest real environments
+ * (a CUDA PyTorch stack) hold about 60,000 files; a tar header is 512 bytes
+ * that compress to a few, so without a cap a small download could ask for
+ * millions of files.
+ */
+export const DEFAULT_MAX_ENTRIES = 1_000_000;
 
 export interface ExtractOptions {
   /** Names the archive in error messages. */
   what: string;
   /**
-   * OCI whiteouts: "apply" them to the tree (a layer over lower layers),
-   * "record" them in `listing` (a layer unpacked alone, for the store's
-   * cache), or "refuse" `.wh.` names (a source, where one would mean a
-   * deletion in the image).
+   * OCI whiteouts: "record" them in `listing` (a layer unpacked alone, for
+   * the store's cache), or "refuse" `.wh.` names (a source, where one would
+   * mean a deletion in the image).
    */
-  whiteouts: "apply" | "record" | "refuse";
-  /** Filled with every entry as applied, file hashes included (required with whiteouts: "record"). */
+  whiteouts: "record" | "refuse";
+  /** Filled with every entry as unpacked, file hashes included (required with whiteouts: "record"). */
   listing?: ListedEntry[];
   /** The archive file's expected sha256 (hex), checked while it is read: a mismatch fails the extraction. */
   expectSha256?: string;
-  /** Top-level names the archive may not touch (pypakr's own metadata). */
+  /** Names the archive may not use at any depth (pypakr's own metadata). */
   reserved?: ReadonlySet<string>;
-  relocation?: { files: ReadonlyMap<string, RelocationKind>; from: string; to: string };
+  /** Entries the archive may hold (DEFAULT_MAX_ENTRIES when not given). */
+  maxEntries?: number;
 }
 
 /** An entry as unpacked, in archive order; whiteouts and opaque markers only when recorded. */
 export type ListedEntry =
   | { type: "dir"; path: string }
-  | { type: "file"; path: string; executable: boolean; size: number; sha256: string; mtimeMs?: number }
+  | ListedFile
   | { type: "symlink"; path: string; link: string }
   | { type: "whiteout"; path: string }
   | { type: "opaque"; path: string };
 
+export type ListedFile = { type: "file"; path: string; executable: boolean; size: number; sha256: string; mtimeMs?: number };
+
 /** Files up to this size are read whole and written with one call. */
 const SMALL_FILE_BYTES = 1024 * 1024;
-
-/** Relocated files are rewritten in memory; beyond this an image is not a venv pypakr can trust. */
-const MAX_RELOCATED_FILE_BYTES = 256 * 1024 * 1024;
 
 function entryError(what: string, entry: string, problem: string): PypakrError {
   return new PypakrError(`${what}: entry "${entry}" ${problem}; refusing to extract it`, {
     hint: "The archive is damaged or was crafted to write outside its target; get it from a trusted source.",
   });
+}
+
+function tooManyEntries(what: string, limit: number): PypakrError {
+  return new PypakrError(`${what} holds more than ${limit} entries; refusing it`, {
+    hint: "The archive was crafted to exhaust this machine, or is larger than pypakr allows by default; if you trust it, raise the limit with PYPAKR_MAX_LAYER_ENTRIES.",
+  });
+}
+
+/**
+ * Why a (normalized, relative) path may not be used by an entry of a layer
+ * or a base, or null: a reserved name at any depth (a `.pypakr` anywhere is
+ * pypakr's, and one deep in a layer's cached tree once passed for a base's
+ * record), or a directory named like a whiteout.
+ */
+export function entryPathProblem(relative: string, reserved: ReadonlySet<string> | undefined): string | null {
+  const parts = relative.split("/");
+  const own = reserved ? parts.find((part) => reserved.has(part)) : undefined;
+  if (own !== undefined) return `uses the name "${own}", which is pypakr's own`;
+  // A directory named like a whiteout is no whiteout, but in an image it reads as one: `.wh.x/f` would be
+  // refused (or misread) when the image is extracted, so neither a source nor a layer may hold one.
+  if (parts.slice(0, -1).some((part) => part.startsWith(WHITEOUT_PREFIX))) return "is inside a directory named like an OCI whiteout (.wh.*)";
+  return null;
+}
+
+/**
+ * Why a symlink at `relative` with text `link` may not be made, or null. An
+ * absolute target is refused unless `allowAbsolute` (a base's own links to
+ * its interpreter, which pypakr init made).
+ */
+export function symlinkProblem(relative: string, link: string, allowAbsolute = false): string | null {
+  if (link === "" || link.includes("\0")) return "is a symlink with an empty or NUL-holding target";
+  if (path.posix.isAbsolute(link)) return allowAbsolute ? null : `is a symlink to the absolute path "${link}"`;
+  // normalize keeps a trailing slash ("./a/" -> "a/"), which would hide "itself" and "the target itself".
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(relative), link)).replace(/(.)\/+$/, "$1");
+  if (resolved === ".." || resolved.startsWith("../")) return `is a symlink to "${link}", outside the target`;
+  if (resolved === "." || resolved === relative) return `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`;
+  return null;
 }
 
 /** What an entry is once its header passed every check that needs no filesystem. */
@@ -88,12 +134,9 @@ function checkEntry(header: TarHeader, options: Pick<ExtractOptions, "what" | "w
     if (header.type === "directory") return null;
     throw fail(header.name, "names the target directory itself");
   }
+  const problem = entryPathProblem(relative, options.reserved);
+  if (problem) throw fail(relative, problem);
   const parts = relative.split("/");
-  const top = parts[0] ?? "";
-  if (isReserved(options, top)) throw fail(relative, `writes into "${top}", which is pypakr's own`);
-  // A directory named like a whiteout is no whiteout, but in an image it reads as one: `.wh.x/f` would be
-  // refused (or misread) when the image is extracted, so neither a source nor a layer may hold one.
-  if (parts.slice(0, -1).some((part) => part.startsWith(WHITEOUT_PREFIX))) throw fail(relative, "is inside a directory named like an OCI whiteout (.wh.*)");
   const base = parts[parts.length - 1] ?? "";
   if (base.startsWith(WHITEOUT_PREFIX)) {
     if (options.whiteouts === "refuse") throw fail(relative, "is named like an OCI whiteout (.wh.*), which would delete files in an image; rename it");
@@ -106,7 +149,7 @@ function checkEntry(header: TarHeader, options: Pick<ExtractOptions, "what" | "w
     const victimName = base.slice(WHITEOUT_PREFIX.length);
     if (victimName === "" || victimName === "." || victimName === ".." || victimName.startsWith(WHITEOUT_PREFIX)) throw fail(relative, "is a whiteout that names no file");
     // `.wh..pypakr` would delete the container's own metadata as surely as writing into it would overwrite it.
-    if (dir === "" && isReserved(options, victimName)) throw fail(relative, `is a whiteout of "${victimName}", which is pypakr's own`);
+    if (options.reserved?.has(victimName)) throw fail(relative, `is a whiteout of "${victimName}", which is pypakr's own`);
     return { kind: "whiteout", relative, victim: dir ? `${dir}/${victimName}` : victimName };
   }
   switch (header.type) {
@@ -116,12 +159,8 @@ function checkEntry(header: TarHeader, options: Pick<ExtractOptions, "what" | "w
     case "contiguous-file":
       return { kind: "file", relative };
     case "symlink": {
-      const link = header.linkname ?? "";
-      if (link === "" || link.includes("\0")) throw fail(relative, "is a symlink with an empty or NUL-holding target");
-      if (path.posix.isAbsolute(link)) throw fail(relative, `is a symlink to the absolute path "${link}"`);
-      const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(relative), link));
-      if (resolved === ".." || resolved.startsWith("../")) throw fail(relative, `is a symlink to "${link}", outside the target`);
-      if (resolved === "." || resolved === relative) throw fail(relative, `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`);
+      const linkProblem = symlinkProblem(relative, header.linkname ?? "");
+      if (linkProblem) throw fail(relative, linkProblem);
       return { kind: "symlink", relative };
     }
     case "link": {
@@ -130,8 +169,8 @@ function checkEntry(header: TarHeader, options: Pick<ExtractOptions, "what" | "w
       if ("error" in target || target.path === "") throw fail(relative, `is a hard link to "${link}", which ${"error" in target ? target.error : "is the target itself"}`);
       // Linking a name to itself or to a file below it would first remove the very file it links to.
       if (target.path === relative || target.path.startsWith(`${relative}/`)) throw fail(relative, `is a hard link to "${link}", which is ${target.path === relative ? "itself" : "below itself"}`);
-      const linkTop = target.path.split("/")[0] ?? "";
-      if (isReserved(options, linkTop)) throw fail(relative, `is a hard link into "${linkTop}", which is pypakr's own`);
+      const targetProblem = entryPathProblem(target.path, options.reserved);
+      if (targetProblem) throw fail(relative, `is a hard link to "${link}", which ${targetProblem}`);
       return { kind: "link", relative, linkTarget: { path: target.path, link } };
     }
     default:
@@ -139,15 +178,12 @@ function checkEntry(header: TarHeader, options: Pick<ExtractOptions, "what" | "w
   }
 }
 
-function isReserved(options: Pick<ExtractOptions, "reserved">, top: string): boolean {
-  return options.reserved?.has(top) ?? false;
-}
-
 class Extraction {
-  private readonly verifiedDirs = new Set<string>([""]);
-  /** Paths this archive wrote, and the directories above them (an opaque whiteout keeps both). */
-  private readonly writtenHere = new Set<string>();
-  private readonly aboveWritten = new Set<string>();
+  /** Directories known to be real directories inside the tree (the root is implied). */
+  private readonly verifiedDirs = new PathMap<true>();
+  /** The last file listed at each path, for hard links to copy. */
+  private readonly listedFiles = new Map<string, ListedFile>();
+  private entries = 0;
   /** Symlinks this archive made; they are checked again once the whole tree is there. */
   readonly symlinks = new Set<string>();
 
@@ -161,13 +197,7 @@ class Extraction {
   }
 
   private forget(relative: string): void {
-    for (const dir of this.verifiedDirs) if (dir === relative || dir.startsWith(`${relative}/`)) this.verifiedDirs.delete(dir);
-  }
-
-  private markWritten(relative: string): void {
-    this.writtenHere.add(relative);
-    const parts = relative.split("/");
-    for (let end = 1; end < parts.length; end++) this.aboveWritten.add(parts.slice(0, end).join("/"));
+    this.verifiedDirs.deleteTree(relative);
   }
 
   /**
@@ -176,17 +206,15 @@ class Extraction {
    * for the error message.
    */
   private ensureParents(relative: string, entry = relative): void {
-    const parts = relative.split("/").slice(0, -1);
-    let current = "";
-    for (const part of parts) {
-      current = current ? `${current}/${part}` : part;
-      if (this.verifiedDirs.has(current)) continue;
+    for (const parent of this.verifiedDirs.parents(relative)) {
+      if (parent.present) continue;
+      const current = parent.path;
       const full = path.join(this.root, current);
       const stat = lstatOrNullSync(full);
       if (stat === null) mkdirSync(full, { mode: 0o755 });
       else if (stat.isSymbolicLink()) throw this.fail(entry, `would reach "${relative}" through the symlink "${current}"`);
       else if (!stat.isDirectory()) throw this.fail(entry, `needs "${current}" to be a directory, but it is a file`);
-      this.verifiedDirs.add(current);
+      this.verifiedDirs.set(current, true);
     }
   }
 
@@ -209,14 +237,21 @@ class Extraction {
   }
 
   async entry(header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const limit = this.options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    if (++this.entries > limit) throw tooManyEntries(this.options.what, limit);
     const checked = checkEntry(header, this.options);
     if (checked === null) return;
     const { relative } = checked;
     switch (checked.kind) {
       case "whiteout":
-        return this.whiteout(relative, checked.victim);
+        // Recorded, not applied: still, a whiteout reached through a link would delete through it once applied.
+        this.checkParentsNotLinks(checked.victim, relative);
+        this.options.listing?.push({ type: "whiteout", path: checked.victim });
+        return;
       case "opaque":
-        return this.opaqueMarker(relative, checked.victim);
+        this.checkParentsNotLinks(relative, relative);
+        this.options.listing?.push({ type: "opaque", path: checked.victim });
+        return;
       case "directory":
         return this.directory(relative);
       case "file":
@@ -233,8 +268,7 @@ class Extraction {
     const full = path.join(this.root, relative);
     if (this.clear(relative) === "dir") chmodSync(full, 0o755);
     else mkdirSync(full, { mode: 0o755 });
-    this.verifiedDirs.add(relative);
-    this.markWritten(relative);
+    this.verifiedDirs.set(relative, true);
     this.options.listing?.push({ type: "dir", path: relative });
   }
 
@@ -243,22 +277,8 @@ class Extraction {
     await this.replaceWithNonDir(relative);
     const full = path.join(this.root, relative);
     const mode = (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644;
-    const kind = this.options.relocation?.files.get(relative);
     let written: { sha256: string; size: number };
-    if (kind && this.options.relocation) {
-      const { from, to } = this.options.relocation;
-      let content = await readBody(body, MAX_RELOCATED_FILE_BYTES, relative);
-      try {
-        content = relocateContent(content, kind, from, to);
-      } catch (error) {
-        if (!(error instanceof RelocationError)) throw error;
-        throw new PypakrError(`cannot relocate ${relative} to ${to}: ${error.message}`, {
-          hint: `Choose a container path of at most ${Buffer.byteLength(from)} bytes.`,
-        });
-      }
-      writeFileSync(full, content, { flag: "wx", mode });
-      written = { sha256: sha256Hex(content), size: content.length };
-    } else if ((header.size ?? 0) <= SMALL_FILE_BYTES) {
+    if ((header.size ?? 0) <= SMALL_FILE_BYTES) {
       // Most files in a venv are small: one buffered write instead of a stream of awaited ones.
       const content = await readBody(body, SMALL_FILE_BYTES, relative);
       writeFileSync(full, content, { flag: "wx", mode });
@@ -267,8 +287,9 @@ class Extraction {
       written = await writeNewFile(body, full, mode);
     }
     chmodSync(full, mode);
-    this.markWritten(relative);
-    this.options.listing?.push({ type: "file", path: relative, executable: mode === 0o755, ...written });
+    const listed: ListedFile = { type: "file", path: relative, executable: mode === 0o755, ...written };
+    this.listedFiles.set(relative, listed);
+    this.options.listing?.push(listed);
   }
 
   private async symlink(relative: string, link: string): Promise<void> {
@@ -276,7 +297,6 @@ class Extraction {
     await this.replaceWithNonDir(relative);
     await fs.symlink(link, path.join(this.root, relative));
     this.symlinks.add(relative);
-    this.markWritten(relative);
     this.options.listing?.push({ type: "symlink", path: relative, link });
   }
 
@@ -288,71 +308,23 @@ class Extraction {
     this.ensureParents(relative);
     await this.replaceWithNonDir(relative);
     await fs.link(path.join(this.root, target.path), path.join(this.root, relative));
-    this.markWritten(relative);
-    const original = this.options.listing?.findLast((entry) => entry.path === target.path);
-    if (original?.type === "file") this.options.listing?.push({ ...original, path: relative });
-  }
-
-  private async whiteout(relative: string, victim: string): Promise<void> {
-    if (this.options.whiteouts === "record") {
-      // Recorded, not applied: still, a whiteout reached through a link would delete through it once applied.
-      this.checkParentsNotLinks(victim, relative);
-      this.options.listing?.push({ type: "whiteout", path: victim });
-      return;
+    const original = this.listedFiles.get(target.path);
+    if (original) {
+      const listed: ListedFile = { ...original, path: relative };
+      this.listedFiles.set(relative, listed);
+      this.options.listing?.push(listed);
     }
-    this.ensureParents(victim, relative);
-    await fs.rm(path.join(this.root, victim), { recursive: true, force: true });
-    this.forget(victim);
-  }
-
-  private async opaqueMarker(relative: string, dir: string): Promise<void> {
-    if (this.options.whiteouts === "record") {
-      this.checkParentsNotLinks(relative, relative);
-      this.options.listing?.push({ type: "opaque", path: dir });
-      return;
-    }
-    return this.opaque(dir);
   }
 
   /** Refuses `relative` when one of its existing parents is a symlink or a file, creating nothing. */
   private checkParentsNotLinks(relative: string, entry: string): void {
-    const parts = relative.split("/").slice(0, -1);
-    for (let end = 1; end <= parts.length; end++) {
-      const current = parts.slice(0, end).join("/");
-      if (this.verifiedDirs.has(current)) continue;
+    for (const parent of this.verifiedDirs.parents(relative)) {
+      if (parent.present) continue;
+      const current = parent.path;
       const stat = lstatOrNullSync(path.join(this.root, current));
       if (stat === null) return;
       if (stat.isSymbolicLink()) throw this.fail(entry, `would reach "${relative}" through the symlink "${current}"`);
       if (!stat.isDirectory()) throw this.fail(entry, `needs "${current}" to be a directory, but it is a file`);
-    }
-  }
-
-  /**
-   * An opaque directory hides everything lower layers put in it, at any depth,
-   * whatever order this layer's entries come in: what this layer wrote under
-   * it (and the directories leading there) stays, the rest goes.
-   */
-  private async opaque(dir: string): Promise<void> {
-    this.ensureParents(`${dir}/${OPAQUE_WHITEOUT}`);
-    const stat = await lstatOrNull(path.join(this.root, dir));
-    if (stat?.isDirectory()) await this.hideLower(dir);
-  }
-
-  private async hideLower(dir: string): Promise<void> {
-    for (const child of await fs.readdir(path.join(this.root, dir))) {
-      const relative = `${dir}/${child}`;
-      const full = path.join(this.root, relative);
-      // lstat first: a directory this layer wrote into may since have been replaced by a symlink (also
-      // written here), and descending into that would delete through the link.
-      const isDir = (await fs.lstat(full)).isDirectory();
-      if (this.aboveWritten.has(relative) && isDir) {
-        await this.hideLower(relative);
-      } else if (!this.writtenHere.has(relative)) {
-        await fs.rm(full, { recursive: true, force: true });
-        this.forget(relative);
-      } else if (isDir) {
-        await this.hideLower(relative);
-      }
     }
   }
 }
@@ -372,9 +344,11 @@ async function whereLinkLeads(root: string, link: string, madeByArchive: Readonl
 /** whereLinkLeads over any tree: `readLink` gives a path's link text, or null when it is no symlink. */
 async function followLink(link: string, readLink: (relative: string) => Promise<string | null>, madeByArchive: ReadonlySet<string>): Promise<"inside" | "escapes" | "trusted"> {
   let budget = 40; // the kernel's own limit on links in one lookup
-  const walk = async (start: string[], target: string): Promise<string[] | "escapes" | "trusted"> => {
+  // `climbsAfter`: a `..` follows in an enclosing walk; past an absolute base link it would leave for the host's tree.
+  const walk = async (start: string[], target: string, climbsAfter: boolean): Promise<string[] | "escapes" | "trusted"> => {
     const stack = [...start];
-    for (const part of target.split("/")) {
+    const parts = target.split("/");
+    for (const [index, part] of parts.entries()) {
       if (part === "" || part === ".") continue;
       if (part === "..") {
         if (stack.length === 0) return "escapes";
@@ -386,9 +360,12 @@ async function followLink(link: string, readLink: (relative: string) => Promise<
       const next = await readLink(current);
       if (next === null) continue;
       if (--budget < 0) return "escapes";
-      if (path.posix.isAbsolute(next)) return madeByArchive.has(current) ? "escapes" : "trusted";
+      const climbs = climbsAfter || parts.slice(index + 1).includes("..");
+      // A base's own absolute link (bin/python -> the interpreter) is trusted as far as it goes, but
+      // `lib64/../x` through one to a directory outside climbs into the host's tree.
+      if (path.posix.isAbsolute(next)) return madeByArchive.has(current) || climbs ? "escapes" : "trusted";
       stack.pop();
-      const resolved = await walk(stack, next);
+      const resolved = await walk(stack, next, climbs);
       if (!Array.isArray(resolved)) return resolved;
       stack.splice(0, stack.length, ...resolved);
     }
@@ -397,7 +374,7 @@ async function followLink(link: string, readLink: (relative: string) => Promise<
   const parent = path.posix.dirname(link);
   const text = await readLink(link);
   if (text === null) return "inside";
-  const resolved = await walk(parent === "." ? [] : parent.split("/"), text);
+  const resolved = await walk(parent === "." ? [] : parent.split("/"), text, false);
   if (Array.isArray(resolved)) return resolved.length === 0 ? "escapes" : "inside";
   return resolved;
 }
@@ -467,33 +444,33 @@ function archiveError(error: unknown, what: string, root: string | null): Pypakr
  * image enters the store (load, create-container -i FILE, pull), so a layer
  * that can never be extracted is refused before the store keeps it.
  */
-export async function checkLayerArchive(archive: string, options: { what: string; reserved?: ReadonlySet<string> }): Promise<void> {
+export async function checkLayerArchive(archive: string, options: { what: string; reserved?: ReadonlySet<string>; maxEntries?: number }): Promise<void> {
   const checkOptions = { ...options, whiteouts: "record" as const };
   const fail = (entry: string, problem: string) => entryError(options.what, entry, problem);
+  const limit = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
   /** What this archive put at each path so far (parents it implies are directories), and its symlinks' text. */
-  const kinds = new Map<string, "dir" | "file" | "symlink">();
-  const links = new Map<string, string>();
+  const kinds = new PathMap<"dir" | "file" | "symlink">();
+  const links = new PathMap<string>();
   const reachable = (relative: string, entry: string) => {
-    const parts = relative.split("/");
-    for (let end = 1; end < parts.length; end++) {
-      const current = parts.slice(0, end).join("/");
-      const kind = kinds.get(current);
-      if (kind === "symlink") throw fail(entry, `would reach "${relative}" through the symlink "${current}"`);
-      if (kind === "file") throw fail(entry, `needs "${current}" to be a directory, but it is a file`);
-      kinds.set(current, "dir");
+    for (const parent of kinds.parents(relative)) {
+      if (parent.value === "symlink") throw fail(entry, `would reach "${relative}" through the symlink "${parent.path}"`);
+      if (parent.value === "file") throw fail(entry, `needs "${parent.path}" to be a directory, but it is a file`);
+      if (!parent.present) kinds.set(parent.path, "dir");
     }
   };
   const place = (relative: string, kind: "dir" | "file" | "symlink", link?: string) => {
     if (kind !== "dir" && kinds.get(relative) === "dir") {
-      for (const key of kinds.keys()) if (key.startsWith(`${relative}/`)) kinds.delete(key);
-      for (const key of links.keys()) if (key.startsWith(`${relative}/`)) links.delete(key);
+      kinds.deleteTree(relative);
+      links.deleteTree(relative);
     }
     kinds.set(relative, kind);
-    if (link === undefined) links.delete(relative);
+    if (link === undefined) links.deleteTree(relative);
     else links.set(relative, link);
   };
+  let entries = 0;
   try {
     for await (const { header } of readTarFile(archive)) {
+      if (++entries > limit) throw tooManyEntries(options.what, limit);
       const checked = checkEntry(header, checkOptions);
       if (checked === null) continue;
       const { relative } = checked;
@@ -518,9 +495,10 @@ export async function checkLayerArchive(archive: string, options: { what: string
       }
     }
     // As checkSymlinks does once the layer is unpacked alone: links that escape through other links.
-    const made = new Set(links.keys());
+    const all = [...links.entries()];
+    const made = new Set(all.map(([link]) => link));
     const readLink = (relative: string) => Promise.resolve(links.get(relative) ?? null);
-    for (const link of [...links.keys()].sort()) if ((await followLink(link, readLink, made)) === "escapes") throw escapingLinkError(options.what, link);
+    for (const [link] of all) if ((await followLink(link, readLink, made)) === "escapes") throw escapingLinkError(options.what, link);
   } catch (error) {
     throw archiveError(error, options.what, null);
   }

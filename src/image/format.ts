@@ -10,6 +10,14 @@ import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VE
 const digest = z.string().regex(SHA256_DIGEST, "must be a sha256 digest (sha256:<64 lowercase hex>)");
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const annotations = z.record(z.string(), z.string()).optional();
+/** An RFC 3339 time as toISOString() writes it. */
+const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/, "must be an RFC 3339 time");
+
+/**
+ * An interpreter kind (e.g. `cpython-3.11-linux-x86_64`) names a directory
+ * under the bases dir, so it may hold nothing that reads as a path.
+ */
+export const INTERPRETER_KIND = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 export const descriptorSchema = z.object({
   mediaType: z.string(),
@@ -29,33 +37,52 @@ export const indexSchema = z.object({
 });
 export type ImageIndex = z.infer<typeof indexSchema>;
 
+/** Far more distributions than any environment installs; each layer costs a check and an unpack. */
+export const MAX_LAYERS = 10_000;
+
 export const manifestSchema = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.literal(MEDIA_TYPE_MANIFEST),
   config: descriptorSchema.extend({ mediaType: z.literal(MEDIA_TYPE_CONFIG) }),
-  layers: z.array(descriptorSchema.extend({ mediaType: z.literal(MEDIA_TYPE_LAYER) })),
+  layers: z
+    .array(descriptorSchema.extend({ mediaType: z.literal(MEDIA_TYPE_LAYER) }))
+    // pypakr never writes a layer twice, and a repeated one would be checked, unpacked and planned once per mention.
+    .max(MAX_LAYERS, `must list at most ${MAX_LAYERS} layers (one per distribution, plus one)`)
+    .refine((layers) => new Set(layers.map((layer) => layer.digest)).size === layers.length, "must not list the same layer twice"),
   annotations,
 });
 export type ImageManifest = z.infer<typeof manifestSchema>;
 
-/** The interpreter an image was built with; a container needs a base that matches. */
+/**
+ * The interpreter an image was built with; a container needs a base that
+ * matches. Each field is held to the grammar of what Python itself reports
+ * (sys.implementation.name, platform.python_version(), sys.abiflags, SOABI,
+ * sys.platform, platform.machine(), platform.libc_ver()), because these
+ * values become part of a base's directory name (interpreterKind) and of
+ * messages: nothing else may get that far.
+ */
 export const pythonSchema = z.object({
-  implementation: z.string().min(1),
-  version: z.string().regex(/^\d+\.\d+\.\d+/, "must look like 3.11.7"),
-  abiFlags: z.string(),
-  soabi: z.string(),
-  os: z.string().min(1),
-  machine: z.string().min(1),
-  libc: z.string(),
-  libcVersion: z.string(),
+  implementation: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, "must be a Python implementation name such as cpython"),
+  version: z.string().regex(/^\d{1,3}\.\d{1,3}\.\d{1,3}[a-z0-9+]{0,16}$/, "must look like 3.11.7"),
+  abiFlags: z.string().regex(/^[a-z]{0,8}$/, "must be ABI flags such as t or d"),
+  soabi: z.string().regex(/^[A-Za-z0-9_.-]{0,64}$/, "must be a SOABI tag such as cpython-311-x86_64-linux-gnu"),
+  os: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, "must be a sys.platform value such as linux"),
+  machine: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/, "must be a machine name such as x86_64"),
+  libc: z.string().regex(/^[A-Za-z0-9_.-]{0,32}$/, "must be a libc name such as glibc"),
+  libcVersion: z.string().regex(/^[0-9.]{0,16}$/, "must be a libc version such as 2.36"),
 });
 export type PythonIdentity = z.infer<typeof pythonSchema>;
 
+/** Grammars of what an image names and pypakr prints: PEP 508 names, PEP 440-like versions, wheel tags. */
+const distributionName = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$/, "must be a distribution name (PEP 508)");
+const distributionVersion = z.string().regex(/^[A-Za-z0-9.+!_-]{0,64}$/, "must be a version (PEP 440)");
+const wheelTag = z.string().regex(/^[A-Za-z0-9_.]{1,64}-[A-Za-z0-9_.]{1,64}-[A-Za-z0-9_.]{1,128}$/, "must be a wheel tag such as py3-none-any");
+
 export const distributionSchema = z.object({
-  name: z.string().min(1),
-  version: z.string(),
+  name: distributionName,
+  version: distributionVersion,
   layer: digest,
-  wheelTags: z.array(z.string()),
+  wheelTags: z.array(wheelTag).max(1024),
 });
 export type Distribution = z.infer<typeof distributionSchema>;
 
@@ -63,26 +90,39 @@ export type Distribution = z.infer<typeof distributionSchema>;
 export const relocationKindSchema = z.enum(["text", "binary"]);
 export type RelocationKind = z.infer<typeof relocationKindSchema>;
 
+/**
+ * What an environment variable may be called in an image: a name every shell
+ * can assign (the launch file sets them in sh, src/container/launch.ts) and
+ * every exec can pass. Values, and entry-point words, cannot hold NUL, which
+ * no environment or argv can carry.
+ */
+export const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const withoutNul = z.string().refine((value) => !value.includes("\0"), "must not contain a NUL character");
+const environmentSchema = z.record(z.string().regex(ENVIRONMENT_NAME), withoutNul, {
+  error: (issue) => (issue.code === "invalid_key" ? "is not an environment variable name (letters, digits and _, not starting with a digit)" : undefined),
+});
+
 export const pypakrConfigSchema = z.object({
   formatVersion: z.literal(PYPAKR_FORMAT_VERSION),
   python: pythonSchema,
-  base: z.object({ id: z.string().min(1), manifestDigest: digest }),
-  entrypoint: z.array(z.string()),
-  environment: z.record(z.string(), z.string()),
+  base: z.object({ id: z.string().regex(INTERPRETER_KIND, "must be an interpreter kind such as cpython-3.11-linux-x86_64"), manifestDigest: digest }),
+  entrypoint: z.array(withoutNul),
+  environment: environmentSchema,
   distributions: z.array(distributionSchema),
   relocation: z.object({
-    placeholder: z.string().min(16),
+    // Only ever searched for in files, but held to what pypakr writes so no other text rides along.
+    placeholder: z.string().regex(/^\/[A-Za-z0-9._/-]{15,4095}$/, "must be an absolute path of letters, digits and ._-"),
     files: z.array(z.object({ path: z.string().min(1), kind: relocationKindSchema })),
   }),
-  created: z.string(),
+  created: timestamp,
 });
 export type PypakrConfig = z.infer<typeof pypakrConfigSchema>;
 
 /** The OCI image config, as written by pypakr. Fields other tools read come first. */
 export const imageConfigSchema = z.object({
-  created: z.string().optional(),
-  architecture: z.string(),
-  os: z.string(),
+  created: timestamp.optional(),
+  architecture: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, "must be a GOARCH name such as amd64"),
+  os: z.string().regex(/^[a-z0-9_]{1,32}$/, "must be a GOOS name such as linux"),
   config: z
     .object({
       Env: z.array(z.string()).optional(),

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { describeInterpreter, interpreterKind } from "../python/interpreter.js";
 import { withTempPath } from "../util/fs.js";
 import { formatBytes } from "../util/log.js";
+import { show, showWord } from "../util/printable.js";
 import type { ImageConfig, ImageManifest } from "./format.js";
 import { readImageArchive, type Image } from "./reader.js";
 
@@ -50,24 +51,30 @@ function describeImage(image: Image, name: string): Inspection {
   };
 }
 
+/**
+ * The text `pypakr inspect` prints. Every value that came from the image (tag,
+ * interpreter, entry point, environment, distributions) goes through `show`
+ * or `showWord`, so one that holds a line break or a control is shown quoted
+ * and can neither end its line nor pass for another.
+ */
 export function formatInspection(inspection: Inspection): string {
   const total = inspection.layers.reduce((sum, layer) => sum + layer.size, 0);
   const lines = [
-    `Image:        ${inspection.file}`,
+    `Image:        ${show(inspection.file)}`,
     `Digest:       ${inspection.digest}`,
-    ...(inspection.tag ? [`Tag:          ${inspection.tag}`] : []),
-    `Created:      ${inspection.created}`,
-    `Needs:        ${inspection.needs.python} (base ${inspection.needs.kind})`,
-    `Built on:     base ${inspection.needs.base.id} ${inspection.needs.base.manifestDigest.slice(0, 19)}`,
-    `Entry point:  ${inspection.entrypoint.length > 0 ? inspection.entrypoint.join(" ") : "(none; pypakr run needs -r or a command)"}`,
-    ...Object.entries(inspection.environment).map(([key, value], index) => `${index === 0 ? "Environment:  " : "              "}${key}=${value}`),
+    ...(inspection.tag ? [`Tag:          ${show(inspection.tag)}`] : []),
+    `Created:      ${show(inspection.created)}`,
+    `Needs:        ${show(inspection.needs.python)} (base ${show(inspection.needs.kind)})`,
+    `Built on:     base ${show(inspection.needs.base.id)} ${inspection.needs.base.manifestDigest.slice(0, 19)}`,
+    `Entry point:  ${inspection.entrypoint.length > 0 ? inspection.entrypoint.map(showWord).join(" ") : "(none; pypakr run needs -r or a command)"}`,
+    ...Object.entries(inspection.environment).map(([key, value], index) => `${index === 0 ? "Environment:  " : "              "}${show(key)}=${show(value)}`),
     `Relocated:    ${inspection.relocatedFiles} file${inspection.relocatedFiles === 1 ? "" : "s"} name${inspection.relocatedFiles === 1 ? "s" : ""} the container's path`,
     `Layers:       ${inspection.layers.length} (${formatBytes(total)})`,
-    ...inspection.layers.map((layer) => `  ${layer.digest.slice(7, 19)}  ${formatBytes(layer.size).padStart(9)}  ${layer.holds}`),
+    ...inspection.layers.map((layer) => `  ${layer.digest.slice(7, 19)}  ${formatBytes(layer.size).padStart(9)}  ${show(layer.holds)}`),
   ];
   if (inspection.distributions.length > 0) {
     lines.push(`Distributions: ${inspection.distributions.length}`);
-    for (const distribution of inspection.distributions) lines.push(`  ${distribution.name} ${distribution.version}  [${distribution.wheelTags.join(", ") || "no wheel tags"}]`);
+    for (const distribution of inspection.distributions) lines.push(`  ${show(distribution.name)} ${show(distribution.version)}  [${distribution.wheelTags.map(show).join(", ") || "no wheel tags"}]`);
   }
   return lines.join("\n") + "\n";
 }

@@ -13,3 +13,11 @@ export const MEDIA_TYPE_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
 export const ANNOTATION_PYPAKR_FORMAT = "org.pypakr.image.format";
 export const PYPAKR_FORMAT_VERSION = 1;
+/**
+ * The largest manifest and config pypakr reads, whether pulled or in an image
+ * file: far more than a real one needs (a config lists each distribution and
+ * relocated file once), and little enough to read whole into memory. A
+ * descriptor naming more is refused before any of it is read.
+ */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;

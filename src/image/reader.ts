@@ -14,7 +14,7 @@ import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile } from 
 import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
 import { METADATA_DIR } from "../base/manifest.js";
 import { checkLayerArchive } from "./extract.js";
-import { ANNOTATION_REF_NAME } from "./media-types.js";
+import { ANNOTATION_REF_NAME, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from "./media-types.js";
 
 const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
@@ -73,7 +73,7 @@ export type KnownBlob = (digest: Digest) => Promise<{ file: string; size: number
  * Blobs that `known` has are still verified, but not copied: its copy is
  * used instead, which saves writing every large layer a second time.
  */
-export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob } = {}): Promise<Image> {
+export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob; maxEntries?: number } = {}): Promise<Image> {
   let stat;
   try {
     stat = await fs.stat(file);
@@ -126,15 +126,15 @@ export async function readImageArchive(file: string, workDir: string, options: {
   });
   // A layer is extracted only when a container is made; checked now, one that can never be
   // extracted is refused before the store keeps it (blobs the store has were checked on the way in).
-  await checkLayers(image, (digest) => !knownFiles.has(hexOf(digest)));
+  await checkLayers(image, (digest) => !knownFiles.has(hexOf(digest)), options.maxEntries);
   return image;
 }
 
 /** Refuses the image if a layer `check` selects holds an entry that extraction would refuse on its own (see checkLayerArchive). */
-export async function checkLayers(image: Image, check: (digest: string) => boolean): Promise<void> {
+export async function checkLayers(image: Image, check: (digest: string) => boolean, maxEntries?: number): Promise<void> {
   const reserved = new Set([METADATA_DIR]);
   for (const [index, layer] of image.manifest.layers.entries()) {
-    if (check(layer.digest)) await checkLayerArchive(image.blobFile(layer.digest), { what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`, reserved });
+    if (check(layer.digest)) await checkLayerArchive(image.blobFile(layer.digest), { what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`, reserved, ...(maxEntries ? { maxEntries } : {}) });
   }
 }
 
@@ -155,12 +155,14 @@ export async function openImage(source: string, descriptor: Descriptor, blobs: B
     if (size === undefined) throw notAnImage(source, `its ${what} ${blob.digest} is missing`);
     if (size !== blob.size) throw notAnImage(source, `its ${what} ${blob.digest} is ${size} bytes, but the image says ${blob.size}`);
   };
-  const readBlob = async (blob: Descriptor, what: string): Promise<Buffer> => {
+  // Documents are read whole: one bigger than any real one is refused on its descriptor's word, before a byte is read.
+  const readBlob = async (blob: Descriptor, what: string, limit: number): Promise<Buffer> => {
+    if (blob.size > limit) throw notAnImage(source, `its ${what} ${blob.digest} is ${blob.size} bytes, more than a pypakr ${what} can be (${limit} bytes)`);
     await checkBlob(blob, what);
     return fs.readFile(blobs.file(blob.digest));
   };
-  const manifest = parseDocument(source, "manifest", await readBlob(descriptor, "manifest"), manifestSchema);
-  const configBytes = await readBlob(manifest.config, "config");
+  const manifest = parseDocument(source, "manifest", await readBlob(descriptor, "manifest", MAX_MANIFEST_BYTES), manifestSchema);
+  const configBytes = await readBlob(manifest.config, "config", MAX_CONFIG_BYTES);
   if (!configBytes.includes('"pypakr"')) {
     throw notAnImage(source, "it is an OCI image, but not one pypakr made (its config has no pypakr section)", "Make a pypakr image from its source with: pypakr create-image -s SRC -i IMAGE.tar");
   }

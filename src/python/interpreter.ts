@@ -5,7 +5,8 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { PythonIdentity } from "../image/format.js";
+import { z } from "zod";
+import { INTERPRETER_KIND, pythonSchema, describeSchemaError, type PythonIdentity } from "../image/format.js";
 import { PypakrError } from "../util/errors.js";
 import { capture } from "../util/process.js";
 
@@ -58,11 +59,16 @@ export async function findInterpreter(python: string, env: NodeJS.ProcessEnv = p
   if (result.code !== 0) {
     throw new PypakrError(`${resolved} is not a working Python interpreter (exit ${result.code}): ${result.stderr.trim().split("\n").pop() ?? ""}`, { hint });
   }
+  let answer: unknown;
   try {
-    return JSON.parse(result.stdout) as Interpreter;
+    answer = JSON.parse(result.stdout);
   } catch {
     throw new PypakrError(`${resolved} did not answer like a Python 3 interpreter`, { hint });
   }
+  // Held to the same grammar as an image's record of its interpreter, so a base's kind is always a plain name.
+  const parsed = pythonSchema.extend({ executable: z.string().min(1) }).safeParse(answer);
+  if (!parsed.success) throw new PypakrError(`${resolved} describes itself in a way pypakr cannot use (${describeSchemaError(parsed.error)})`, { hint });
+  return parsed.data;
 }
 
 /** The identity fields alone (what an image records), without this machine's executable path. */
@@ -81,7 +87,12 @@ export function majorMinor(version: string): string {
  * `t` included, since their extension modules differ).
  */
 export function interpreterKind(python: PythonIdentity): string {
-  return `${python.implementation}-${majorMinor(python.version)}${python.abiFlags}-${python.os}-${python.machine}`.toLowerCase();
+  const kind = `${python.implementation}-${majorMinor(python.version)}${python.abiFlags}-${python.os}-${python.machine}`.toLowerCase();
+  // The kind names a directory under the bases dir: whatever the fields held, it must be one plain name.
+  if (!INTERPRETER_KIND.test(kind)) {
+    throw new PypakrError(`the interpreter kind ${JSON.stringify(kind)} is not a plain name ([a-z0-9._-])`, { hint: "The image was crafted or damaged, or the interpreter reports a strange platform; use an image built by pypakr on a standard Python." });
+  }
+  return kind;
 }
 
 export function describeInterpreter(python: PythonIdentity): string {

@@ -7,9 +7,10 @@
  * Tokens are cached per scope until they expire.
  */
 import { PypakrError } from "../util/errors.js";
+import { shellWord } from "../util/printable.js";
 import type { Credentials } from "./credentials.js";
 import { IDENTITY_TOKEN_USER } from "./credentials.js";
-import { readBody, type Transport } from "./http.js";
+import { displayUrl, readBody, type Transport } from "./http.js";
 import { registerSecret } from "./secrets.js";
 
 export interface Challenge {
@@ -159,26 +160,31 @@ export class Authorizer {
     } catch {
       throw new PypakrError(`registry ${registry} sent a Bearer challenge without a usable realm`, { hint: "The registry is misconfigured; tell its operator." });
     }
-    if (credentials && !this.transport.mayCarrySecrets(url)) {
-      throw new PypakrError(`registry ${registry} asks for credentials to be sent over plain HTTP to ${url.host}`, { hint: "pypakr sends credentials over HTTPS only (or to loopback, or with --insecure)." });
-    }
+    // Checked whether or not there are credentials: even an anonymous token request must not go
+    // in clear text across a network, nor to a file: or data: address. Transport.send checks again.
+    this.transport.checkUrl(url, "names as its token service");
     const service = this.bearer.service;
     const headers: Record<string, string> = { accept: "application/json" };
+    // The realm the registry's own challenge names is the one place besides the registry that
+    // may see the credentials (RegistryClient.fetch answers only the registry's challenges).
+    const toRealm = { credentialsFor: url.origin };
     let response;
     if (credentials?.username === IDENTITY_TOKEN_USER) {
       // An identity token is a refresh token: OAuth2 form POST, so it never sits in a URL.
       const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: credentials.secret, client_id: "pypakr", ...(service ? { service } : {}) });
       if (scopes.length > 0) form.set("scope", scopes.join(" "));
-      response = await this.transport.send({ method: "POST", url, headers: { ...headers, "content-type": "application/x-www-form-urlencoded" }, body: () => Buffer.from(form.toString()), idempotent: true });
+      response = await this.transport.send({ method: "POST", url, headers: { ...headers, "content-type": "application/x-www-form-urlencoded" }, body: () => Buffer.from(form.toString()), idempotent: true, secretBody: true, ...toRealm });
     } else {
       if (service) url.searchParams.set("service", service);
       for (const scope of scopes) url.searchParams.append("scope", scope);
       if (credentials) headers.authorization = basicHeader(credentials);
-      response = await this.transport.send({ method: "GET", url, headers });
+      response = await this.transport.send({ method: "GET", url, headers, ...toRealm });
     }
     const body = await readBody(response, MAX_TOKEN_RESPONSE, "a token");
+    // The realm sent pypakr on to another host, which got no credentials: its refusal is not the login's.
+    if ((response.status === 401 || response.status === 403) && response.url.origin !== url.origin) throw credentialsRefusedElsewhere(registry, response.url);
     if (response.status === 401 || response.status === 403) {
-      throw credentials ? new PypakrError(`registry ${registry} refused the stored login for ${credentials.username === IDENTITY_TOKEN_USER ? "its identity token" : `user ${credentials.username}`}`, { hint: `Log in again: pypakr login ${registry}` }) : loginNeeded(registry);
+      throw credentials ? new PypakrError(`registry ${registry} refused the stored login for ${credentials.username === IDENTITY_TOKEN_USER ? "its identity token" : `user ${credentials.username}`}`, { hint: `Log in again: pypakr login ${shellWord(registry)}` }) : loginNeeded(registry);
     }
     if (response.status !== 200) throw new PypakrError(`the token service of registry ${registry} (${url.host}) answered HTTP ${response.status}`, { hint: "Try again later; if it persists, tell the registry's operator." });
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
@@ -196,6 +202,18 @@ export class Authorizer {
   }
 }
 
+/**
+ * A host other than the registry (a storage or upload host the registry sent
+ * pypakr to, or where a token realm redirected) asked for credentials. They
+ * are not for it: Docker sends none there either, and a registry that serves
+ * blobs from elsewhere gives URLs that need none (S3's signed URLs).
+ */
+export function credentialsRefusedElsewhere(registry: string, url: URL): PypakrError {
+  return new PypakrError(`${url.origin} asked for credentials (at ${displayUrl(url)}), and pypakr sends credentials only to registry ${registry} and the token service it names`, {
+    hint: "The registry sent pypakr to that host (an upload location or a redirect); it should give a URL that needs no login there. Tell the registry's operator.",
+  });
+}
+
 export function loginNeeded(registry: string): PypakrError {
-  return new PypakrError(`registry ${registry} requires a login`, { hint: `Log in with: pypakr login ${registry}` });
+  return new PypakrError(`registry ${registry} requires a login`, { hint: `Log in with: pypakr login ${shellWord(registry)}` });
 }

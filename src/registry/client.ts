@@ -4,7 +4,8 @@
  * the registry's error bodies turned into messages a user can act on.
  */
 import { PypakrError } from "../util/errors.js";
-import { Authorizer, loginNeeded } from "./auth.js";
+import { show, shellWord } from "../util/printable.js";
+import { Authorizer, credentialsRefusedElsewhere, loginNeeded } from "./auth.js";
 import { getCredentials, type Credentials } from "./credentials.js";
 import { displayUrl, readBody, Transport, type HttpRequest, type HttpResponse, type TransportOptions } from "./http.js";
 import { scrub } from "./secrets.js";
@@ -32,16 +33,26 @@ export class RegistryClient {
     await this.transport.close();
   }
 
-  /** Sends `request` to a registry path or URL, authenticating for `scopes` when challenged. */
-  async fetch(request: Omit<HttpRequest, "url"> & { url: string | URL }, scopes: string[]): Promise<HttpResponse> {
+  /**
+   * Sends `request` to a registry path or URL, authenticating for `scopes`
+   * when challenged. A URL may be on another host (an upload Location, say):
+   * it then goes without credentials, as Docker sends it, since a registry
+   * that hands out such URLs makes them work without (the upload's state or
+   * a signature rides in the URL); and a 401 from any origin but the
+   * registry's is an error, never answered with the registry's credentials.
+   */
+  async fetch(request: Omit<HttpRequest, "url" | "credentialsFor" | "secretBody"> & { url: string | URL }, scopes: string[]): Promise<HttpResponse> {
     const url = typeof request.url === "string" ? this.transport.url(request.url) : request.url;
     const headers: Record<string, string> = { "user-agent": "pypakr", ...request.headers };
-    const known = this.auth.cached(scopes);
+    delete headers.authorization; // this method's alone to set
+    const known = this.transport.isRegistryOrigin(url) ? this.auth.cached(scopes) : undefined;
     if (known) headers.authorization = known;
     let response = await this.transport.send({ ...request, url, headers });
     if (response.status !== 401) return response;
     const challenge = response.headers["www-authenticate"];
     await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    // Only the registry's own challenge is answered (after redirects, response.url is who asked).
+    if (!this.transport.isRegistryOrigin(response.url)) throw credentialsRefusedElsewhere(this.registry, response.url);
     headers.authorization = await this.auth.answer(challenge, scopes);
     response = await this.transport.send({ ...request, url, headers });
     if (response.status === 401) {
@@ -64,8 +75,8 @@ export class RegistryClient {
     } catch {
       // no readable error body; the status says enough
     }
-    const where = `registry ${this.registry} answered HTTP ${response.status} to ${what} (${displayUrl(response.url)})${detail ? `: ${scrub(detail).slice(0, 500)}` : ""}`;
-    if (response.status === 403) return new PypakrError(`${where}; access denied`, { hint: `Check that your login may do this, or log in as another user: pypakr login ${this.registry}` });
+    const where = `registry ${this.registry} answered HTTP ${response.status} to ${what} (${displayUrl(response.url)})${detail ? `: ${show(scrub(detail).slice(0, 500))}` : ""}`;
+    if (response.status === 403) return new PypakrError(`${where}; access denied`, { hint: `Check that your login may do this, or log in as another user: pypakr login ${shellWord(this.registry)}` });
     if (response.status === 404) return new PypakrError(where, { hint: "Check the repository name and tag; pypakr pull needs HOST[:PORT]/REPO[:TAG]." });
     if (response.status >= 500) return new PypakrError(where, { hint: "The registry failed; try again later." });
     return new PypakrError(where, { hint: "Check the reference; if it is right, the registry refused the request." });

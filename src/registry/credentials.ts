@@ -11,6 +11,7 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
+import { shellWord } from "../util/printable.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { registerSecret, scrub } from "./secrets.js";
 
@@ -129,7 +130,7 @@ export async function getCredentials(registry: string, env: NodeJS.ProcessEnv = 
       registerSecret(entry.auth);
       const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
       const colon = decoded.indexOf(":");
-      if (colon <= 0) throw new PypakrError(`the stored login for ${registry} in ${file} is malformed`, { hint: `Run pypakr login ${registry} again.` });
+      if (colon <= 0) throw new PypakrError(`the stored login for ${registry} in ${file} is malformed`, { hint: `Run pypakr login ${shellWord(registry)} again.` });
       registerSecret(decoded.slice(colon + 1));
       return { username: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
     }

@@ -8,6 +8,12 @@
  * Redirects are followed here rather than by an undici interceptor because a
  * blob GET is usually sent on to a storage host (S3 and the like) that must
  * not see the registry's Authorization header, and that only this code knows.
+ *
+ * Where pypakr may go, and where credentials may go, is decided here and only
+ * here (checkUrl, isRegistryOrigin, and the hop loop in `follow` that asks
+ * both before each request leaves): every URL, whether the registry's own, an
+ * absolute upload Location, a redirect target or a token realm, passes the
+ * same two rules.
  */
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
@@ -97,6 +103,15 @@ export interface HttpRequest {
   body?: () => Buffer | Readable;
   /** Network errors are retried only for requests that are safe to send twice. */
   idempotent?: boolean;
+  /**
+   * The origin (scheme://host:port) the request's Authorization header is
+   * for: the registry's by default; a token request names its realm's. The
+   * header is never sent anywhere else: not when the URL itself is
+   * elsewhere, and not after a redirect elsewhere (it is dropped for good).
+   */
+  credentialsFor?: string;
+  /** The body is itself a secret (an identity token's form): a redirect to another origin is refused, not followed with it. */
+  secretBody?: boolean;
 }
 
 export interface HttpResponse {
@@ -114,9 +129,17 @@ function flattenHeaders(headers: Dispatcher.ResponseData["headers"]): Record<str
   return result;
 }
 
-/** A path for messages: without the query, which may carry an upload's state. */
+const MAX_DISPLAYED_PATH = 120;
+
+/**
+ * A URL for messages: host and path, without the query (which may carry an
+ * upload's state or a signature) and cut short, since the path may come from
+ * a hostile Location header. The URL parser has already percent-encoded
+ * spaces, quotes and control characters in it.
+ */
 export function displayUrl(url: URL): string {
-  return `${url.host}${url.pathname}`;
+  const path = url.pathname.length > MAX_DISPLAYED_PATH ? `${url.pathname.slice(0, MAX_DISPLAYED_PATH)}...` : url.pathname;
+  return `${url.host}${path}`;
 }
 
 export class Transport {
@@ -144,13 +167,39 @@ export class Transport {
     this.maxRedirects = options.maxRedirects ?? 10;
   }
 
+  /** A path on the registry (callers build them from checked repository names, tags and digests). */
   url(path: string): URL {
-    return new URL(path, this.baseUrl);
+    const url = new URL(path, this.baseUrl);
+    if (!this.isRegistryOrigin(url)) throw new Error(`not a path on registry ${this.registry}: ${path}`);
+    return url;
   }
 
-  /** Whether credentials may travel to `url`: never in clear text, except to loopback or with --insecure. */
-  mayCarrySecrets(url: URL): boolean {
-    return url.protocol === "https:" || isLoopback(url.host) || Boolean(this.options.insecure);
+  /**
+   * Whether `url` is on the registry's own origin (scheme, host and port, as
+   * the user named it): the only place the registry's credentials and tokens
+   * go, besides the token realm the registry's own challenge names.
+   */
+  isRegistryOrigin(url: URL): boolean {
+    return url.origin === this.baseUrl.origin;
+  }
+
+  /**
+   * Throws, before anything is sent, unless pypakr may send a request to
+   * `url` at all: http or https only (not file:, data:, ftp: and the like),
+   * and plain HTTP only to loopback or with --insecure, so no request (and
+   * no credential, blob or token) crosses a network in clear text unless the
+   * user said so. `how` says how the URL came ("redirects pypakr to", ...).
+   */
+  checkUrl(url: URL, how: string): void {
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      // Only the scheme is shown: the rest of a data: or file: URL is not an address worth printing.
+      throw new PypakrError(`registry ${this.registry} ${how} an unsupported kind of address (${url.protocol})`, { hint: "pypakr follows only http and https addresses; tell the registry's operator." });
+    }
+    if (url.protocol === "http:" && !isLoopback(url.host) && !this.options.insecure) {
+      throw new PypakrError(`registry ${this.registry} ${how} ${displayUrl(url)} over plain HTTP, which pypakr speaks only to loopback (localhost, 127.0.0.0/8, [::1])`, {
+        hint: "Nothing was sent there. Pass --insecure only if you trust the network to that host; otherwise tell the registry's operator.",
+      });
+    }
   }
 
   async close(): Promise<void> {
@@ -191,12 +240,22 @@ export class Transport {
     });
   }
 
-  /** One try, following redirects up to the limit. */
+  /** One try, following redirects up to the limit; each hop is checked before it is sent. */
   private async follow(request: HttpRequest): Promise<HttpResponse> {
     let { method, url } = request;
     const headers = { ...request.headers };
+    const owner = request.credentialsFor ?? this.baseUrl.origin;
     const seen = new Set<string>();
     for (let hops = 0; ; hops++) {
+      this.checkUrl(url, hops === 0 ? "sends pypakr to" : "redirects pypakr to");
+      // Credentials are for their own origin alone: a storage or upload host gets a signed URL instead.
+      // Dropped for good: a host that was not trusted with them may not send us back to collect them.
+      if (url.origin !== owner) {
+        delete headers.authorization;
+        if (request.secretBody) {
+          throw new PypakrError(`the token service of registry ${this.registry} redirected pypakr to ${displayUrl(url)}, another host, with a secret`, { hint: "pypakr sends an identity token only to the token service the registry names; tell the registry's operator." });
+        }
+      }
       const data = await this.agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
@@ -209,7 +268,12 @@ export class Transport {
       if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
       await data.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       seen.add(`${method} ${url.href}`);
-      const next = new URL(location, url);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new PypakrError(`registry ${this.registry} redirected ${request.method} ${displayUrl(request.url)} to something that is not a URL`, { hint: "The registry or the storage behind it is misconfigured; tell its operator." });
+      }
       if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) method = "GET";
       if (seen.has(`${method} ${next.href}`)) {
         throw new PypakrError(`registry ${this.registry} redirects in a loop (${request.method} ${displayUrl(request.url)} comes back to ${displayUrl(next)})`, { hint: "The registry or the storage behind it is misconfigured; tell its operator." });
@@ -217,9 +281,6 @@ export class Transport {
       if (hops + 1 > this.maxRedirects) {
         throw new PypakrError(`registry ${this.registry} redirected ${request.method} ${displayUrl(request.url)} more than ${this.maxRedirects} times`, { hint: "The registry or the storage behind it is misconfigured; tell its operator." });
       }
-      if (next.protocol !== "https:" && next.protocol !== "http:") throw new PypakrError(`registry ${this.registry} redirected to an unsupported address (${next.protocol})`, { hint: "Tell the registry's operator." });
-      // Credentials are for the registry alone: a storage host it sends us to gets a signed URL instead.
-      if (next.origin !== url.origin) delete headers.authorization;
       url = next;
     }
   }

@@ -1,10 +1,13 @@
 /**
  * Per-blob progress bars for push and pull, drawn with cli-progress only when
  * stderr is a terminal and -q was not given; otherwise silent (a log or a
- * pipe gets just the summary line the command prints).
+ * pipe gets just the summary line the command prints). cli-progress writes to
+ * stderr itself, the one writer besides src/util/log.ts: its cursor codes are
+ * its own, and the text it draws (labels, words) is made printable here.
  */
 import cliProgress from "cli-progress";
 import { formatBytes, isQuiet } from "../util/log.js";
+import { printableLine } from "../util/printable.js";
 
 export interface BlobBar {
   add(bytes: number): void;
@@ -38,14 +41,14 @@ export function transferProgress(verb: string): TransferProgress {
   return {
     bar(label, total) {
       let done = 0;
-      const bar = bars.create(Math.max(total, 1), 0, { label, done: formatBytes(0), size: formatBytes(total), state: "" });
+      const bar = bars.create(Math.max(total, 1), 0, { label: printableLine(label), done: formatBytes(0), size: formatBytes(total), state: "" });
       return {
         add(bytes) {
           done += bytes;
           bar.update(Math.min(done, total), { done: formatBytes(done) });
         },
         finish(word) {
-          bar.update(Math.max(total, 1), { done: formatBytes(total), state: word });
+          bar.update(Math.max(total, 1), { done: formatBytes(total), state: printableLine(word) });
           bar.stop();
         },
       };

@@ -15,8 +15,9 @@ import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { Config } from "../config/config.js";
+import { checkOutputFile } from "../config/own-paths.js";
 import { describeSchemaError, manifestSchema, type Descriptor, type ImageManifest } from "../image/format.js";
-import { MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
 import { checkLayers, notAnImage, openImage, type BlobSource, type Image } from "../image/reader.js";
 import { saveImage } from "../image/save.js";
 import { loadImage, tagsOf } from "../store/images.js";
@@ -49,8 +50,6 @@ export interface PullResult {
   bytesDownloaded: number;
 }
 
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 /** Media types asked for: ours, and the ones a wrong reference is likely to name, so the error can say what it is. */
 const ACCEPT = [MEDIA_TYPE_MANIFEST, MEDIA_TYPE_INDEX, "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json"].join(", ");
 const BLOB_ATTEMPTS = 4;
@@ -261,6 +260,7 @@ async function forgetIfRejected<T>(store: Store, fetched: Map<string, string>, v
 export async function pullImage(config: Config, refText: string, options: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(refText);
   const source = formatReference(ref);
+  if (options.output) await checkOutputFile(config, path.resolve(options.output), "-o");
   return withoutSecrets(async () => {
     const store = await Store.open(config);
     await fs.mkdir(store.partialDir, { recursive: true });
@@ -319,7 +319,7 @@ export async function pullImage(config: Config, refText: string, options: PullOp
       // Layers are checked entry by entry before the store takes them, as load does (see readImageArchive).
       const image = await forgetIfRejected(store, fetched, async () => {
         const opened = await openImage(source, descriptor, where);
-        await checkLayers(opened, (blob) => fetched.has(blob));
+        await checkLayers(opened, (blob) => fetched.has(blob), store.limits.layerEntries);
         return opened;
       });
       const tag = localTag(ref);

@@ -24,7 +24,7 @@ import { pullScope, pushScope } from "./auth.js";
 import { RegistryClient, type ClientOptions } from "./client.js";
 import { isRetryableError } from "./http.js";
 import { transferProgress, type BlobBar } from "./progress.js";
-import { formatReference, parseReference, type Reference } from "./reference.js";
+import { formatReference, isRepositoryName, parseReference, type Reference } from "./reference.js";
 import { withoutSecrets } from "./secrets.js";
 
 export interface TransferOptions extends ClientOptions {
@@ -98,9 +98,22 @@ class BlobPusher {
     throw await this.client.unexpected(response, `a mount of blob ${blob.digest} from ${from}`);
   }
 
+  /**
+   * The upload session's URL from a Location header, relative to the answer's own URL. It may
+   * name another host: the chunks and the closing PUT then go there without credentials
+   * (RegistryClient.fetch), and only over a transport the user allowed (Transport.checkUrl).
+   */
   private location(value: string | undefined, base: URL, what: string): URL {
-    if (!value) throw new PypakrError(`registry ${this.target.registry} answered ${what} without an upload location`, { hint: "The registry does not follow the OCI distribution spec; tell its operator." });
-    return new URL(value, base);
+    const hint = "The registry does not follow the OCI distribution spec; tell its operator.";
+    if (!value) throw new PypakrError(`registry ${this.target.registry} answered ${what} without an upload location`, { hint });
+    let url: URL;
+    try {
+      url = new URL(value, base);
+    } catch {
+      throw new PypakrError(`registry ${this.target.registry} answered ${what} with an upload location that is not a URL`, { hint });
+    }
+    this.client.transport.checkUrl(url, `answered ${what} with an upload location at`);
+    return url;
   }
 
   async startUpload(): Promise<URL> {
@@ -197,7 +210,10 @@ export async function pushImage(config: Config, source: string, targetText: stri
 async function pushBlob(store: Store, pusher: BlobPusher, target: Reference, blob: Descriptor, file: string, bar: BlobBar): Promise<BlobOutcome> {
   if (await pusher.exists(blob)) return "skipped";
   let session: URL | undefined;
-  for (const from of (await blobSources(store, target.registry, blob.digest)).filter((name) => name !== target.repository).slice(0, 3)) {
+  // The store's hint file is not trusted to hold only repository names: a name goes into a token
+  // scope ("repository:NAME:pull") and the mount's query, so anything else is skipped.
+  const sources = (await blobSources(store, target.registry, blob.digest)).filter((name) => name !== target.repository && isRepositoryName(name));
+  for (const from of sources.slice(0, 3)) {
     const mounted = await pusher.mount(blob, from);
     if (mounted === true) return "mounted";
     session = mounted;

@@ -68,11 +68,16 @@ export function parseReference(text: string): Reference {
     rest = rest.slice(0, colon);
     if (!TAG.test(tag)) throw usageError(`"${text}" has a malformed tag "${tag}"`, hint);
   }
-  if (rest.length > 255 || !rest.split("/").every((part) => COMPONENT.test(part))) {
+  if (!isRepositoryName(rest)) {
     throw usageError(`"${text}" has a malformed repository name "${rest}" (lowercase letters, digits and . _ - separators)`, hint);
   }
   if (!digest && !tag) tag = "latest";
   return { registry, repository: rest, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
+}
+
+/** A repository name by the distribution spec's grammar: lowercase components joined by "/". */
+export function isRepositoryName(name: string): boolean {
+  return name.length > 0 && name.length <= 255 && name.split("/").every((part) => COMPONENT.test(part));
 }
 
 /** HOST/REPO:TAG, HOST/REPO@DIGEST (or both), as a user would write it back. */

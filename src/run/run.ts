@@ -11,6 +11,7 @@ import { isatty } from "node:tty";
 import { readContainerRecord } from "../container/record.js";
 import { venvEnvironment } from "../python/venv.js";
 import { PypakrError } from "../util/errors.js";
+import { quote, shellWord, show } from "../util/printable.js";
 
 export interface RunOptions {
   container: string;
@@ -36,12 +37,12 @@ async function checkProgram(dir: string, program: string): Promise<void> {
   if (!program.includes("/")) return;
   const file = path.resolve(dir, program);
   const stat = await fs.stat(file).catch(() => null);
-  if (!stat) throw new PypakrError(`${program} does not exist in container ${dir}`, { hint: "Name a script inside the container with -r, or a command after --.", exitCode: NOT_FOUND });
-  if (!stat.isFile()) throw new PypakrError(`${program} in container ${dir} is not a file`, { hint: "Name a script with -r." });
+  if (!stat) throw new PypakrError(`${show(program)} does not exist in container ${dir}`, { hint: "Name a script inside the container with -r, or a command after --.", exitCode: NOT_FOUND });
+  if (!stat.isFile()) throw new PypakrError(`${show(program)} in container ${dir} is not a file`, { hint: "Name a script with -r." });
   try {
     await fs.access(file, fs.constants.X_OK);
   } catch {
-    throw new PypakrError(`${program} in container ${dir} is not executable`, { hint: `Make it executable in the source (chmod +x ${program}) and rebuild the image.`, exitCode: NOT_EXECUTABLE });
+    throw new PypakrError(`${show(program)} in container ${dir} is not executable`, { hint: `Make it executable in the source (chmod +x ${shellWord(program.startsWith("-") ? `./${program}` : program)}) and rebuild the image.`, exitCode: NOT_EXECUTABLE });
   }
 }
 
@@ -75,7 +76,7 @@ export async function runInContainer(options: RunOptions): Promise<number> {
     ended = await new Promise((resolve, reject) => {
       child.on("error", (error) => {
         const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
-        reject(new PypakrError(missing ? `command "${program}" was not found in container ${dir}` : `cannot run ${program}: ${error.message}`, {
+        reject(new PypakrError(missing ? `command ${quote(program)} was not found in container ${dir}` : `cannot run ${show(program)}: ${error.message}`, {
           hint: missing ? "Install it in the image (setup), or name a script inside the container." : undefined,
           exitCode: missing ? NOT_FOUND : NOT_EXECUTABLE,
         }));

@@ -93,6 +93,7 @@ export async function addImageArchive(
     // Blobs the store holds are not read from the archive again (see readImageArchive).
     const known = new Set<Digest>();
     const image = await readImageArchive(file, work, {
+      maxEntries: store.limits.layerEntries,
       known: async (digest) => {
         if (options.rereadAll) return undefined;
         const size = await store.blobSize(digest);

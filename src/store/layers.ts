@@ -61,9 +61,14 @@ export async function unpackLayer(store: Store, digest: string, what: string): P
     const listing: ListedEntry[] = [];
     const reserved = new Set([METADATA_DIR]);
     // The blob is verified as it is read: a blob damaged on disk since it was stored fails here, and its tree is discarded.
-    await extractTar(store.blobFile(digest), path.join(work, "tree"), { what, whiteouts: "record", listing, reserved, expectSha256: hexOf(digest) });
+    await extractTar(store.blobFile(digest), path.join(work, "tree"), { what, whiteouts: "record", listing, reserved, expectSha256: hexOf(digest), maxEntries: store.limits.layerEntries });
     // Containers may hard-link these files; an edit through a link shows as a new mtime (see StaleSourceError).
-    for (const entry of listing) if (entry.type === "file") entry.mtimeMs = (await fs.stat(path.join(work, "tree", entry.path))).mtimeMs;
+    // The listing is in archive order, so it may still name a file a later entry replaced (planning drops it the same way).
+    for (const entry of listing) {
+      if (entry.type !== "file") continue;
+      const stat = await lstatOrNull(path.join(work, "tree", entry.path));
+      if (stat?.isFile()) entry.mtimeMs = stat.mtimeMs;
+    }
     await fs.writeFile(path.join(work, "entries.json"), JSON.stringify(listing));
     try {
       await fs.rename(work, layerDir(store, digest));

@@ -1,6 +1,7 @@
 import { imageConfigSchema, manifestSchema } from "../image/format.js";
 import { describeInterpreter } from "../python/interpreter.js";
 import { formatBytes } from "../util/log.js";
+import { show } from "../util/printable.js";
 import { tagsOf } from "./images.js";
 import type { Store } from "./store.js";
 
@@ -32,9 +33,10 @@ export async function listImages(store: Store): Promise<ListedImage[]> {
   return list.sort((a, b) => (a.stored < b.stored ? 1 : a.stored > b.stored ? -1 : 0));
 }
 
+/** The `pypakr images` table; tags and interpreters came from images, so each cell is `show`n (quoted if it holds a control). */
 export function formatImageList(list: ListedImage[]): string {
   const rows = list.flatMap((image) =>
-    (image.tags.length > 0 ? image.tags : ["<none>"]).map((tag) => [tag, image.digest.slice(7, 19), image.python ?? "(damaged)", formatBytes(image.size), image.stored.replace("T", " ").slice(0, 19)]),
+    (image.tags.length > 0 ? image.tags.map(show) : ["<none>"]).map((tag) => [tag, image.digest.slice(7, 19), image.python === null ? "(damaged)" : show(image.python), formatBytes(image.size), image.stored.replace("T", " ").slice(0, 19)]),
   );
   const header = ["TAG", "DIGEST", "PYTHON", "SIZE", "STORED"];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)));

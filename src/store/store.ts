@@ -17,11 +17,12 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
-import type { Config } from "../config/config.js";
-import { tmpDir } from "../config/config.js";
+import type { Config, EntryLimits } from "../config/config.js";
+import { storeDir, tmpDir } from "../config/config.js";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, processAlive, removeDeadSiblings, randomSuffix, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
 import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { DEFAULT_MAX_ENTRIES } from "../image/extract.js";
 import { manifestSchema } from "../image/format.js";
 import { acquireLock, LockTimeoutError } from "./lock.js";
 
@@ -83,6 +84,9 @@ export class Store {
   /** pypakr's own tmp dir (builds, image reads), which gc also clears of what dead processes left. */
   readonly pypakrTmpDir: string;
 
+  /** Caps on what an image may hold (see Config.limits). */
+  limits: EntryLimits = { layerEntries: DEFAULT_MAX_ENTRIES, imageEntries: DEFAULT_MAX_ENTRIES };
+
   constructor(
     readonly dir: string,
     pypakrTmpDir?: string,
@@ -98,7 +102,8 @@ export class Store {
 
   /** Opens (making it if need be) the store, first removing what killed processes left in its tmp/. */
   static async open(config: Config): Promise<Store> {
-    const store = new Store(path.join(config.pypakrDir, "store"), tmpDir(config));
+    const store = new Store(storeDir(config), tmpDir(config));
+    store.limits = config.limits;
     await Promise.all([store.blobsDir, store.tmpDir, store.layersDir].map((dir) => fs.mkdir(dir, { recursive: true })));
     await store.removeStaleTemp();
     return store;

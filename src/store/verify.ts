@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { manifestSchema } from "../image/format.js";
 import { sha256File } from "../util/hash.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
+import { show } from "../util/printable.js";
 import { changedLayerFiles, isLayerComplete, unpackLayer } from "./layers.js";
 import { emptyIndex, type Store } from "./store.js";
 
@@ -31,13 +32,13 @@ export async function verifyStore(store: Store, options: { repair: boolean }): P
       const file = path.join(store.blobsDir, name);
       const { hex } = await sha256File(file);
       if (hex === name) continue;
-      problems.push(`blob sha256:${name} is corrupt (its content hashes to sha256:${hex})`);
+      problems.push(`blob ${show(`sha256:${name}`)} is corrupt (its content hashes to sha256:${hex})`);
       if (options.repair) await fs.rm(file, { force: true });
     }
     for (const image of Object.keys(index.images)) {
       const missing = await missingBlobs(store, image);
       if (missing.length === 0) continue;
-      problems.push(`image ${image} lacks ${missing.join(", ")}`);
+      problems.push(`image ${show(image)} lacks ${missing.join(", ")}`);
       if (options.repair) {
         delete index.images[image];
         for (const [tag, target] of Object.entries(index.tags)) if (target === image) delete index.tags[tag];
@@ -45,7 +46,7 @@ export async function verifyStore(store: Store, options: { repair: boolean }): P
     }
     for (const [tag, image] of Object.entries(index.tags)) {
       if (index.images[image]) continue;
-      problems.push(`tag ${tag} names ${image}, which the store does not hold`);
+      problems.push(`tag ${show(tag)} names ${show(image)}, which the store does not hold`);
       if (options.repair) delete index.tags[tag];
     }
     for (const name of await fs.readdir(store.layersDir)) {
@@ -54,10 +55,10 @@ export async function verifyStore(store: Store, options: { repair: boolean }): P
         ? "is incomplete"
         : await unpackLayer(store, digest, digest).then(async (layer) => {
             const changed = await changedLayerFiles(layer);
-            return changed.length === 0 ? null : `has files changed since unpacking (edited through a hard-linked container?): ${changed.slice(0, 5).join(", ")}${changed.length > 5 ? ", ..." : ""}`;
+            return changed.length === 0 ? null : `has files changed since unpacking (edited through a hard-linked container?): ${changed.slice(0, 5).map(show).join(", ")}${changed.length > 5 ? ", ..." : ""}`;
           });
       if (!problem) continue;
-      problems.push(`unpacked layer ${digest} ${problem}`);
+      problems.push(`unpacked layer ${show(digest)} ${problem}`);
       if (options.repair) {
         // Out of sight first: a half-removed tree must never look like a complete layer.
         const doomed = store.tempPath("repair");

@@ -41,14 +41,20 @@ export async function lstatOrNull(file: string): Promise<Stats | null> {
   try {
     return await fs.lstat(file);
   } catch (error) {
-    if (isErrno(error, "ENOENT")) return null;
+    // ENOTDIR: a parent is now a file, so nothing is there either.
+    if (isErrno(error, "ENOENT") || isErrno(error, "ENOTDIR")) return null;
     throw error;
   }
 }
 
 /** lstat without a round trip through the thread pool, or null when nothing is there. */
 export function lstatOrNullSync(file: string): Stats | null {
-  return lstatSync(file, { throwIfNoEntry: false }) ?? null;
+  try {
+    return lstatSync(file, { throwIfNoEntry: false }) ?? null;
+  } catch (error) {
+    if (isErrno(error, "ENOTDIR")) return null;
+    throw error;
+  }
 }
 
 export function randomSuffix(): string {

@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { waitForGroup } from "./process-group.js";
+import { writeErr } from "./log.js";
 
 export interface CommandResult {
   code: number | null;
@@ -50,7 +52,9 @@ export class TailBuffer {
 /**
  * Runs a user-facing command: its stdout and stderr are shown live on our
  * stderr (our stdout stays free for results), and the last lines are kept for
- * the error message if it fails.
+ * the error message if it fails. What it prints passes the printable rule like
+ * all our output (a source's setup is a stranger's code); carriage returns,
+ * which progress meters use to redraw a line, become line breaks.
  */
 export function runShowingOutput(
   command: string,
@@ -59,14 +63,14 @@ export function runShowingOutput(
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; tail: string }> {
   return new Promise((resolve, reject) => {
     const tail = new TailBuffer(options.tailLines ?? 15);
-    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ["inherit", "pipe", "pipe"] });
+    // Its own process group, which ends with it (see process-group.ts).
+    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ["inherit", "pipe", "pipe"], detached: true });
     for (const stream of [child.stdout, child.stderr]) {
       stream.setEncoding("utf8").on("data", (chunk: string) => {
         tail.push(chunk);
-        process.stderr.write(chunk);
+        writeErr(chunk.replace(/\r\n?/g, "\n"));
       });
     }
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, tail: tail.text() }));
+    waitForGroup(child).then(({ code, signal }) => resolve({ code, signal, tail: tail.text() }), reject);
   });
 }

@@ -20,6 +20,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
@@ -146,9 +147,33 @@ interface Outcome {
 }
 
 /**
+ * The process groups of `pid`'s children: create-image runs setup and pip as
+ * groups of their own (src/util/process-group.ts), which a kill of pypakr's
+ * group does not reach.
+ */
+function childGroups(pid: number): number[] {
+  const tasks = (() => {
+    try {
+      return readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return [];
+    }
+  })();
+  return tasks.flatMap((task) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
  * Runs pypakr and SIGKILLs it after `delay` ms. What it started (create-image's
- * setup and pip) dies with it, as in an OOM kill of the group: an orphaned pip
- * would otherwise run on for a second, slowing the next run on a small machine.
+ * setup and pip, in their own groups) dies with it, as in a kill of the whole
+ * cgroup: an orphaned pip would otherwise run on for a second, slowing the next
+ * run on a small machine. pypakr is stopped first, so it starts nothing new
+ * while its children's groups are found and killed.
  */
 function runKilledAfter(args: string[], runHome: string, delay: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; pid: number }> {
   return new Promise((resolve, reject) => {
@@ -156,6 +181,19 @@ function runKilledAfter(args: string[], runHome: string, delay: number): Promise
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
+      const pid = child.pid ?? 0;
+      try {
+        process.kill(pid, "SIGSTOP");
+        for (const group of childGroups(pid)) {
+          try {
+            process.kill(-group, "SIGKILL");
+          } catch {
+            // Not a group leader, or gone already.
+          }
+        }
+      } catch {
+        // pypakr is gone already.
+      }
       child.kill("SIGKILL");
       try {
         process.kill(-(child.pid ?? 0), "SIGKILL");
@@ -330,11 +368,16 @@ describe("pypakr SIGKILLed at many points", { concurrency: true }, () => {
         { timeout: 120_000 },
         async () => {
           const pullHome = await otherHome("stall-home");
-          // Kill pulls until one dies holding a blob's lock.
+          // Kill pulls until one dies holding a blob's lock, at times spread over a normal pull's (fixed
+          // offsets missed the download whenever the machine was slower or faster than when they were chosen).
+          await untag(pullHome, reference);
+          const timed = performance.now();
+          expectOk(await pypakr(["pull", reference], { home: pullHome }), "a normal pull, timed");
+          const normal = performance.now() - timed;
           let locked = false;
           for (let attempt = 0; attempt < 40 && !locked; attempt++) {
             await untag(pullHome, reference);
-            await runKilledAfter(["pull", reference], pullHome, 150 + attempt * 7);
+            await runKilledAfter(["pull", reference], pullHome, Math.round(normal * (0.15 + (0.85 * attempt) / 39)));
             locked = (await entries(path.join(pullHome, "store", "partial"))).some((name) => name.endsWith(".lock"));
           }
           assert.ok(locked, "no pull was killed while it held a blob's lock");

@@ -134,10 +134,10 @@ function procNumber(file: string, pattern: RegExp): number | null {
   }
 }
 
-function runWatched(args: string[], timeoutMs = 60_000): Promise<Watched> {
+function runWatched(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<Watched> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(CLI, args, { cwd: dir, env: cliEnv({ home }), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(CLI, args, { cwd: dir, env: cliEnv({ home, env }), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     let peakRss = 0;
@@ -276,7 +276,7 @@ describe("hostile inputs: each gets its safe outcome through the real CLI", () =
   test("the corpus has at least 40 cases, of every class, with unique names", () => {
     assert.ok(CASES.length >= 40, `${CASES.length} cases`);
     assert.equal(new Set(CASES.map((hostile) => hostile.name)).size, CASES.length);
-    for (const kind of ["escape", "special-file", "whiteout", "names", "size", "blob-and-layout", "registry"]) assert.ok(CASES.some((hostile) => hostile.class === kind), kind);
+    for (const kind of ["escape", "special-file", "whiteout", "names", "size", "blob-and-layout", "registry", "config-values"]) assert.ok(CASES.some((hostile) => hostile.class === kind), kind);
   });
 
   test("the generator writes cases.json describing every case", async () => {
@@ -293,7 +293,7 @@ describe("hostile inputs: each gets its safe outcome through the real CLI", () =
       const storeBefore = await storeSnapshot();
       const partialBefore = await partialBlobs();
       const outsideBefore = await outsideTarget(ws);
-      const result = await runWatched(argsFor(hostile, ws));
+      const result = await runWatched(argsFor(hostile, ws), 60_000, hostile.env);
       const output = `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
 
       assert.equal(result.signal, null, `killed by ${result.signal}: ${output}`);

@@ -52,7 +52,7 @@ describe("pypakr run", () => {
   test("a container without a launch file (made by an older pypakr) runs through Node", async () => {
     const older = path.join(dir, "older");
     await fs.cp(container, older, { recursive: true, verbatimSymlinks: true });
-    await fs.rm(path.join(older, ".pypakr", "launch-v1.sh"));
+    await fs.rm(path.join(older, ".pypakr", "launch-v2.sh"));
     assert.equal(expectOk(await pypakr(["run", "-c", older, "--", "sh", "-c", 'echo "$GREETING"']), "run").stdout, "hello there\n");
   });
 

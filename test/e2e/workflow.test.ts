@@ -113,15 +113,22 @@ describe("jokes walkthrough", () => {
     assert.ok(expectOk(await pypakr(["run", "-c", container]), "run").stdout.startsWith(JOKE));
   });
 
-  test("create-container refuses a non-empty directory unless --force, and --force replaces it whole", async () => {
+  test("create-container refuses a non-empty directory; --force replaces an old container whole, never other files", async () => {
     const container = path.join(dir, "c-force");
     await fs.mkdir(container);
     await fs.writeFile(path.join(container, "keep.txt"), "mine");
+    for (const force of [[], ["--force"]]) {
+      const refused = await pypakr(["create-container", "-i", image, "-c", container, ...force]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /not empty, and is not a pypakr container/);
+      assert.deepEqual(await fs.readdir(container), ["keep.txt"]);
+    }
+    await fs.rm(path.join(container, "keep.txt"));
+    expectOk(await pypakr(["create-container", "-i", image, "-c", container]), "create-container");
+    await fs.writeFile(path.join(container, "keep.txt"), "left in the old container");
     const refused = await pypakr(["create-container", "-i", image, "-c", container]);
-    assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /not empty/);
     assert.match(refused.stderr, /--force/);
-    assert.deepEqual(await fs.readdir(container), ["keep.txt"]);
     expectOk(await pypakr(["create-container", "-i", image, "-c", container, "--force"]), "create-container --force");
     assert.ok(!(await listTree(container)).includes("keep.txt"));
     assert.ok(expectOk(await pypakr(["run", "-c", container]), "run").stdout.startsWith(JOKE));

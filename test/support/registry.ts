@@ -1,22 +1,30 @@
 /**
  * Real OCI registries for the push/pull tests: Debian's docker-registry
  * (distribution 2.8) on 127.0.0.1, with no auth, htpasswd basic auth, or
- * bearer tokens from a small token service run in the test process; and a
- * TCP proxy that "kills the registry" once a given number of bytes has gone
- * through it, to interrupt a push at a chosen point.
+ * bearer tokens from a small token service run in the test process; a TCP
+ * proxy that "kills the registry" once a given number of bytes has gone
+ * through it, to interrupt a push at a chosen point; and FakeRegistry, a
+ * small in-process registry that misbehaves on demand, with synthetic images
+ * (makeImage) to push to it.
  *
- * Everything binds to 127.0.0.1 and is stopped by stop() (and, as a last
- * resort, SIGKILLed when the test process exits).
+ * Everything binds to loopback (127.0.0.1, and 127.0.0.2 for a fake "other
+ * host") and is stopped by stop() (and, as a last resort, SIGKILLed when the
+ * test process exits).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
-import { createSign, randomUUID, X509Certificate } from "node:crypto";
+import { createHash, createSign, randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { gzipSync } from "node:zlib";
+import { imageDocuments, writeBlobsArchive } from "../../src/image/archive.js";
+import type { ImageConfig } from "../../src/image/format.js";
+import type { Digest } from "../../src/util/hash.js";
 import { makeTempDir, removeDir } from "./helpers.js";
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
@@ -459,4 +467,196 @@ export async function startStoppingProxy(registry: Registry, shouldStop: (bytes:
       if (server.listening) await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+export const digestOf = (bytes: Buffer): Digest => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+/** Hooks see each request first; returning true means the hook answered it. */
+export type Hook = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
+
+/**
+ * A small OCI registry in the test process (node:http, on 127.0.0.1 or
+ * another loopback address) that can misbehave on demand through `hook`,
+ * with Basic or Bearer auth, and a log of every request it was sent
+ * (headers included, so a test can prove what never reached it).
+ */
+/** The one token the fake registries hand out and accept. */
+export const FAKE_TOKEN = "the-bearer-token-42";
+
+export class FakeRegistry {
+  readonly blobs = new Map<string, Buffer>();
+  readonly repos = new Map<string, Set<string>>();
+  readonly manifests = new Map<string, Buffer>();
+  readonly uploads = new Map<string, { repo: string; chunks: Buffer[] }>();
+  readonly log: { method: string; path: string; headers: http.IncomingHttpHeaders }[] = [];
+  hook: Hook | undefined;
+  /** Bearer challenges name `realm`, else this server's own /token. */
+  auth: { kind: "basic" | "bearer"; user: string; password: string; realm?: string } | undefined;
+  /** Serves /token (Basic-authenticated) for a registry elsewhere whose challenge names this server as its realm. */
+  tokenService: { user: string; password: string } | undefined;
+  private readonly server = http.createServer((req, res) => void this.handle(req, res));
+  host = "";
+
+  /** Listens on `address` (loopback only: 127.0.0.1 by default, or e.g. 127.0.0.2 for "another host"). */
+  async start(address = "127.0.0.1"): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, address, resolve));
+    this.host = `${address}:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private has(repo: string, digest: string): boolean {
+    return this.repos.get(repo)?.has(digest) ?? false;
+  }
+
+  private add(repo: string, digest: string, bytes: Buffer): void {
+    this.blobs.set(digest, bytes);
+    if (!this.repos.has(repo)) this.repos.set(repo, new Set());
+    this.repos.get(repo)?.add(digest);
+  }
+
+  private authorized(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
+    const header = req.headers.authorization ?? "";
+    const basicOf = (login: { user: string; password: string }) => `Basic ${Buffer.from(`${login.user}:${login.password}`).toString("base64")}`;
+    const tokens = this.tokenService ?? (this.auth?.kind === "bearer" && !this.auth.realm ? this.auth : undefined);
+    if (tokens && url.pathname === "/token") {
+      if (header !== basicOf(tokens)) {
+        res.writeHead(401).end();
+        return false;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token: FAKE_TOKEN, expires_in: 300 }));
+      return false;
+    }
+    if (!this.auth) return true;
+    const wanted = this.auth.kind === "basic" ? basicOf(this.auth) : `Bearer ${FAKE_TOKEN}`;
+    if (header === wanted) return true;
+    const challenge = this.auth.kind === "basic" ? 'Basic realm="fake"' : `Bearer realm="${this.auth.realm ?? `http://${this.host}/token`}",service="fake"`;
+    res.writeHead(401, { "www-authenticate": challenge, "content-type": "application/json" }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+    return false;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", `http://${this.host}`);
+    this.log.push({ method: req.method ?? "", path: `${url.pathname}${url.search}`, headers: req.headers });
+    const chunks: Buffer[] = [];
+    const body = async () => {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+    if (this.hook && (await this.hook(req, res, url))) return;
+    if (!this.authorized(req, res, url)) return;
+    if (url.pathname === "/v2/") return void res.writeHead(200).end("{}");
+    const upload = /^\/upload\/(\w+)$/.exec(url.pathname);
+    if (upload) {
+      const session = this.uploads.get(upload[1] ?? "");
+      if (!session) return void res.writeHead(404).end();
+      session.chunks.push(await body());
+      if (req.method === "PATCH") return void res.writeHead(202, { location: url.pathname }).end();
+      const bytes = Buffer.concat(session.chunks);
+      const digest = url.searchParams.get("digest") ?? "";
+      if (digestOf(bytes) !== digest) return void res.writeHead(400).end('{"errors":[{"code":"DIGEST_INVALID"}]}');
+      this.add(session.repo, digest, bytes);
+      return void res.writeHead(201).end();
+    }
+    const match = /^\/v2\/(.+)\/(blobs|manifests)\/(.*)$/.exec(url.pathname);
+    if (!match) return void res.writeHead(404).end();
+    const [, repo = "", kind, ref = ""] = match;
+    if (kind === "blobs" && ref === "uploads/" && req.method === "POST") {
+      await body();
+      const mount = url.searchParams.get("mount");
+      const from = url.searchParams.get("from");
+      if (mount && from && this.has(from, mount)) {
+        this.add(repo, mount, this.blobs.get(mount) as Buffer);
+        return void res.writeHead(201).end();
+      }
+      const id = randomBytes(4).toString("hex");
+      this.uploads.set(id, { repo, chunks: [] });
+      return void res.writeHead(202, { location: `/upload/${id}` }).end();
+    }
+    if (kind === "blobs") {
+      if (!this.has(repo, ref)) return void res.writeHead(404).end('{"errors":[{"code":"BLOB_UNKNOWN"}]}');
+      const bytes = this.blobs.get(ref) as Buffer;
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+      if (range) {
+        const start = Number(range[1]);
+        return void res.writeHead(206, { "content-range": `bytes ${start}-${bytes.length - 1}/${bytes.length}`, "content-length": bytes.length - start }).end(req.method === "HEAD" ? undefined : bytes.subarray(start));
+      }
+      return void res.writeHead(200, { "content-length": bytes.length }).end(req.method === "HEAD" ? undefined : bytes);
+    }
+    if (req.method === "PUT") {
+      const bytes = await body();
+      this.manifests.set(`${repo}:${ref}`, bytes);
+      this.manifests.set(`${repo}:${digestOf(bytes)}`, bytes);
+      return void res.writeHead(201, { "docker-content-digest": digestOf(bytes) }).end();
+    }
+    const manifest = this.manifests.get(`${repo}:${ref}`);
+    if (!manifest) return void res.writeHead(404).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
+    res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "docker-content-digest": digestOf(manifest) }).end(manifest);
+  }
+}
+
+function imageConfig(layers: { digest: Digest }[], pypakr = true): ImageConfig {
+  const config = {
+    architecture: "amd64",
+    os: "linux",
+    rootfs: { type: "layers" as const, diff_ids: layers.map((layer) => layer.digest) },
+    pypakr: {
+      formatVersion: 1 as const,
+      python: { implementation: "cpython", version: "3.11.7", abiFlags: "", soabi: "cpython-311-x86_64-linux-gnu", os: "linux", machine: "x86_64", libc: "glibc", libcVersion: "2.36" },
+      base: { id: "cpython-3.11-linux-x86_64", manifestDigest: `sha256:${"0".repeat(64)}` },
+      entrypoint: ["./run"],
+      environment: {},
+      distributions: [],
+      relocation: { placeholder: "/placeholder-for-tests-only", files: [] },
+      created: "1970-01-01T00:00:00Z",
+    },
+  };
+  if (!pypakr) delete (config as Partial<typeof config>).pypakr;
+  return config;
+}
+
+/**
+ * A tar+gzip layer of exactly `size` bytes (at least 21) with random content: a tar of one random
+ * file, stored uncompressed, padded to the size with a gzip header comment. Layers must be real
+ * tars, since load and pull check every layer's entries before the store keeps them.
+ */
+function layerOf(size: number): Buffer {
+  const bodySize = size - 2200;
+  let tar = Buffer.alloc(0);
+  if (bodySize > 0) {
+    const header = Buffer.alloc(512);
+    header.write("f", 0);
+    header.write("0000644\0", 100);
+    header.write("0000000\0", 108);
+    header.write("0000000\0", 116);
+    header.write(`${bodySize.toString(8).padStart(11, "0")}\0`, 124);
+    header.write("00000000000\0", 136);
+    header.write("0", 156);
+    header.write("ustar\u000000", 257);
+    header.fill(" ", 148, 156);
+    header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, "0")}\0 `, 148);
+    tar = Buffer.concat([header, randomBytes(bodySize), Buffer.alloc((512 - (bodySize % 512)) % 512), Buffer.alloc(1024)]);
+  }
+  const gz = gzipSync(tar, { level: 0 });
+  const pad = size - gz.length - 1;
+  if (pad < 0) throw new Error(`no layer of ${size} bytes`);
+  gz[3] = (gz[3] ?? 0) | 0x10; // FCOMMENT
+  return Buffer.concat([gz.subarray(0, 10), Buffer.alloc(pad, 0x78), Buffer.alloc(1), gz.subarray(10)]);
+}
+
+/** A synthetic image (layers of random content: push and pull never unpack them) written as an archive. */
+export async function makeImage(dir: string, layerSizes: number[], options: { pypakr?: boolean } = {}): Promise<{ file: string; digest: Digest; layers: Buffer[] }> {
+  const layers = layerSizes.map((size) => layerOf(size));
+  const written = layers.map((bytes) => ({ digest: digestOf(bytes), size: bytes.length, file: "", diffId: digestOf(bytes) }));
+  const { configBytes, manifestBytes, manifest } = imageDocuments(imageConfig(written, options.pypakr ?? true), written);
+  const digest = digestOf(manifestBytes);
+  const file = path.join(dir, `image-${digest.slice(7, 15)}.tar`);
+  await writeBlobsArchive(file, digest, [{ digest, bytes: manifestBytes }, { digest: manifest.config.digest, bytes: configBytes }, ...layers.map((bytes) => ({ digest: digestOf(bytes), bytes }))]);
+  return { file, digest, layers };
 }

@@ -6,6 +6,8 @@ import { defaultConfigFile, loadConfig, tmpDir } from "../../src/config/config.j
 import { PypakrError } from "../../src/util/errors.js";
 import { makeTempDir, removeDir } from "../support/helpers.js";
 
+const DEFAULT_LIMITS = { layerEntries: 1_000_000, imageEntries: 1_000_000 };
+
 let root = "";
 let home = "";
 let caseNumber = 0;
@@ -51,7 +53,7 @@ describe("loadConfig defaults", () => {
   test("loadConfig without a config file uses the XDG data dir under HOME, python3 and no file", async () => {
     const config = await loadConfig(env());
     const pypakrDir = path.join(home, ".local", "share", "pypakr");
-    assert.deepEqual(config, { file: null, pypakrDir, basesDir: path.join(pypakrDir, "bases"), python: "python3" });
+    assert.deepEqual(config, { file: null, pypakrDir, basesDir: path.join(pypakrDir, "bases"), python: "python3", limits: DEFAULT_LIMITS });
   });
 
   test("defaultConfigFile is HOME/.pypakr", () => {
@@ -79,7 +81,7 @@ describe("loadConfig with a config file", () => {
   test("loadConfig reads the original [Global] form with base and pypakrdir from HOME/.pypakr", async () => {
     const file = await writeHomeConfig("[Global]\nbase = /x/BASE\npypakrdir = /x\n");
     const config = await loadConfig(env());
-    assert.deepEqual(config, { file, pypakrDir: "/x", basesDir: "/x/BASE", python: "python3" });
+    assert.deepEqual(config, { file, pypakrDir: "/x", basesDir: "/x/BASE", python: "python3", limits: DEFAULT_LIMITS });
   });
 
   test("loadConfig puts bases under pypakrdir when only pypakrdir is set", async () => {
@@ -225,4 +227,22 @@ describe("loadConfig refuses malformed files with FILE:LINE:", () => {
     await fs.writeFile(file, "[global]\n");
     await assertConfigError(env({ PYPAKR_CONFIG: file }), file, 1, /unknown section \[global\]/);
   });
+});
+
+describe("loadConfig entry caps", () => {
+  test("loadConfig takes the entry caps from PYPAKR_MAX_LAYER_ENTRIES and PYPAKR_MAX_IMAGE_ENTRIES", async () => {
+    const config = await loadConfig(env({ PYPAKR_MAX_LAYER_ENTRIES: "5000", PYPAKR_MAX_IMAGE_ENTRIES: "20000" }));
+    assert.deepEqual(config.limits, { layerEntries: 5000, imageEntries: 20000 });
+  });
+
+  for (const value of ["0", "-1", "1e6", "lots", "12345678901", " 5"]) {
+    test(`loadConfig refuses an entry cap of ${JSON.stringify(value)}, naming the variable and the fix`, async () => {
+      await assert.rejects(loadConfig(env({ PYPAKR_MAX_LAYER_ENTRIES: value })), (error: unknown) => {
+        assert.ok(error instanceof PypakrError);
+        assert.match(error.message, /^PYPAKR_MAX_LAYER_ENTRIES=".*" is not a positive whole number$/);
+        assert.match(error.hint ?? "", /unset it/);
+        return true;
+      });
+    });
+  }
 });

@@ -1,7 +1,8 @@
 /**
  * Property-based tests of planVenv (src/base/assemble.ts): OCI whiteouts and
- * opaque markers applied across layers, with fast-check, bounded in runs and
- * time. FUZZ_SEED=<n> replays a seed; FUZZ_SCALE=<k> runs k times as many.
+ * opaque markers applied across layers, and base records (which planVenv
+ * checks as it checks layers) that may be damaged or planted, with
+ * fast-check, bounded in runs and time. FUZZ_SEED=<n> replays a seed; FUZZ_SCALE=<k> runs k times as many.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -67,6 +68,43 @@ function assertWellFormed(result: Map<string, PlannedEntry>): void {
     for (const dir of ancestors(file)) assert.equal(result.get(dir)?.type, "dir", `${file} is planned, but its ancestor ${dir} is ${result.get(dir)?.type ?? "missing"}`);
   }
 }
+
+/**
+ * Whether a base entry may be placed, written out independently of
+ * src/base/assemble.ts: a plain relative path with no reserved or
+ * whiteout-like directory, a mode within 0777, and a symlink whose text is
+ * absolute (the base's own interpreter links) or stays inside. A link to
+ * itself or to the tree's root escapes nothing: planVenv refuses most such
+ * links, but not every spelling (`a -> ./a/`), and either is fine here.
+ */
+function modelBaseEntry(entry: ManifestEntry): "legal" | "illegal" | "either" {
+  const parts = entry.path.split("/");
+  if (entry.path === "" || entry.path.startsWith("/") || parts.some((part) => part === "" || part === "." || part === ".." || part === ".pypakr")) return "illegal";
+  if (parts.slice(0, -1).some((part) => part.startsWith(".wh."))) return "illegal";
+  if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o777) return "illegal";
+  if (entry.type !== "symlink") return "legal";
+  const link = entry.link ?? "";
+  if (link === "") return "illegal";
+  if (link.startsWith("/")) return "legal";
+  const stack = parts.slice(0, -1);
+  for (const part of link.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (stack.length === 0) return "illegal";
+      stack.pop();
+    } else stack.push(part);
+  }
+  return stack.length === 0 || stack.join("/") === entry.path ? "either" : "legal";
+}
+
+/** Base entries as a damaged or planted record may hold them: most legal, some not. */
+const wildPath = fc.oneof({ weight: 4, arbitrary: relPath }, { weight: 1, arbitrary: fc.constantFrom("..", "../a", "a/../..", "a/..", "/abs", "a//b", "./a", "a/", ".pypakr", ".pypakr/x", "a/.pypakr/b", ".wh.a/b", "", "a/./b") });
+const wildEntryArb: fc.Arbitrary<ManifestEntry> = fc.record({
+  path: wildPath,
+  type: fc.constantFrom<ManifestEntry["type"]>("file", "dir", "symlink"),
+  mode: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0o644, 0o755, 0o777) }, { weight: 1, arbitrary: fc.constantFrom(0o4755, 0o1777, 0o2755, -1, 0o7777, 0.5) }),
+  link: fc.constantFrom("x", "a", "a/b", ".", "..", "../..", "a/../..", "b/../a", "", "/abs/interpreter", "./a/"),
+}).map((entry) => (entry.type === "symlink" ? entry : { path: entry.path, type: entry.type, mode: entry.mode, size: 1, sha256: `base-${entry.path}` }));
 
 /** The base's plan alone (no layers): what lower layers give the first layer. */
 function lowerOf(base: Base): Map<string, PlannedEntry> {
@@ -151,6 +189,36 @@ describe("fuzz: planVenv", () => {
         }
       }),
       bounded(3000, 2000),
+    );
+  });
+
+  test("a base record with any entries either plans a tree whose every entry is legal and below directories, or fails with a PypakrError", () => {
+    fc.assert(
+      fc.property(fc.array(wildEntryArb, { maxLength: 8 }), fc.array(layerArb, { maxLength: 2 }), (entries, layers) => {
+        const base = { dir: "/base", path: "/base-path", entries } as unknown as Base;
+        const result = plan(base, layers);
+        const illegal = entries.filter((entry) => modelBaseEntry(entry) === "illegal");
+        if (illegal.length > 0) {
+          assert.ok(result instanceof PypakrError, `planned a base holding an illegal entry: ${JSON.stringify(illegal)}`);
+          return;
+        }
+        if (!(result instanceof Map)) return;
+        assertWellFormed(result);
+        for (const [file, entry] of result) {
+          const planned: ManifestEntry = { path: file, type: entry.type, mode: entry.type === "symlink" ? 0o777 : entry.mode, ...(entry.type === "symlink" ? { link: entry.link } : {}) };
+          assert.notEqual(modelBaseEntry(planned), "illegal", `${file} is planned as ${JSON.stringify(entry)}`);
+        }
+      }),
+      // The review's attack: a base symlink to a directory outside, and a file to relocate below it.
+      bounded<[ManifestEntry[], ListedEntry[][]]>(3000, 2000, [
+        [
+          [
+            { path: "esc", type: "symlink", mode: 0o777, link: "/abs/interpreter" },
+            { path: "esc/victim", type: "file", mode: 0o644, size: 1, sha256: "x", relocate: "text" },
+          ],
+          [],
+        ],
+      ]),
     );
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Property-based tests of what pypakr parses from users and registries:
- * WWW-Authenticate headers (src/registry/auth.ts) and registry references
- * (src/registry/reference.ts), with fast-check, bounded in runs and time.
+ * WWW-Authenticate headers (src/registry/auth.ts), registry references
+ * (src/registry/reference.ts) and the URLs a registry sends pypakr to
+ * (src/registry/http.ts), with fast-check, bounded in runs and time.
  * FUZZ_SEED=<n> replays a seed; FUZZ_SCALE=<k> runs k times as many cases.
  */
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import { isIP } from "node:net";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { parseChallenges } from "../../src/registry/auth.js";
+import { Transport } from "../../src/registry/http.js";
 import { formatReference, isLoopback, parseReference, registryHost, type Reference } from "../../src/registry/reference.js";
 import { PypakrError, USAGE_EXIT_CODE } from "../../src/util/errors.js";
 import { bounded } from "../support/fuzz.js";
@@ -119,5 +121,65 @@ describe("fuzz: registry references", () => {
       }),
       bounded(3000, 1000, [["127.999.1.1"]]),
     );
+  });
+});
+
+/**
+ * Transport.checkUrl is the one gate every URL pypakr follows passes (upload
+ * Locations, redirects, token realms), and Transport.isRegistryOrigin the one
+ * gate for credentials: checked here against an oracle written independently,
+ * on addresses in the spellings a hostile Location can use (short and hex
+ * IPv4, percent-escapes, userinfo, look-alike names, other schemes).
+ */
+describe("fuzz: where requests and credentials may go", () => {
+  const scheme = fc.constantFrom("http", "https", "HTTP", "file", "ftp", "data", "javascript", "ws", "gopher");
+  const host = fc.constantFrom(
+    "127.0.0.1", "127.0.0.2:5000", "127.1", "0x7f.1", "2130706433", "%31%32%37.0.0.1", "0.0.0.0", "0", "10.1.2.3", "[::1]", "[::]", "[::ffff:127.0.0.1]",
+    "localhost", "LOCALHOST:80", "localhost.", "localhost.evil.test", "127.0.0.1.evil.test", "reg.example.com", "reg.example.com:443", "user:pw@127.0.0.1", "127.0.0.1@evil.test",
+  );
+  const rest = fc.constantFrom("/", "/upload/x?_state=abc", "/v2/team/app/blobs/sha256:00", "", "/..%2f..%2fetc", "?x=1#f");
+  const location = fc.oneof(
+    fc.tuple(scheme, host, rest).map(([s, h, r]) => `${s}://${h}${r}`),
+    fc.tuple(scheme, rest).map(([s, r]) => `${s}:${r}`),
+    rest,
+    fc.string({ maxLength: 40 }),
+  );
+  const base = fc.constantFrom("127.0.0.1:5000", "reg.example.com", "[::1]:5000", "localhost");
+  const loopbackHost = (hostname: string) => hostname === "localhost" || hostname === "[::1]" || (isIP(hostname) === 4 && hostname.startsWith("127."));
+
+  test("checkUrl passes exactly https, and http to loopback (or anything http(s) with --insecure); isRegistryOrigin exactly the same scheme, host and port", async () => {
+    const transports = new Map<string, Transport>();
+    const transport = (registry: string, insecure: boolean) => {
+      const key = `${registry} ${insecure}`;
+      if (!transports.has(key)) transports.set(key, new Transport(registry, { insecure }));
+      return transports.get(key) as Transport;
+    };
+    try {
+      fc.assert(
+        fc.property(base, fc.boolean(), location, (registry, insecure, text) => {
+          const subject = transport(registry, insecure);
+          let url: URL;
+          try {
+            url = new URL(text, subject.baseUrl);
+          } catch {
+            return; // no URL, nothing to follow (push and the redirect loop turn this into their own error)
+          }
+          const allowed = url.protocol === "https:" || (url.protocol === "http:" && (insecure || loopbackHost(url.hostname)));
+          let passed = true;
+          try {
+            subject.checkUrl(url, "sends pypakr to");
+          } catch (error) {
+            assert.ok(error instanceof PypakrError, `not a PypakrError for ${text}: ${String(error)}`);
+            passed = false;
+          }
+          assert.equal(passed, allowed, `${text} -> ${url.href}`);
+          const same = url.protocol === subject.baseUrl.protocol && url.hostname === subject.baseUrl.hostname && (url.port || "default") === (subject.baseUrl.port || "default");
+          assert.equal(subject.isRegistryOrigin(url), same, `${text} -> ${url.href}`);
+        }),
+        bounded(4000, 2000, [["127.0.0.1:5000", false, "http://0.0.0.0:5000/upload/x"], ["reg.example.com", false, "http://reg.example.com/v2/"], ["127.0.0.1:5000", true, "file:///etc/passwd"]]),
+      );
+    } finally {
+      await Promise.all([...transports.values()].map((each) => each.close()));
+    }
   });
 });

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { launchScript, shellQuote } from "../../src/container/launch.js";
+import { pypakrConfigSchema } from "../../src/image/format.js";
 
 /** Sources `script` in /bin/sh with `args` and prints the environment and the command line it leaves. */
 function source(script: string, args: string[], env: NodeJS.ProcessEnv = { PATH: "/usr/bin:/bin" }): { env: Record<string, string>; argv: string[] } {
@@ -51,10 +52,36 @@ describe("launch file", () => {
     assert.equal(source(script, []).env.PATH, "/only");
   });
 
+  test("the image's variables cannot change the command line: it is settled before any of them is set", () => {
+    // IFS made of digits once split `$#` into nothing, so `run -c C -- cmd` ran the entry point instead.
+    const environments: Record<string, string>[] = [{ IFS: "1" }, { IFS: "0123456789" }, { IFS: "-gt" }, { PATH: "" }, { mode: "exec", container: "/tmp/x", script: "./evil", has_script: "1" }];
+    for (const environment of environments) {
+      const script = launchScript("/c", environment, ["./entry", "--flag"]);
+      assert.ok(script);
+      assert.deepEqual(source(script, ["python"]).argv, ["python"], JSON.stringify(environment));
+      assert.deepEqual(source(script, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]).argv, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"], JSON.stringify(environment));
+      assert.deepEqual(source(script, []).argv, ["./entry", "--flag"], JSON.stringify(environment));
+    }
+    const lines = (launchScript("/c", { IFS: "/" }, []) ?? "").split("\n");
+    assert.ok(
+      lines.findIndex((line) => line.startsWith("IFS=")) > lines.findIndex((line) => line.includes("set --")),
+      "the entry point is chosen before the image's first variable",
+    );
+  });
+
   test("is not written when the shell cannot express the environment (Node's run serves it)", () => {
     assert.equal(launchScript("/c", { "NOT-A-NAME": "x" }, []), null);
     assert.equal(launchScript("/c", { "A;id": "x" }, []), null);
     assert.equal(launchScript("/c", { A: "nul\0byte" }, []), null);
     assert.equal(launchScript("/c", {}, ["nul\0"]), null);
+  });
+
+  test("the image schema refuses what the launch file could not express, so that fallback is never needed", () => {
+    const config = (environment: Record<string, string>, entrypoint: string[]) => pypakrConfigSchema.shape.environment.safeParse(environment).success && pypakrConfigSchema.shape.entrypoint.safeParse(entrypoint).success;
+    assert.equal(config({ NOT_A_PROBLEM: "x", _x1: "" }, ["./run"]), true);
+    for (const [environment, entrypoint] of [[{ "NOT-A-NAME": "x" }, []], [{ "A;id": "x" }, []], [{ "1A": "x" }, []], [{ "": "x" }, []], [{ A: "nul\0byte" }, []], [{}, ["nul\0"]]] as const) {
+      assert.equal(config(environment, [...entrypoint]), false, JSON.stringify([environment, entrypoint]));
+      assert.equal(launchScript("/c", environment, [...entrypoint]), null);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { Option } from "commander";
+import { writeErr, writeJson } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 import { defineRegistryOptions, registryOptions } from "../registry-options.js";
 
@@ -9,7 +10,7 @@ export const createContainer: CommandSpec = {
     command
       .requiredOption("-i, --image <IMAGE>", "image file, a stored image's tag or digest, or a registry reference (HOST[:PORT]/REPO[:TAG|@DIGEST], pulled when missing)")
       .requiredOption("-c, --container <DIR>", "directory to create; must not exist or be empty")
-      .option("--force", "replace DIR if it exists and is not empty (only once the new one is complete)")
+      .option("--force", "replace DIR if it holds a pypakr container (only once the new one is complete); never other files")
       .addOption(
         new Option("--link <MODE>", "how files are placed: auto (reflink, else hard link), reflink, hardlink, copy; never edit a hard-linked file in place")
           .choices(["auto", "reflink", "hardlink", "copy"])
@@ -33,9 +34,9 @@ export const createContainer: CommandSpec = {
       link: options.link as "auto" | "reflink" | "hardlink" | "copy",
     });
     if (options.json) {
-      process.stdout.write(JSON.stringify({ container: created.dir, image: created.image.manifestDigest, base: created.base.kind, link: created.link }, null, 2) + "\n");
+      writeJson({ container: created.dir, image: created.image.manifestDigest, base: created.base.kind, link: created.link });
     } else {
-      process.stderr.write(`pypakr: created container ${created.dir}\n`);
+      writeErr(`pypakr: created container ${created.dir}\n`);
     }
   },
 };

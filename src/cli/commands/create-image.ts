@@ -1,4 +1,5 @@
 import { usageError } from "../../util/errors.js";
+import { writeErr, writeJson } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
 function collectEnv(value: string, previous: Record<string, string> | undefined): Record<string, string> {
@@ -40,10 +41,10 @@ export const createImage: CommandSpec = {
         layers: image.layers.map((layer) => ({ digest: layer.digest, size: layer.size })),
         distributions: image.distributions,
       };
-      process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+      writeJson(summary);
     } else {
       const count = image.layers.length;
-      process.stderr.write(`pypakr: wrote ${image.file} (${formatBytes(image.archiveSize)}, ${count} layer${count === 1 ? "" : "s"}, ${image.distributions.length} distributions) ${image.manifestDigest}\n`);
+      writeErr(`pypakr: wrote ${image.file} (${formatBytes(image.archiveSize)}, ${count} layer${count === 1 ? "" : "s"}, ${image.distributions.length} distributions) ${image.manifestDigest}\n`);
     }
   },
 };

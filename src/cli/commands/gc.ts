@@ -1,3 +1,4 @@
+import { writeJson, writeOut } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
 export const gc: CommandSpec = {
@@ -11,7 +12,7 @@ export const gc: CommandSpec = {
     const { collectGarbage } = await import("../../store/gc.js");
     const { formatBytes } = await import("../../util/log.js");
     const result = await collectGarbage(await Store.open(config));
-    if (options.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-    else process.stdout.write(`Removed ${result.removedImages.length} untagged image(s); freed ${formatBytes(result.freedBytes)} (${result.freedBytes} bytes)\n`);
+    if (options.json) writeJson(result);
+    else writeOut(`Removed ${result.removedImages.length} untagged image(s); freed ${formatBytes(result.freedBytes)} (${result.freedBytes} bytes)\n`);
   },
 };

@@ -1,3 +1,4 @@
+import { writeJson, writeOut } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
 export const images: CommandSpec = {
@@ -10,6 +11,7 @@ export const images: CommandSpec = {
     const { listImages, formatImageList } = await import("../../store/listing.js");
     const { Store } = await import("../../store/store.js");
     const list = await listImages(await Store.open(config));
-    process.stdout.write(options.json ? JSON.stringify(list, null, 2) + "\n" : formatImageList(list));
+    if (options.json) writeJson(list);
+    else writeOut(formatImageList(list));
   },
 };

@@ -1,3 +1,4 @@
+import { writeJson, writeOut } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
 export const init: CommandSpec = {
@@ -15,9 +16,9 @@ export const init: CommandSpec = {
     const interpreter = await findInterpreter((options.python as string | undefined) ?? config.python);
     const { base, created } = await initBase(config, interpreter, { force: Boolean(options.force) });
     if (options.json) {
-      process.stdout.write(JSON.stringify({ kind: base.kind, dir: base.dir, created, python: base.python, manifestDigest: base.manifestDigest }, null, 2) + "\n");
+      writeJson({ kind: base.kind, dir: base.dir, created, python: base.python, manifestDigest: base.manifestDigest });
     } else {
-      process.stdout.write(`${created ? "Created" : "Already there:"} base ${base.kind} (${describeInterpreter(base.python)}) at ${base.dir}\n`);
+      writeOut(`${created ? "Created" : "Already there:"} base ${base.kind} (${describeInterpreter(base.python)}) at ${base.dir}\n`);
     }
   },
 };

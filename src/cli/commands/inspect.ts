@@ -1,3 +1,4 @@
+import { writeJson, writeOut } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
 export const inspect: CommandSpec = {
@@ -17,6 +18,7 @@ export const inspect: CommandSpec = {
     };
     const arg = args[0] ?? "";
     const inspection = await inspectImage(arg, tmpDir(config), (await imageArgument(arg)) === "ref" ? fromStore : null);
-    process.stdout.write(options.json ? JSON.stringify(inspection, null, 2) + "\n" : formatInspection(inspection));
+    if (options.json) writeJson(inspection);
+    else writeOut(formatInspection(inspection));
   },
 };

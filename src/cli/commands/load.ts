@@ -1,3 +1,5 @@
+import { writeOut } from "../../util/log.js";
+import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
 
 export const load: CommandSpec = {
@@ -12,6 +14,6 @@ export const load: CommandSpec = {
     const store = await Store.open(config);
     const tag = options.tag ? normalizeTag(options.tag as string) : undefined;
     const loaded = await addImageArchive(store, options.input as string, { ...(tag ? { tag } : {}), keepArchiveTag: true });
-    process.stdout.write(`Loaded: ${loaded.tags.length > 0 ? `${loaded.tags.join(", ")} ` : ""}${loaded.digest}\n`);
+    writeOut(`Loaded: ${loaded.tags.length > 0 ? `${loaded.tags.map(show).join(", ")} ` : ""}${loaded.digest}\n`);
   },
 };

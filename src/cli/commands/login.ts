@@ -1,3 +1,4 @@
+import { writeErr, writeOut } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 import { defineRegistryOptions, registryOptions } from "../registry-options.js";
 
@@ -20,7 +21,7 @@ async function ask(question: string, secret: boolean): Promise<string> {
     });
   } finally {
     rl.close();
-    if (secret) process.stderr.write("\n");
+    if (secret) writeErr("\n");
   }
 }
 
@@ -49,12 +50,12 @@ export const login: CommandSpec = {
     let password: string;
     if (options.passwordStdin) password = await readStdin();
     else if (typeof options.password === "string") {
-      process.stderr.write("pypakr: warning: a password on the command line can be seen by other users; use --password-stdin\n");
+      writeErr("pypakr: warning: a password on the command line can be seen by other users; use --password-stdin\n");
       password = options.password;
     } else if (interactive) password = await ask("Password: ", true);
     else throw usageError("no password given", "Pipe it in with --password-stdin.");
     if (!username || !password) throw usageError("the user name and the password must not be empty", "Give both.");
     await check(args[0] ?? "", { username, secret: password }, registryOptions(options));
-    process.stdout.write("Login succeeded\n");
+    writeOut("Login succeeded\n");
   },
 };

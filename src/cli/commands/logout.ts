@@ -1,3 +1,5 @@
+import { writeOut } from "../../util/log.js";
+import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
 
 export const logout: CommandSpec = {
@@ -10,6 +12,6 @@ export const logout: CommandSpec = {
   async run(_options, args) {
     const { logout: remove } = await import("../../registry/login.js");
     const { registry, removed } = await remove(args[0] ?? "");
-    process.stdout.write(removed ? `Removed login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
+    writeOut(removed ? `Removed login credentials for ${show(registry)}\n` : `Not logged in to ${show(registry)}\n`);
   },
 };

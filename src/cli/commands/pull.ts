@@ -1,3 +1,5 @@
+import { writeJson, writeOut } from "../../util/log.js";
+import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
 import { defineRegistryOptions, registryOptions } from "../registry-options.js";
 
@@ -15,9 +17,9 @@ export const pull: CommandSpec = {
     progress(`${result.downloaded} blobs downloaded (${formatBytes(result.bytesDownloaded)}), ${result.present} already present`);
     if (options.json) {
       const { reference, digest, downloaded, present, bytesDownloaded } = result;
-      process.stdout.write(JSON.stringify({ reference, digest, downloaded, present, bytesDownloaded }, null, 2) + "\n");
+      writeJson({ reference, digest, downloaded, present, bytesDownloaded });
     } else {
-      process.stdout.write(`Pulled ${result.reference} ${result.digest}\n`);
+      writeOut(`Pulled ${show(result.reference)} ${result.digest}\n`);
     }
   },
 };

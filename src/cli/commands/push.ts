@@ -1,3 +1,5 @@
+import { writeJson, writeOut } from "../../util/log.js";
+import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
 import { defineRegistryOptions, registryOptions } from "../registry-options.js";
 
@@ -13,7 +15,7 @@ export const push: CommandSpec = {
     const { formatBytes, progress } = await import("../../util/log.js");
     const result = await pushImage(config, args[0] ?? "", args[1] ?? "", registryOptions(options));
     progress(`${result.uploaded} blobs uploaded (${formatBytes(result.bytesUploaded)}), ${result.skipped} already there, ${result.mounted} mounted`);
-    if (options.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-    else process.stdout.write(`Pushed ${result.reference} ${result.digest}\n`);
+    if (options.json) writeJson(result);
+    else writeOut(`Pushed ${show(result.reference)} ${result.digest}\n`);
   },
 };

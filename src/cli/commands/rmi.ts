@@ -1,3 +1,5 @@
+import { writeErr, writeOut } from "../../util/log.js";
+import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
 
 export const rmi: CommandSpec = {
@@ -19,11 +21,11 @@ export const rmi: CommandSpec = {
       targets.push({ ref: tag ?? ref, digest: await resolveRef(store, ref), isTag: tag !== null && tag in index.tags });
     }
     const result = await removeImages(store, targets, Boolean(options.force));
-    for (const tag of result.untagged) process.stdout.write(`Untagged: ${tag}\n`);
-    for (const digest of result.deleted) process.stdout.write(`Deleted: ${digest}\n`);
+    for (const tag of result.untagged) writeOut(`Untagged: ${show(tag)}\n`);
+    for (const digest of result.deleted) writeOut(`Deleted: ${digest}\n`);
     const kept = targets.filter((target) => !result.deleted.includes(target.digest) && !result.untagged.includes(target.ref));
-    for (const target of kept) process.stderr.write(`pypakr: ${target.ref} is still used by containers; pass --force to remove it anyway\n`);
-    process.stdout.write(`Freed ${formatBytes(result.freedBytes)}\n`);
+    for (const target of kept) writeErr(`pypakr: ${show(target.ref)} is still used by containers; pass --force to remove it anyway\n`);
+    writeOut(`Freed ${formatBytes(result.freedBytes)}\n`);
     return kept.length > 0 ? 1 : 0;
   },
 };

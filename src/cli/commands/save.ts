@@ -1,3 +1,4 @@
+import { writeErr } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
 export const save: CommandSpec = {
@@ -12,6 +13,8 @@ export const save: CommandSpec = {
     const { saveImage } = await import("../../image/save.js");
     const { formatBytes } = await import("../../util/log.js");
     const path = await import("node:path");
+    const { checkOutputFile } = await import("../../config/own-paths.js");
+    await checkOutputFile(config, path.resolve(options.output as string), "-o");
     const store = await Store.open(config);
     const digest = await resolveRef(store, args[0] ?? "");
     const image = await loadImage(store, digest);
@@ -19,6 +22,6 @@ export const save: CommandSpec = {
     const tags = tagsOf(await store.readIndex(), digest);
     const asked = tags.find((tag) => tag === args[0] || tag === `${args[0]}:latest`);
     const size = await saveImage(image, path.resolve(options.output as string), asked ?? tags[0]);
-    process.stderr.write(`pypakr: wrote ${path.resolve(options.output as string)} (${formatBytes(size)}) ${digest}\n`);
+    writeErr(`pypakr: wrote ${path.resolve(options.output as string)} (${formatBytes(size)}) ${digest}\n`);
   },
 };

@@ -1,3 +1,4 @@
+import { writeJson, writeOut } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
 export const store: CommandSpec = {
@@ -15,10 +16,10 @@ export const store: CommandSpec = {
     const { Store } = await import("../../store/store.js");
     const { verifyStore } = await import("../../store/verify.js");
     const result = await verifyStore(await Store.open(config), { repair: Boolean(options.repair) });
-    if (options.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    if (options.json) writeJson(result);
     else {
-      for (const problem of result.problems) process.stdout.write(`${result.repaired ? "repaired" : "problem"}: ${problem}\n`);
-      process.stdout.write(`Checked ${result.checkedBlobs} blobs: ${result.problems.length === 0 ? "the store is clean" : `${result.problems.length} problem(s)${result.repaired ? ", repaired" : "; run pypakr store verify --repair"}`}\n`);
+      for (const problem of result.problems) writeOut(`${result.repaired ? "repaired" : "problem"}: ${problem}\n`);
+      writeOut(`Checked ${result.checkedBlobs} blobs: ${result.problems.length === 0 ? "the store is clean" : `${result.problems.length} problem(s)${result.repaired ? ", repaired" : "; run pypakr store verify --repair"}`}\n`);
     }
     return result.problems.length > 0 && !result.repaired ? 1 : 0;
   },

@@ -1,3 +1,5 @@
+import { writeJson, writeOut } from "../../util/log.js";
+import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
 
 export const verify: CommandSpec = {
@@ -9,10 +11,10 @@ export const verify: CommandSpec = {
   async run(options, _args, { config }) {
     const { verifyContainer } = await import("../../container/verify.js");
     const check = await verifyContainer(config, options.container as string);
-    if (options.json) process.stdout.write(JSON.stringify(check, null, 2) + "\n");
+    if (options.json) writeJson(check);
     else {
-      for (const difference of check.differences) process.stdout.write(`${difference.change}: ${difference.path}\n`);
-      process.stdout.write(`Checked ${check.checked} entries of ${check.dir}: ${check.differences.length === 0 ? "as the image and base made it" : `${check.differences.length} difference(s)`}\n`);
+      for (const difference of check.differences) writeOut(`${difference.change}: ${show(difference.path)}\n`);
+      writeOut(`Checked ${check.checked} entries of ${check.dir}: ${check.differences.length === 0 ? "as the image and base made it" : `${check.differences.length} difference(s)`}\n`);
     }
     return check.differences.length > 0 ? 1 : 0;
   },

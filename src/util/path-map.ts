@@ -1,0 +1,120 @@
+/**
+ * A map keyed by relative paths ("a/b/c") that can drop a path and
+ * everything below it in time proportional to what it drops, not to the
+ * map's size. Extraction and assembly replace a directory by a file (or hide
+ * it behind a whiteout) once per entry in the worst case; scanning every key
+ * for each of those made a small crafted layer of 20,000 directories and
+ * then 20,000 files of the same names cost minutes (quadratic work).
+ */
+interface Node<V> {
+  value: V | undefined;
+  has: boolean;
+  children: Map<string, Node<V>> | undefined;
+}
+
+function newNode<V>(): Node<V> {
+  return { value: undefined, has: false, children: undefined };
+}
+
+export class PathMap<V> {
+  private readonly root: Node<V> = newNode();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  private find(path: string): Node<V> | undefined {
+    let node: Node<V> | undefined = this.root;
+    for (const part of path.split("/")) {
+      node = node.children?.get(part);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  get(path: string): V | undefined {
+    return this.find(path)?.value;
+  }
+
+  has(path: string): boolean {
+    return this.find(path)?.has ?? false;
+  }
+
+  set(path: string, value: V): void {
+    let node = this.root;
+    for (const part of path.split("/")) {
+      node.children ??= new Map();
+      let child = node.children.get(part);
+      if (!child) {
+        child = newNode();
+        node.children.set(part, child);
+      }
+      node = child;
+    }
+    if (!node.has) this.count += 1;
+    node.has = true;
+    node.value = value;
+  }
+
+  /**
+   * Each proper parent of `path`, outermost first, found in one descent (so
+   * walking a deep path costs its depth, not its depth squared).
+   */
+  *parents(path: string): Generator<{ path: string; present: boolean; value: V | undefined }> {
+    const parts = path.split("/");
+    parts.pop();
+    let node: Node<V> | undefined = this.root;
+    let prefix = "";
+    for (const part of parts) {
+      prefix = prefix ? `${prefix}/${part}` : part;
+      node = node?.children?.get(part);
+      yield { path: prefix, present: node?.has ?? false, value: node?.value };
+    }
+  }
+
+  /** Drops `path` and everything below it. */
+  deleteTree(path: string): void {
+    const parts = path.split("/");
+    const name = parts.pop() as string;
+    const parent = parts.length === 0 ? this.root : this.find(parts.join("/"));
+    const node = parent?.children?.get(name);
+    if (!parent || !node) return;
+    this.count -= countPresent(node);
+    parent.children?.delete(name);
+  }
+
+  /** Drops everything strictly below `path`, keeping `path` itself. */
+  deleteBelow(path: string): void {
+    const node = this.find(path);
+    if (!node?.children) return;
+    for (const child of node.children.values()) this.count -= countPresent(child);
+    node.children = undefined;
+  }
+
+  /** Every path and value, parents before their children, siblings in code-unit order. */
+  *entries(): Generator<[string, V]> {
+    const stack: [string, Node<V>][] = [];
+    const pushChildren = (prefix: string, node: Node<V>) => {
+      if (!node.children) return;
+      const names = [...node.children.keys()].sort().reverse();
+      for (const name of names) stack.push([prefix ? `${prefix}/${name}` : name, node.children.get(name) as Node<V>]);
+    };
+    pushChildren("", this.root);
+    for (let next = stack.pop(); next; next = stack.pop()) {
+      const [path, node] = next;
+      if (node.has) yield [path, node.value as V];
+      pushChildren(path, node);
+    }
+  }
+}
+
+function countPresent<V>(node: Node<V>): number {
+  let total = 0;
+  const stack = [node];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    if (next.has) total += 1;
+    if (next.children) for (const child of next.children.values()) stack.push(child);
+  }
+  return total;
+}
