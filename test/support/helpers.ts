@@ -75,7 +75,8 @@ export async function makeTempDir(prefix = "pypakr-test-"): Promise<string> {
 }
 
 export async function removeDir(dir: string): Promise<void> {
-  await fs.rm(dir, { recursive: true, force: true });
+  // Retries: a fuzz run cut short by its time limit may still be writing into the dir for a moment (ENOTEMPTY).
+  await fs.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 }
 
 export interface WheelSpec {
