@@ -77,7 +77,8 @@ export function formatSet(set: SetResult): string {
   const generated = f.generatedFiles !== undefined ? `; ${f.generatedFiles} files, ${bytes(f.generatedInstalledBytes)} in the wheels' contents` : "";
   const lines = [
     `== ${set.name}: ${set.description}; ${set.runs} timed runs per command ==`,
-    `   ${f.wheels} wheels, ${bytes(f.wheelBytes)}${generated}; pip's venv of it: ${f.referenceFiles} files, ${bytes(f.referenceBytes)}`,
+    // A set of wheels says what it installs; the crafted hostile-scale layers have none.
+    ...(f.wheels > 0 ? [`   ${f.wheels} wheels, ${bytes(f.wheelBytes)}${generated}; pip's venv of it: ${f.referenceFiles} files, ${bytes(f.referenceBytes)}`] : []),
     "",
     table(["command (wall time)", "median", "min", "max", "runs"], measurementRows(Object.values(set.measurements)), [false, true, true, true, true]),
     "",
