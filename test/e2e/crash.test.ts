@@ -38,8 +38,8 @@ const VERIFY_EVERY = 10;
 const RECALIBRATE_EVERY = 10;
 /**
  * Hang guards for a series (create-image's gets twice this): generous, since
- * the series run beside the other e2e and unit files (scripts/run-tests.sh)
- * on two cores, where create-image's 50 runs alone once took 180 s.
+ * a slow disk or a busy machine stretches every run (create-image's 50 runs
+ * once took 180 s alone, and over 300 s beside other test runs).
  */
 const SERIES_TIMEOUT_MS = 300_000;
 
