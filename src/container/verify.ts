@@ -85,7 +85,7 @@ export async function verifyContainer(config: Config, container: string): Promis
   const layers = [];
   for (const layer of image.manifest.layers) layers.push(await unpackLayer(store, layer.digest, `layer ${layer.digest.slice(0, 19)}`));
   const { relocation } = image.config.pypakr;
-  const plan = planVenv(base, layers, { files: new Map(relocation.files.map((file) => [file.path, file.kind])), placeholder: relocation.placeholder });
+  const plan = planVenv(base, layers, { files: new Map(relocation.files.map((file) => [file.path, file.kind])), placeholder: relocation.placeholder }, { maxEntries: config.limits.imageEntries });
   const differences: Difference[] = [];
   for (const [file, entry] of plan) {
     const change = await differenceAt(dir, file, entry);
