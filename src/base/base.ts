@@ -18,7 +18,12 @@ import { progress } from "../util/log.js";
 import { shellWord } from "../util/printable.js";
 import { isBytecodePath, METADATA_DIR, scanTree, type ManifestEntry } from "./manifest.js";
 
-const BASE_FORMAT_VERSION = 4;
+/**
+ * 5: manifests hash scripts with their shebang in one form (placeholderForm),
+ * and the identity leaves out what depends on the base's path or time. An
+ * older base is remade on first use (loadBase reads it as missing).
+ */
+const BASE_FORMAT_VERSION = 5;
 
 /**
  * The prompt a base's activate scripts show, replaced by each container's own
@@ -62,13 +67,27 @@ function recordFile(dir: string): string {
 }
 
 /**
- * A base's identity. Bytecode is left out: its headers hold the time pip
- * installed the sources, so two bases of the same interpreter and pip made
- * at different times would otherwise never match, nor images built on them.
+ * What an entry contributes to its base's identity: what it is, never where
+ * or when it was made. A file is its content as images compare it
+ * (placeholder for the base's path, one shebang form: see placeholderForm)
+ * and whether it is executable; its size (a relocated file's grows with the
+ * base's path), mtime and full mode (the umask of whoever ran init) are left
+ * out, as layers leave them out.
+ */
+function identityOf(entry: ManifestEntry): object {
+  if (entry.type === "dir") return { path: entry.path, type: entry.type };
+  if (entry.type === "symlink") return { path: entry.path, type: entry.type, link: entry.link };
+  return { path: entry.path, type: entry.type, executable: (entry.mode & 0o111) !== 0, sha256: entry.sha256, ...(entry.relocate ? { relocate: entry.relocate } : {}) };
+}
+
+/**
+ * A base's identity, the digest images and containers record: the same for
+ * the same interpreter and pip whatever the base's path, its creation time or
+ * the machine's umask, so rebuilds in any store give the same image.
+ * Bytecode is left out: its headers hold the time pip installed the sources.
  */
 export function manifestDigest(entries: ManifestEntry[]): Digest {
-  const identity = entries.filter((entry) => !isBytecodePath(entry.path)).map(({ mtimeMs: _mtime, ...entry }) => entry);
-  return sha256Digest(JSON.stringify(identity));
+  return sha256Digest(JSON.stringify(entries.filter((entry) => !isBytecodePath(entry.path)).map(identityOf)));
 }
 
 /** The base for `kind`, or null when there is none (or only a broken one). */

@@ -4,11 +4,11 @@
  * replaced by the relocation placeholder, so manifests of the same files at
  * different paths (a base, and a build's work env made from it) compare equal.
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { RelocationKind } from "../image/format.js";
-import { PLACEHOLDER, relocationKind, replaceAll } from "../image/relocation.js";
+import { canonicalShebang, CANONICAL_INTERPRETER, PLACEHOLDER, relocationKind, replaceAll } from "../image/relocation.js";
 import { normalizeRecord, RECORD_PATH } from "../python/record.js";
 import { sha256Hex } from "../util/hash.js";
 
@@ -40,15 +40,58 @@ export function isBytecodePath(relative: string): boolean {
   return relative.split("/").includes("__pycache__");
 }
 
-/** Reads one file and how it relates to `prefix` (the tree's own path). Synchronous: see scanTree. */
-export function describeFile(file: string, prefix: string): { content: Buffer; sha256: string; relocate?: RelocationKind } {
-  const content = readFileSync(file);
+/**
+ * The names in the env's bin/ that are its interpreter: bin/python, and every
+ * other name that resolves to the same file (python3, python3.11, pypy3, ...).
+ * A copy (venv --copies) counts when its bytes are the same.
+ */
+export function interpreterNames(root: string): Set<string> {
+  const bin = path.join(root, "bin");
+  const names = new Set<string>();
+  let python: string;
+  let listed: string[];
+  try {
+    python = realpathSync(path.join(bin, CANONICAL_INTERPRETER));
+    listed = readdirSync(bin);
+  } catch {
+    return names;
+  }
+  const pythonSize = lstatSync(python).size;
+  let pythonBytes: Buffer | undefined;
+  for (const name of listed) {
+    try {
+      const real = realpathSync(path.join(bin, name));
+      if (real === python) names.add(name);
+      else {
+        const stat = lstatSync(real);
+        if (stat.isFile() && stat.size === pythonSize && readFileSync(real).equals((pythonBytes ??= readFileSync(python)))) names.add(name);
+      }
+    } catch {
+      // A dangling link or an unreadable file is not the interpreter.
+    }
+  }
+  return names;
+}
+
+/**
+ * How a file of the env at `prefix` compares across envs: its content with
+ * the prefix turned into the placeholder and a shebang naming the env's
+ * interpreter in its one form (canonicalShebang), which is also what a layer holds.
+ */
+export function placeholderForm(content: Buffer, prefix: string, interpreters: ReadonlySet<string>): Buffer {
   const normalized = replaceAll(content, prefix, PLACEHOLDER);
+  return normalized === content ? content : canonicalShebang(normalized, PLACEHOLDER, interpreters);
+}
+
+/** Reads one file and how it relates to `prefix` (the tree's own path). Synchronous: see scanTree. */
+export function describeFile(file: string, prefix: string, interpreters: ReadonlySet<string>): { content: Buffer; sha256: string; relocate?: RelocationKind } {
+  const content = readFileSync(file);
+  const normalized = placeholderForm(content, prefix, interpreters);
   if (normalized === content) return { content, sha256: sha256Hex(content) };
   return { content, sha256: sha256Hex(normalized), relocate: relocationKind(content) };
 }
 
-function describeEntry(root: string, full: string, relative: string): ManifestEntry {
+function describeEntry(root: string, full: string, relative: string, interpreters: ReadonlySet<string>): ManifestEntry {
   const stat = lstatSync(full);
   const mode = stat.mode & 0o777;
   if (stat.isDirectory()) return { path: relative, type: "dir", mode };
@@ -56,7 +99,7 @@ function describeEntry(root: string, full: string, relative: string): ManifestEn
   if (!stat.isFile()) throw new UnsupportedFileError(relative);
   // Bytecode names the path it was compiled at, but CPython corrects
   // co_filename on import, so it is never rewritten.
-  const { sha256, relocate } = isBytecodePath(relative) ? { sha256: sha256Hex(readFileSync(full)), relocate: undefined } : describeFile(full, root);
+  const { sha256, relocate } = isBytecodePath(relative) ? { sha256: sha256Hex(readFileSync(full)), relocate: undefined } : describeFile(full, root, interpreters);
   return { path: relative, type: "file", mode, size: stat.size, sha256, ...(relocate ? { relocate } : { mtimeMs: stat.mtimeMs }) };
 }
 
@@ -75,13 +118,14 @@ function describeEntry(root: string, full: string, relative: string): ManifestEn
  */
 export async function scanTree(root: string, options: { skip?: (relative: string) => boolean } = {}): Promise<ManifestEntry[]> {
   const entries: ManifestEntry[] = [];
+  const interpreters = interpreterNames(root);
   const walk = async (dir: string, relativeDir: string): Promise<void> => {
     await new Promise((resolve) => setImmediate(resolve));
     for (const name of readdirSync(dir).sort()) {
       const relative = relativeDir ? `${relativeDir}/${name}` : name;
       if (relative === METADATA_DIR || options.skip?.(relative)) continue;
       const full = path.join(dir, name);
-      const entry = describeEntry(root, full, relative);
+      const entry = describeEntry(root, full, relative, interpreters);
       entries.push(entry);
       if (entry.type === "dir") await walk(full, relative);
     }

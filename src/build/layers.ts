@@ -7,6 +7,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { LayerEntry } from "../image/layer-writer.js";
+import { interpreterNames } from "../base/manifest.js";
 import { PLACEHOLDER } from "../image/relocation.js";
 import { INSTALL_MARKER, normalizeRecord, RECORD_PATH, recordPaths, resolveRecordPath } from "../python/record.js";
 import type { Change } from "./diff.js";
@@ -52,7 +53,7 @@ async function describeDistribution(workEnv: string, distInfo: string): Promise<
   };
 }
 
-function toLayerEntry(workEnv: string, change: Change, records: ReadonlyMap<string, string>): LayerEntry {
+function toLayerEntry(workEnv: string, change: Change, records: ReadonlyMap<string, string>, interpreters: ReadonlySet<string>): LayerEntry {
   if (change.type !== "file") return change;
   const record = records.get(change.path);
   if (record !== undefined) return { type: "file", path: change.path, executable: change.executable, content: Buffer.from(record) };
@@ -62,7 +63,8 @@ function toLayerEntry(workEnv: string, change: Change, records: ReadonlyMap<stri
     executable: change.executable,
     source: path.join(workEnv, change.path),
     size: change.size,
-    ...(change.relocate ? { rewrite: { from: workEnv, to: PLACEHOLDER } } : {}),
+    // The same form the manifest hashed (placeholderForm), so the same script compares and packs the same however pip ran.
+    ...(change.relocate ? { rewrite: { from: workEnv, to: PLACEHOLDER, interpreters } } : {}),
   };
 }
 
@@ -85,6 +87,7 @@ async function normalizedRecords(workEnv: string, changes: Change[]): Promise<Ma
 
 export async function planLayers(workEnv: string, changes: Change[]): Promise<PlannedLayer[]> {
   const records = await normalizedRecords(workEnv, changes);
+  const interpreters = interpreterNames(workEnv);
   const distributions = await Promise.all(
     [...records].map(async ([record, text]) => {
       // The RECORD itself is owned too, though it does not list itself after normalizing; install markers are not.
@@ -109,7 +112,7 @@ export async function planLayers(workEnv: string, changes: Change[]): Promise<Pl
     const layer = index === undefined ? undefined : layers[index];
     const dirs = index === undefined ? undefined : dirsInLayer[index];
     if (!layer || !dirs) continue;
-    layer.entries.push(toLayerEntry(workEnv, change, records));
+    layer.entries.push(toLayerEntry(workEnv, change, records, interpreters));
     for (const dir of ancestors(change.path)) {
       if (!changedDirs.has(dir) || dirs.has(dir)) continue;
       layer.entries.push({ type: "dir", path: dir });
@@ -120,7 +123,7 @@ export async function planLayers(workEnv: string, changes: Change[]): Promise<Pl
   for (const change of changes) {
     const owned = (change.type === "file" || change.type === "symlink") && owner.has(change.path);
     if (owned || (change.type === "dir" && dirsTaken.has(change.path))) continue;
-    rest.entries.push(toLayerEntry(workEnv, change, records));
+    rest.entries.push(toLayerEntry(workEnv, change, records, interpreters));
   }
   return [...layers.filter((layer) => layer.entries.length > 0), rest];
 }

@@ -14,14 +14,25 @@ import tar, { type Header } from "tar-stream";
 
 type EntryHeader = Partial<Header> & { name: string };
 import type { Digest } from "../util/hash.js";
-import { replaceAll } from "./relocation.js";
+import { canonicalShebang, replaceAll } from "./relocation.js";
 
 export type LayerEntry =
   | { type: "dir"; path: string }
-  | { type: "file"; path: string; executable: boolean; source: string; size: number; rewrite?: { from: string; to: string } }
+  | { type: "file"; path: string; executable: boolean; source: string; size: number; rewrite?: LayerRewrite }
   | { type: "file"; path: string; executable: boolean; content: Buffer }
   | { type: "symlink"; path: string; link: string }
   | { type: "whiteout"; path: string };
+
+/**
+ * A file's path turned from `from` to `to` as it goes into the layer; with
+ * `interpreters` (the env's names for its interpreter), a shebang naming one
+ * of them also takes its one form (canonicalShebang).
+ */
+export interface LayerRewrite {
+  from: string;
+  to: string;
+  interpreters?: ReadonlySet<string>;
+}
 
 export interface WrittenLayer {
   file: string;
@@ -134,7 +145,9 @@ async function addEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
       const mode = entry.executable ? 0o755 : 0o644;
       if ("content" in entry) return add({ ...common, type: "file", mode, size: entry.content.length }, entry.content);
       if (entry.rewrite) {
-        const content = replaceAll(readFileSync(entry.source), entry.rewrite.from, entry.rewrite.to);
+        const { from, to, interpreters } = entry.rewrite;
+        const replaced = replaceAll(readFileSync(entry.source), from, to);
+        const content = interpreters ? canonicalShebang(replaced, to, interpreters) : replaced;
         return add({ ...common, type: "file", mode, size: content.length }, content);
       }
       if (entry.size <= WHOLE_FILE_BYTES) return add({ ...common, type: "file", mode, size: entry.size }, readExpected(entry.source, entry.size));

@@ -85,6 +85,52 @@ export function fixShebang(content: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`#!/bin/sh\n${exec}`), content.subarray(lineEnd + 1)]);
 }
 
+/** The name every venv gives its interpreter: the one a canonical shebang uses. */
+export const CANONICAL_INTERPRETER = "python";
+
+const SH_EXEC_HEAD = "#!/bin/sh\n'''exec' ";
+const SH_EXEC_TAIL = ` "$0" "$@"\n' '''\n`;
+
+/** Interpreter and flags of a script's first line(s), in either form pip writes (and fixShebang does). */
+function readShebang(text: string): { interpreter: string; flags: string; end: number } | null {
+  if (text.startsWith(SH_EXEC_HEAD)) {
+    const tail = text.indexOf(SH_EXEC_TAIL, SH_EXEC_HEAD.length);
+    const newline = text.indexOf("\n", SH_EXEC_HEAD.length);
+    if (tail === -1 || tail > newline) return null;
+    const match = /^(?:"([^"]*)"|(\S+))((?: -\S+)*)$/.exec(text.slice(SH_EXEC_HEAD.length, tail));
+    if (!match) return null;
+    return { interpreter: match[1] ?? match[2] ?? "", flags: (match[3] ?? "").trim(), end: tail + SH_EXEC_TAIL.length };
+  }
+  if (!text.startsWith("#!")) return null;
+  let end = text.indexOf("\n");
+  if (end === -1) end = text.length;
+  const match = /^(\S+)((?: -\S+)*)$/.exec(text.slice(2, end).trim());
+  if (!match) return null;
+  return { interpreter: match[1] ?? "", flags: (match[2] ?? "").trim(), end: Math.min(end + 1, text.length) };
+}
+
+/**
+ * One form for a script whose shebang names the env's own interpreter (at
+ * `prefix`) by any of its names (`interpreters`: python, python3,
+ * python3.11, ...), in either of pip's forms: `#!PREFIX/bin/python FLAGS`.
+ * Which name pip writes depends on how it was run (`pip` runs as
+ * bin/python3, `python -m pip` as bin/python), and which form on the length
+ * of the path it ran at; neither says anything about the wheel, and a layer
+ * must depend on the wheel only. Materializing turns this back into a line
+ * the kernel runs (fixShebang). Text files only: a binary one keeps its offsets.
+ */
+export function canonicalShebang(content: Buffer, prefix: string, interpreters: ReadonlySet<string>): Buffer {
+  if (content[0] !== 0x23 || content[1] !== 0x21 || relocationKind(content) === "binary") return content;
+  // The shebang is in the first bytes; latin1 maps bytes to characters one to one, so offsets hold.
+  const head = content.subarray(0, 4096).toString("latin1");
+  const shebang = readShebang(head);
+  const bin = `${prefix}/bin/`;
+  if (!shebang?.interpreter.startsWith(bin) || !interpreters.has(shebang.interpreter.slice(bin.length))) return content;
+  const line = `#!${bin}${CANONICAL_INTERPRETER}${shebang.flags ? ` ${shebang.flags}` : ""}\n`;
+  if (head.startsWith(line)) return content;
+  return Buffer.concat([Buffer.from(line, "latin1"), content.subarray(shebang.end)]);
+}
+
 /** Rewrites one file's content from the `from` prefix to the `to` prefix. */
 export function relocateContent(content: Buffer, kind: RelocationKind, from: string, to: string): Buffer {
   if (kind === "binary") return relocateBinary(content, from, to);

@@ -210,7 +210,7 @@ async function makeBase(ws: AssemblyWorkspace, spec: BaseSpec): Promise<Base> {
     entries.push(recorded);
   }
   return {
-    formatVersion: 4,
+    formatVersion: 5,
     kind: "cpython-3.11-linux-x86_64",
     python: {
       implementation: "cpython",
