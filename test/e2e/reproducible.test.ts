@@ -1,7 +1,7 @@
 /**
  * Images are reproducible: the same source built twice, in different work
- * dirs, at different times, in different stores (each with its own base),
- * gives bit-identical archives; the same wheel gives the same layer in any image.
+ * dirs, at different times, in different stores (each with its own base, at
+ * paths of different lengths), gives bit-identical archives; the same wheel gives the same layer in any image.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
@@ -28,10 +28,24 @@ async function build(home: string, image: string, env: NodeJS.ProcessEnv = {}): 
   return JSON.parse(expectOk(await pypakr(["inspect", "--json", image], { home }), "inspect").stdout) as Inspected;
 }
 
-test("the same source built in two stores, at two times, gives a bit-identical image", { timeout: 300_000 }, async () => {
+/**
+ * A home whose path is longer than the other's by far: its base's scripts
+ * hold a longer path (pip even writes their shebangs in its `/bin/sh` form,
+ * the line being past the kernel's 127 bytes), and its work env goes under
+ * the system's tmp dir instead of the home's.
+ */
+function longHome(): string {
+  return path.join(dir, "a-store-whose-path-is-much-longer-than-the-other-one", "x".repeat(60));
+}
+
+test("the same source built in two stores whose paths differ in length, at two times, gives a bit-identical image", { timeout: 300_000 }, async () => {
   const first = await build(path.join(dir, "store-a"), path.join(dir, "a.tar"));
+  // Another second: another creation time for the second store's base and everything in it.
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  const second = await build(path.join(dir, "store-b"), path.join(dir, "b.tar"));
+  const home = longHome();
+  const second = await build(home, path.join(dir, "b.tar"));
+  const [kind] = (await fs.readdir(path.join(home, "bases"))).filter((name) => !name.startsWith("."));
+  assert.match(await fs.readFile(path.join(home, "bases", kind ?? "", "bin", "pip"), "utf8"), /^#!\/bin\/sh\n/, "the long home's base should hold pip's /bin/sh form");
   assert.equal(second.digest, first.digest);
   assert.ok((await fs.readFile(path.join(dir, "a.tar"))).equals(await fs.readFile(path.join(dir, "b.tar"))), "archives differ");
   assert.equal(first.created, "1970-01-01T00:00:00.000Z");
