@@ -204,7 +204,9 @@ export async function ensureBase(config: Config, python: string): Promise<Base> 
   const interpreter = await findInterpreter(python);
   const existing = await loadBase(config, interpreterKind(interpreter)).catch(() => null);
   if (existing && (await interpreterStillThere(existing))) return existing;
-  progress(`no base for ${describeInterpreter(interpreter)} yet; running pypakr init`);
+  // A record that did not load is a base of another format (or a damaged one): say it is remade, not missing.
+  const remade = !existing && (await exists(recordFile(baseDir(config, interpreterKind(interpreter)))));
+  progress(remade ? `the base for ${describeInterpreter(interpreter)} was made by another version of pypakr; remaking it` : `no base for ${describeInterpreter(interpreter)} yet; running pypakr init`);
   return (await initBase(config, interpreter)).base;
 }
 

@@ -4,6 +4,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
+  canonicalShebang,
   fixShebang,
   PLACEHOLDER,
   PREFIX_LENGTH,
@@ -236,6 +237,59 @@ describe("fixShebang", () => {
         assert.equal(direct.stdout, "hello from ['x']\n");
       });
     }
+  });
+});
+
+describe("canonicalShebang", () => {
+  const names = new Set(["python", "python3", "python3.11", "pypy3"]);
+  const canonical = `#!${PLACEHOLDER}/bin/python\nimport sys\n`;
+
+  for (const name of names) {
+    test(`canonicalShebang turns #!PREFIX/bin/${name} into #!PREFIX/bin/python`, () => {
+      assert.equal(canonicalShebang(Buffer.from(`#!${PLACEHOLDER}/bin/${name}\nimport sys\n`), PLACEHOLDER, names).toString(), canonical);
+    });
+  }
+
+  test("canonicalShebang keeps the interpreter's flags", () => {
+    assert.equal(canonicalShebang(Buffer.from(`#!${PLACEHOLDER}/bin/python3 -E -s\nx\n`), PLACEHOLDER, names).toString(), `#!${PLACEHOLDER}/bin/python -E -s\nx\n`);
+  });
+
+  test("canonicalShebang undoes pip's /bin/sh form, quoted or not, with or without flags", () => {
+    for (const interpreter of [`"${PLACEHOLDER}/bin/python3"`, `${PLACEHOLDER}/bin/python3.11`]) {
+      const plain = `#!/bin/sh\n'''exec' ${interpreter} "$0" "$@"\n' '''\nimport sys\n`;
+      assert.equal(canonicalShebang(Buffer.from(plain), PLACEHOLDER, names).toString(), canonical);
+      const flagged = `#!/bin/sh\n'''exec' ${interpreter} -E "$0" "$@"\n' '''\nimport sys\n`;
+      assert.equal(canonicalShebang(Buffer.from(flagged), PLACEHOLDER, names).toString(), `#!${PLACEHOLDER}/bin/python -E\nimport sys\n`);
+    }
+  });
+
+  test("canonicalShebang's form becomes, in a long or spaced path, the line fixShebang writes for it", () => {
+    const long = `/${"long-".repeat(30)}my venv`;
+    const placeheld = replaceAll(fixShebang(Buffer.from(`#!${long}/bin/python3\nimport sys\n`)), long, PLACEHOLDER);
+    const stored = canonicalShebang(placeheld, PLACEHOLDER, names);
+    assert.equal(stored.toString(), canonical);
+    assert.equal(relocateContent(stored, "text", PLACEHOLDER, long).toString(), fixShebang(Buffer.from(`#!${long}/bin/python\nimport sys\n`)).toString());
+  });
+
+  test("canonicalShebang leaves alone other interpreters, other envs, env shebangs, non-scripts and binary files", () => {
+    for (const text of [
+      `#!${PLACEHOLDER}/bin/ruby\nputs 1\n`,
+      `#!${PLACEHOLDER}/bin/pythonista\nx\n`,
+      "#!/usr/bin/python3\nx\n",
+      "#!/usr/bin/env python3\nx\n",
+      `#!${PLACEHOLDER}/lib/python3\nx\n`,
+      `VIRTUAL_ENV=${PLACEHOLDER}\n`,
+      `#!/bin/sh\necho ${PLACEHOLDER}/bin/python3\n`,
+    ]) {
+      assert.equal(canonicalShebang(Buffer.from(text), PLACEHOLDER, names).toString(), text);
+    }
+    const binary = Buffer.concat([Buffer.from(`#!${PLACEHOLDER}/bin/python3\n`), NUL, Buffer.from("data")]);
+    assert.equal(canonicalShebang(binary, PLACEHOLDER, names), binary);
+  });
+
+  test("canonicalShebang leaves a canonical script's bytes as they are", () => {
+    const input = Buffer.from(canonical);
+    assert.equal(canonicalShebang(input, PLACEHOLDER, names), input);
   });
 });
 
