@@ -182,8 +182,9 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     progress(`building on ${describeInterpreter(base.python)}`);
     await install(workEnv, files);
     progress("comparing with the base");
-    const changes = await diffWorkEnv(workEnv, base);
-    const planned = await planLayers(workEnv, changes);
+    const diff = await diffWorkEnv(workEnv, base);
+    const changes = diff.changes;
+    const planned = await planLayers(workEnv, diff);
     progress(`writing ${planned.length} layer${planned.length === 1 ? "" : "s"}`);
     // Layers compress in parallel: zlib works in libuv's thread pool. Two
     // layers per core, because each layer also spends time on the main thread

@@ -62,7 +62,18 @@ function checkImageName(relative: string): void {
   });
 }
 
-export async function diffWorkEnv(workEnv: string, base: Base): Promise<Change[]> {
+export interface WorkEnvDiff {
+  changes: Change[];
+  /**
+   * Every file of the work env that names its path, changed or not: a file
+   * the build left as the base had it is no change, yet the RECORD of a
+   * distribution that (re)wrote it holds the hash of its content at the work
+   * path, a random one (see normalizedRecords in layers.ts).
+   */
+  relocated: ReadonlySet<string>;
+}
+
+export async function diffWorkEnv(workEnv: string, base: Base): Promise<WorkEnvDiff> {
   let entries: ManifestEntry[];
   try {
     entries = await scanTree(workEnv, { skip: (relative) => path.posix.basename(relative) === "__pycache__" });
@@ -87,5 +98,5 @@ export async function diffWorkEnv(workEnv: string, base: Base): Promise<Change[]
     const parent = path.posix.dirname(entry.path);
     if (parent === "." || work.get(parent)?.type === "dir") changes.push({ type: "whiteout", path: entry.path });
   }
-  return changes;
+  return { changes, relocated: new Set(entries.flatMap((entry) => (entry.relocate ? [entry.path] : []))) };
 }

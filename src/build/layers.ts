@@ -10,7 +10,7 @@ import type { LayerEntry } from "../image/layer-writer.js";
 import { interpreterNames } from "../base/manifest.js";
 import { PLACEHOLDER } from "../image/relocation.js";
 import { INSTALL_MARKER, normalizeRecord, RECORD_PATH, recordPaths, resolveRecordPath } from "../python/record.js";
-import type { Change } from "./diff.js";
+import type { Change, WorkEnvDiff } from "./diff.js";
 
 export interface DistributionInfo {
   name: string;
@@ -73,9 +73,13 @@ function ancestors(file: string): string[] {
   return parts.slice(1).map((_, index) => parts.slice(0, index + 1).join("/"));
 }
 
-/** Each changed RECORD as it goes into a layer (see normalizeRecord). */
-async function normalizedRecords(workEnv: string, changes: Change[]): Promise<Map<string, string>> {
-  const relocated = new Set(changes.flatMap((change) => (change.type === "file" && change.relocate ? [change.path] : [])));
+/**
+ * Each changed RECORD as it goes into a layer (see normalizeRecord). Its
+ * relocated files are all of the work env's, not just the changed ones, as
+ * in the manifest (scanTree): a script that came out as the base has it is no
+ * change, but its RECORD line must still drop the hash pip took at the work path.
+ */
+async function normalizedRecords(workEnv: string, changes: Change[], relocated: ReadonlySet<string>): Promise<Map<string, string>> {
   const records = new Map<string, string>();
   for (const change of changes) {
     if (change.type !== "file" || !RECORD_PATH.test(change.path)) continue;
@@ -85,8 +89,8 @@ async function normalizedRecords(workEnv: string, changes: Change[]): Promise<Ma
   return records;
 }
 
-export async function planLayers(workEnv: string, changes: Change[]): Promise<PlannedLayer[]> {
-  const records = await normalizedRecords(workEnv, changes);
+export async function planLayers(workEnv: string, { changes, relocated }: WorkEnvDiff): Promise<PlannedLayer[]> {
+  const records = await normalizedRecords(workEnv, changes, relocated);
   const interpreters = interpreterNames(workEnv);
   const distributions = await Promise.all(
     [...records].map(async ([record, text]) => {

@@ -86,3 +86,19 @@ test("pip's /bin/sh form (a work path holding a space) makes the same layer as a
   assert.equal(ran.code, 0, ran.stderr);
   assert.equal(ran.stdout.trim(), GREETING);
 });
+
+test("a wheel whose console script comes out as the base already has it makes the same layer in every build", { timeout: 300_000 }, async () => {
+  // pip's own entry point under pip's own name: the script pip writes is the base's bin/pip, so the build leaves that file
+  // as it was, and only the wheel's RECORD, which pip wrote with the hash of the script at the build's path, changes.
+  const source = path.join(dir, "shim");
+  makeWheel(path.join(source, "packages"), { name: "pipshim", scripts: { pip: "pip._internal.cli.main:main" } });
+  await writeExecutable(path.join(source, "setup"), `#!/bin/sh\nset -e\npython -m pip install --no-index --find-links packages pipshim\n`);
+  const layerOf = async (image: string) => {
+    expectOk(await pypakr(["create-image", "-s", source, "-i", image], { home }), "create-image");
+    const inspected = JSON.parse(expectOk(await pypakr(["inspect", "--json", image], { home }), "inspect").stdout) as Inspected;
+    return inspected.layers.find((layer) => layer.holds === "pipshim 1.0")?.digest;
+  };
+  const first = await layerOf(path.join(dir, "shim-1.tar"));
+  assert.ok(first);
+  assert.equal(await layerOf(path.join(dir, "shim-2.tar")), first);
+});
