@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { expectOk, makeJokesSource, makeTempDir, makeWheel, pypakr, removeDir, tarDirectory, writeExecutable } from "../support/helpers.js";
+import { CLI, cliEnv, expectOk, makeJokesSource, makeTempDir, makeWheel, pypakr, removeDir, sh, tarDirectory, writeExecutable } from "../support/helpers.js";
 
 let dir: string;
 let source: string;
@@ -38,11 +38,14 @@ function longHome(): string {
   return path.join(dir, "a-store-whose-path-is-much-longer-than-the-other-one", "x".repeat(60));
 }
 
-test("the same source built in two stores whose paths differ in length, at two times, gives a bit-identical image", { timeout: 300_000 }, async () => {
+test("the same source built in two stores whose paths differ in length, at two times, under two umasks, gives a bit-identical image", { timeout: 300_000 }, async () => {
   const first = await build(path.join(dir, "store-a"), path.join(dir, "a.tar"));
   // Another second: another creation time for the second store's base and everything in it.
   await new Promise((resolve) => setTimeout(resolve, 1100));
   const home = longHome();
+  // And another umask (group-writable, as on many desktops): the base's files get other modes.
+  const init = sh(`umask 002 && exec '${CLI}' init`, { env: cliEnv({ home }) });
+  assert.equal(init.code, 0, init.stderr);
   const second = await build(home, path.join(dir, "b.tar"));
   const [kind] = (await fs.readdir(path.join(home, "bases"))).filter((name) => !name.startsWith("."));
   assert.match(await fs.readFile(path.join(home, "bases", kind ?? "", "bin", "pip"), "utf8"), /^#!\/bin\/sh\n/, "the long home's base should hold pip's /bin/sh form");
