@@ -1,8 +1,9 @@
 /**
  * A venv's file manifest: every entry with its type, mode, size, content hash
  * and link target. Hashes are taken over the content with the venv's own path
- * replaced by the relocation placeholder, so manifests of the same files at
- * different paths (a base, and a build's work env made from it) compare equal.
+ * replaced by the relocation placeholder (and a shebang naming the venv's
+ * interpreter in one form), so manifests of the same files at different
+ * paths (a base, and a build's work env made from it) compare equal.
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import * as fs from "node:fs/promises";

@@ -1,8 +1,9 @@
 /**
  * What a build changed: the work env compared with the base it was made
  * from, entry by entry. Both manifests hash content with their own path
- * replaced by the placeholder, so an unchanged relocated file (an activate
- * script, pip's launcher) compares equal. Bytecode is left out: containers
+ * replaced by the placeholder and a shebang naming the env's interpreter in
+ * one form (placeholderForm), so an unchanged relocated file (an activate
+ * script, pip's launcher, even rewritten by a pip run another way) compares equal. Bytecode is left out: containers
  * compile it on demand, and it would make images differ from build to build.
  */
 import * as path from "node:path";
