@@ -8,7 +8,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { RelocationKind } from "../image/format.js";
-import { PLACEHOLDER, relocationKind, replaceAll } from "../image/relocation.js";
+import { PLACEHOLDER, relocateText, relocationKind, replaceAll } from "../image/relocation.js";
 import { normalizeRecord, RECORD_PATH } from "../python/record.js";
 import { sha256Hex } from "../util/hash.js";
 
@@ -43,7 +43,8 @@ export function isBytecodePath(relative: string): boolean {
 /** Reads one file and how it relates to `prefix` (the tree's own path). Synchronous: see scanTree. */
 export function describeFile(file: string, prefix: string): { content: Buffer; sha256: string; relocate?: RelocationKind } {
   const content = readFileSync(file);
-  const normalized = replaceAll(content, prefix, PLACEHOLDER);
+  // Quote-aware: a venv's activate may spell a prefix holding a `'` the way shlex.quote does.
+  const normalized = relocateText(content, prefix, PLACEHOLDER);
   if (normalized === content) return { content, sha256: sha256Hex(content) };
   return { content, sha256: sha256Hex(normalized), relocate: relocationKind(content) };
 }
