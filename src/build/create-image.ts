@@ -2,6 +2,7 @@
  * `create-image`: source -> work env (a copy of the base at a fixed-length
  * path) -> setup -> diff against the base -> layers -> OCI image archive.
  */
+import { count } from "../util/plural.js";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -184,7 +185,7 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     progress("comparing with the base");
     const changes = await diffWorkEnv(workEnv, base);
     const planned = await planLayers(workEnv, changes);
-    progress(`writing ${planned.length} layer${planned.length === 1 ? "" : "s"}`);
+    progress(`writing ${count(planned.length, "layer")}`);
     // Layers compress in parallel: zlib works in libuv's thread pool. Two
     // layers per core, because each layer also spends time on the main thread
     // (reading and packing its files), when its core would otherwise idle.

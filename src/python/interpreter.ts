@@ -95,7 +95,10 @@ export function interpreterKind(python: PythonIdentity): string {
   return kind;
 }
 
+export function implementationName(python: PythonIdentity): string {
+  return python.implementation === "cpython" ? "CPython" : python.implementation;
+}
+
 export function describeInterpreter(python: PythonIdentity): string {
-  const name = python.implementation === "cpython" ? "CPython" : python.implementation;
-  return `${name} ${python.version}${python.abiFlags} (${python.os}/${python.machine})`;
+  return `${implementationName(python)} ${python.version}${python.abiFlags} (${python.os}/${python.machine})`;
 }
