@@ -15,7 +15,7 @@ import { checkOutputFile } from "../config/own-paths.js";
 import { writeImageArchive, type WrittenImage } from "../image/archive.js";
 import { describeSchemaError, ENVIRONMENT_NAME, imageConfigSchema, ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
 import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
-import { PLACEHOLDER, PREFIX_LENGTH } from "../image/relocation.js";
+import { PLACEHOLDER, PREFIX_LENGTH, unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
 import { PypakrError } from "../util/errors.js";
 import { cleanupOnInterrupt, lstatOrNull, removeDeadTemp, removeTree, tempName } from "../util/fs.js";
@@ -66,12 +66,13 @@ async function makeWorkPath(config: Config): Promise<string> {
     await fs.mkdir(root, { recursive: true });
     const real = await fs.realpath(root);
     const stem = path.join(real, tempName(WORK_NAME));
-    if (stem.length > PREFIX_LENGTH) continue;
+    // pip's script headers name the work env inside "...": a path venv cannot hold is no place to build.
+    if (stem.length > PREFIX_LENGTH || unsafePrefixReason(stem)) continue;
     const workEnv = stem.padEnd(PREFIX_LENGTH, "_");
     await fs.mkdir(workEnv);
     return workEnv;
   }
-  throw new PypakrError(`no temporary directory with a path shorter than ${PREFIX_LENGTH - 30} characters`, { hint: "Set TMPDIR to a short path such as /tmp." });
+  throw new PypakrError(`no temporary directory with a path shorter than ${PREFIX_LENGTH - 30} characters and without ", $, \`, \\ or line breaks`, { hint: "Set TMPDIR to a short plain path such as /tmp." });
 }
 
 /**

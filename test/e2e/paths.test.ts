@@ -58,6 +58,15 @@ describe("paths with an apostrophe and spaces", () => {
     await expectWorking(container, { home });
   });
 
+  test("a pypakr home holding $ and a space still builds: the work env, whose path pip's scripts quote, goes to TMPDIR instead", async () => {
+    const home = path.join(dir, "cost$ly home");
+    const built = path.join(dir, "from-dollar-home.tar");
+    expectOk(await pypakr(["create-image", "-s", path.join(dir, "jokes.tar"), "-i", built], { home }), "create-image in the home");
+    const container = path.join(dir, "from-dollar-home");
+    expectOk(await pypakr(["create-container", "-i", built, "-c", container], { home }), "create-container");
+    assert.equal(expectOk(await pypakr(["run", "-c", container], { home }), "run").stdout, `${JOKE}\nargs: \n`);
+  });
+
   // Since gh-124651 (backported by distributions, e.g. Debian's 3.11.2) venv writes `VIRTUAL_ENV=/path` bare, quoted
   // by shlex.quote when created: a bare word that must be quoted again when the path moves to one with a space or `'`.
   const shlexPython = ["/usr/bin/python3.11", "/usr/bin/python3"].find((python) => {
