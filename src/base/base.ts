@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { Config } from "../config/config.js";
 import { INTERPRETER_KIND, pythonSchema, type PythonIdentity } from "../image/format.js";
 import { relocateContent } from "../image/relocation.js";
-import { describeInterpreter, findInterpreter, implementationName, interpreterKind, majorMinor, pythonIdentity, type Interpreter } from "../python/interpreter.js";
+import { describeInterpreter, describeKind, findInterpreter, implementationName, interpreterKind, majorMinor, pythonIdentity, type Interpreter } from "../python/interpreter.js";
 import { createVenv, supportedWheelTags } from "../python/venv.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
@@ -192,11 +192,6 @@ export async function ensureBase(config: Config, python: string): Promise<Base> 
 function suggestedPython(python: PythonIdentity): string {
   const [major, minor] = python.version.split(".");
   return python.implementation === "cpython" ? `python${major}.${minor}${python.abiFlags}` : `${python.implementation}${major}.${minor}`;
-}
-
-/** What decides whether a base serves an image, without the patch version: `CPython 3.11 on linux/x86_64`. */
-function describeKind(python: PythonIdentity): string {
-  return `${implementationName(python)} ${majorMinor(python.version)}${python.abiFlags} on ${python.os}/${python.machine}`;
 }
 
 /**

@@ -65,7 +65,7 @@ export function formatInspection(inspection: Inspection): string {
     `Digest:       ${inspection.digest}`,
     ...(inspection.tag ? [`Tag:          ${show(inspection.tag)}`] : []),
     `Created:      ${show(inspection.created)}`,
-    `Needs:        ${show(inspection.needs.python)} (base ${show(inspection.needs.kind)})`,
+    `Needs:        base ${show(inspection.needs.kind)}, any patch release (built with ${show(inspection.needs.python)})`,
     `Built on:     base ${show(inspection.needs.base.id)} ${inspection.needs.base.manifestDigest.slice(0, 19)}`,
     `Entry point:  ${inspection.entrypoint.length > 0 ? inspection.entrypoint.map(showWord).join(" ") : "(none; pypakr run needs -r or a command)"}`,
     ...Object.entries(inspection.environment).map(([key, value], index) => `${index === 0 ? "Environment:  " : "              "}${show(key)}=${show(value)}`),

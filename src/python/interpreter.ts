@@ -102,3 +102,8 @@ export function implementationName(python: PythonIdentity): string {
 export function describeInterpreter(python: PythonIdentity): string {
   return `${implementationName(python)} ${python.version}${python.abiFlags} (${python.os}/${python.machine})`;
 }
+
+/** What decides whether a base serves an image, without the patch version: `CPython 3.11 on linux/x86_64`. */
+export function describeKind(python: PythonIdentity): string {
+  return `${implementationName(python)} ${majorMinor(python.version)}${python.abiFlags} on ${python.os}/${python.machine}`;
+}

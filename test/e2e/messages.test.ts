@@ -110,6 +110,7 @@ describe("another Python", () => {
     const made = expectOk(await run(["create-container", "-i", file, "-c", container]), "create-container");
     assert.match(made.stderr, /^pypakr: the image was built with CPython 3\.11\.99; using this machine's 3\.11\.\d+ \(same 3\.11 ABI\)$/m);
     assert.equal(expectOk(await run(["run", "-c", container]), "run").stdout, `${JOKE}\nargs: \n`);
+    assert.match(expectOk(await run(["inspect", file]), "inspect").stdout, /^Needs: +base cpython-3\.11-linux-\S+, any patch release \(built with CPython 3\.11\.99 /m);
   });
 
   test("another minor version is refused once, naming the image's Python and this machine's once each, and the fix", async () => {
