@@ -191,6 +191,8 @@ export async function removeImages(store: Store, targets: { ref: string; digest:
       untagged.push(tag);
     };
     for (const target of targets) {
+      // Named before the lock was taken: a tag another process moved or removed meanwhile is not this image's any more.
+      if (target.isTag && index.tags[target.ref] !== target.digest) continue;
       const tags = Object.entries(index.tags).filter(([, image]) => image === target.digest).map(([tag]) => tag);
       if (target.isTag && tags.some((tag) => tag !== target.ref)) {
         untag(target.ref);
