@@ -9,7 +9,7 @@
 import { readFileSync, statSync, utimesSync } from "node:fs";
 import { DEFAULT_MAX_ENTRIES, entryPathProblem, symlinkProblem, type ListedEntry } from "../image/extract.js";
 import type { RelocationKind } from "../image/format.js";
-import { relocateContent, RelocationError, replaceAll } from "../image/relocation.js";
+import { relocateContent, RelocationError, relocateText } from "../image/relocation.js";
 import { RECORD_PATH } from "../python/record.js";
 import type { ConfinedTree } from "../util/confined-tree.js";
 import { PypakrError } from "../util/errors.js";
@@ -270,7 +270,7 @@ export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: C
         if (!(error instanceof RelocationError)) throw error;
         throw new PypakrError(`cannot relocate ${file} to ${prefix}: ${error.message}`, { hint: `Choose a container path of at most ${Buffer.byteLength(entry.relocate.from)} bytes.` });
       }
-      if (entry.fromBase && options.prompt !== undefined && entry.relocate.kind === "text") content = replaceAll(content, PROMPT_PLACEHOLDER, options.prompt);
+      if (entry.fromBase && options.prompt !== undefined && entry.relocate.kind === "text") content = relocateText(content, PROMPT_PLACEHOLDER, options.prompt);
       tree.writeFile(file, content, entry.mode);
     } else {
       if (entry.expect) {

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { Config } from "../config/config.js";
 import { INTERPRETER_KIND, pythonSchema, type PythonIdentity } from "../image/format.js";
 import { relocateContent } from "../image/relocation.js";
-import { describeInterpreter, findInterpreter, interpreterKind, pythonIdentity, type Interpreter } from "../python/interpreter.js";
+import { describeInterpreter, describeKind, findInterpreter, implementationName, interpreterKind, majorMinor, pythonIdentity, type Interpreter } from "../python/interpreter.js";
 import { createVenv, supportedWheelTags } from "../python/venv.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, removeTree, siblingTempPath, withTempPath, writeFileAtomic } from "../util/fs.js";
@@ -216,24 +216,51 @@ function suggestedPython(python: PythonIdentity): string {
 }
 
 /**
- * The base an image needs. When there is none yet but the default interpreter
- * is the right kind, it is made (as `docker run` pulls what it lacks);
- * otherwise the error names both sides and the command that fixes it.
+ * A base of the image's kind serves it when the ABI matches too (SOABI
+ * names it: a musl build has the same kind as a glibc one, but not the same
+ * SOABI); the wheels' tags are checked against the base's in container.ts. A
+ * patch release keeps the ABI, so a different patch is only mentioned.
+ */
+function servingBase(base: Base, wanted: PythonIdentity): Base {
+  if (wanted.soabi && base.python.soabi && wanted.soabi !== base.python.soabi) {
+    throw new PypakrError(`the image was built for the ABI ${wanted.soabi}, but this machine's ${describeInterpreter(base.python)} has ${base.python.soabi}`, {
+      hint: "Rebuild the image on a machine with this kind of Python, or run it where the ABI matches.",
+    });
+  }
+  if (wanted.version !== base.python.version) {
+    progress(`the image was built with ${implementationName(wanted)} ${wanted.version}; using this machine's ${base.python.version} (same ${majorMinor(wanted.version)}${wanted.abiFlags} ABI)`);
+  }
+  return base;
+}
+
+/**
+ * The base an image needs: one of the same kind (implementation, minor
+ * version, ABI flags, platform). When there is none yet but the default
+ * interpreter is that kind, it is made (as `docker run` pulls what it
+ * lacks); otherwise the error names the image's Python and each of this
+ * machine's once, and the command that fixes it.
  */
 export async function chooseBase(config: Config, wanted: PythonIdentity): Promise<Base> {
   const kind = interpreterKind(wanted);
   const existing = await loadBase(config, kind);
-  if (existing && (await interpreterStillThere(existing))) return existing;
+  if (existing && (await interpreterStillThere(existing))) return servingBase(existing, wanted);
   const fallback = await findInterpreter(config.python).catch(() => null);
   if (fallback && interpreterKind(fallback) === kind) {
-    progress(`no base for ${describeInterpreter(wanted)} yet; running pypakr init`);
-    return (await initBase(config, fallback)).base;
+    progress(`no base for ${describeKind(wanted)} yet; running pypakr init`);
+    return servingBase((await initBase(config, fallback)).base, wanted);
   }
-  const have = (await listBases(config)).map((base) => describeInterpreter(base.python));
-  if (fallback) have.push(`${describeInterpreter(fallback)} (default interpreter, ${fallback.executable})`);
+  // One entry per interpreter, however many roles it has (a base's interpreter is often the default one too).
+  const have = new Map<string, string[]>();
+  const add = (python: PythonIdentity, role: string) => {
+    const name = `${implementationName(python)} ${python.version}${python.abiFlags} on ${python.os}/${python.machine}`;
+    have.set(name, [...(have.get(name) ?? []), role]);
+  };
+  for (const base of await listBases(config)) add(base.python, (await interpreterStillThere(base)) ? "a base" : "a base whose interpreter is gone");
+  if (fallback) add(fallback, `the default interpreter ${fallback.executable}`);
+  const machine = [...have].map(([python, roles]) => `${python} (${roles.join(", and ")})`).join("; ");
   throw new PypakrError(
-    `the image needs ${describeInterpreter(wanted)}, but this machine has no base for it (it has: ${have.length > 0 ? [...new Set(have)].join("; ") : "none"})`,
+    `the image needs ${describeKind(wanted)} (it was built with ${wanted.version}), and this machine has ${have.size > 0 ? `only ${machine}` : "no Python pypakr can use"}`,
     // The name is made of the image's fields: quoted, so pasting the hint can never run what an image put there.
-    { hint: `Install that Python, then run: pypakr init --python ${shellWord(suggestedPython(wanted))}` },
+    { hint: `Install ${describeKind(wanted)} (any ${majorMinor(wanted.version)} release), then run: pypakr init --python ${shellWord(suggestedPython(wanted))}` },
   );
 }

@@ -9,7 +9,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { RelocationKind } from "../image/format.js";
-import { canonicalShebang, CANONICAL_INTERPRETER, PLACEHOLDER, relocationKind, replaceAll } from "../image/relocation.js";
+import { canonicalShebang, CANONICAL_INTERPRETER, PLACEHOLDER, relocateText, relocationKind, replaceAll } from "../image/relocation.js";
 import { normalizeRecord, RECORD_PATH } from "../python/record.js";
 import { sha256Hex } from "../util/hash.js";
 
@@ -80,7 +80,8 @@ export function interpreterNames(root: string): Set<string> {
  * interpreter in its one form (canonicalShebang), which is also what a layer holds.
  */
 export function placeholderForm(content: Buffer, prefix: string, interpreters: ReadonlySet<string>): Buffer {
-  const normalized = replaceAll(content, prefix, PLACEHOLDER);
+  // Quote-aware: a venv's activate may spell a prefix holding a `'` the way shlex.quote does.
+  const normalized = relocateText(content, prefix, PLACEHOLDER);
   return normalized === content ? content : canonicalShebang(normalized, PLACEHOLDER, interpreters);
 }
 

@@ -2,6 +2,7 @@
  * `create-image`: source -> work env (a copy of the base at a fixed-length
  * path) -> setup -> diff against the base -> layers -> OCI image archive.
  */
+import { count } from "../util/plural.js";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -14,7 +15,7 @@ import { checkOutputFile } from "../config/own-paths.js";
 import { writeImageArchive, type WrittenImage } from "../image/archive.js";
 import { describeSchemaError, ENVIRONMENT_NAME, imageConfigSchema, ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
 import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
-import { PLACEHOLDER, PREFIX_LENGTH } from "../image/relocation.js";
+import { PLACEHOLDER, PREFIX_LENGTH, unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
 import { PypakrError } from "../util/errors.js";
 import { cleanupOnInterrupt, lstatOrNull, removeDeadTemp, removeTree, tempName } from "../util/fs.js";
@@ -65,12 +66,13 @@ async function makeWorkPath(config: Config): Promise<string> {
     await fs.mkdir(root, { recursive: true });
     const real = await fs.realpath(root);
     const stem = path.join(real, tempName(WORK_NAME));
-    if (stem.length > PREFIX_LENGTH) continue;
+    // pip's script headers name the work env inside "...": a path venv cannot hold is no place to build.
+    if (stem.length > PREFIX_LENGTH || unsafePrefixReason(stem)) continue;
     const workEnv = stem.padEnd(PREFIX_LENGTH, "_");
     await fs.mkdir(workEnv);
     return workEnv;
   }
-  throw new PypakrError(`no temporary directory with a path shorter than ${PREFIX_LENGTH - 30} characters`, { hint: "Set TMPDIR to a short path such as /tmp." });
+  throw new PypakrError(`no temporary directory with a path shorter than ${PREFIX_LENGTH - 30} characters and without ", $, \`, \\ or line breaks`, { hint: "Set TMPDIR to a short plain path such as /tmp." });
 }
 
 /**
@@ -185,7 +187,7 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     const diff = await diffWorkEnv(workEnv, base);
     const changes = diff.changes;
     const planned = await planLayers(workEnv, diff);
-    progress(`writing ${planned.length} layer${planned.length === 1 ? "" : "s"}`);
+    progress(`writing ${count(planned.length, "layer")}`);
     // Layers compress in parallel: zlib works in libuv's thread pool. Two
     // layers per core, because each layer also spends time on the main thread
     // (reading and packing its files), when its core would otherwise idle.

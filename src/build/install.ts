@@ -37,7 +37,8 @@ function buildEnvironment(workEnv: string): NodeJS.ProcessEnv {
 /**
  * Runs the install with the work env active: working directory is its root,
  * VIRTUAL_ENV and PATH point at it, and the rest of the user's environment
- * passes through so PIP_INDEX_URL and friends work. Output is shown live.
+ * passes through so PIP_INDEX_URL and friends work. Output is shown live,
+ * once: the error names the step and its exit, not its output again.
  * Like a Docker RUN step, the step is over when its command is: whatever it
  * left running in its process group is ended (src/util/process-group.ts).
  */
@@ -58,6 +59,6 @@ export async function install(workEnv: string, files: SourceFiles): Promise<void
   }
   if (result.code === 0) return;
   const how = result.signal ? `was killed by ${result.signal}` : `failed with exit code ${result.code}`;
-  const tail = result.tail.trim() ? `; its last lines:\n${result.tail.trimEnd()}` : "";
-  throw new PypakrError(`${command.label} ${how}${tail}`, { hint: `Fix ${command.label === "setup" ? "the setup script" : "the requirements"} and build again; nothing was written.` });
+  // Its output was shown whole as it ran, just above: repeating its last lines (cut) only made it appear twice.
+  throw new PypakrError(`${command.label} ${how} (its output is above)`, { hint: `Fix ${command.label === "setup" ? "the setup script" : "the requirements"} and build again; nothing was written.` });
 }

@@ -43,3 +43,32 @@ export function overview(program: Command, configFile: string): string {
   );
   return lines.join("\n") + "\n";
 }
+
+/** Edit distance counting a swap of two neighbours as one edit (Damerau), as commander's own suggestion does. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const row = d[i] as number[];
+      const above = d[i - 1] as number[];
+      row[j] = Math.min((above[j] as number) + 1, (row[j - 1] as number) + 1, (above[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/**
+ * "\n(Did you mean X?)" for the closest names, in commander's words (so
+ * `pypakr help creat-image` reads like `pypakr creat-image`), or "" when
+ * nothing is close: at most a third of the word's letters wrong.
+ */
+export function didYouMean(word: string, names: string[]): string {
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  const scored = names.map((name) => ({ name, distance: editDistance(word, name) })).filter((entry) => entry.distance <= limit);
+  if (scored.length === 0) return "";
+  const best = Math.min(...scored.map((entry) => entry.distance));
+  const closest = scored.filter((entry) => entry.distance === best).map((entry) => entry.name);
+  return `\n(Did you mean ${closest.length === 1 ? closest[0] : `one of ${closest.join(", ")}`}?)`;
+}

@@ -14,7 +14,8 @@ import { load } from "./commands/load.js";
 import { gc } from "./commands/gc.js";
 import { store } from "./commands/store.js";
 import { verify } from "./commands/verify.js";
-import { overview } from "./help.js";
+import { didYouMean, overview } from "./help.js";
+import { USAGE_EXIT_CODE } from "../util/errors.js";
 import { cleanUpOnSignals } from "./signals.js";
 import { push } from "./commands/push.js";
 import { pull } from "./commands/pull.js";
@@ -37,6 +38,17 @@ export function buildProgram(version: string, setExitCode: (code: number) => voi
   program.configureHelp({
     formatHelp: (command, helper) => (command === program ? overview(program, process.env.PYPAKR_CONFIG ?? defaultConfigFile()) : Help.prototype.formatHelp.call(helper, command, helper)),
   });
+  // Commander's own help command answers `help nosuch` with the whole help on stderr and never says why.
+  program.helpCommand(false);
+  program
+    .command("help [command]")
+    .description("this help, or one command's")
+    .action((name: string | undefined) => {
+      const command = name === undefined ? program : program.commands.find((candidate) => candidate.name() === name);
+      if (command) return command.outputHelp();
+      const names = program.commands.map((candidate) => candidate.name());
+      program.error(`error: unknown command '${name}'${didYouMean(name ?? "", names)}`, { code: "commander.unknownCommand", exitCode: USAGE_EXIT_CODE });
+    });
 
   for (const spec of COMMANDS) {
     const command = program.command(spec.name).description(spec.summary).exitOverride();

@@ -57,7 +57,7 @@ async function isContainerDir(dir: string): Promise<boolean> {
  */
 async function checkTarget(config: Config, target: string, force: boolean): Promise<void> {
   const reason = unsafePrefixReason(target);
-  if (reason) throw new PypakrError(`container path ${target} ${reason}`, { hint: "Choose a path without quotes, $, backslashes or line breaks." });
+  if (reason) throw new PypakrError(`container path ${target} ${reason}`, { hint: "Choose a path without double quotes, $, backquotes, backslashes or line breaks (spaces and ' are fine)." });
   const own = await ownPathProblem(config, target);
   if (own) {
     throw new PypakrError(`cannot make a container at ${target}: it ${own}, which pypakr never replaces or writes into${force ? ", even with --force" : ""}`, {

@@ -11,7 +11,7 @@ import { planVenv, type PlannedEntry } from "../base/assemble.js";
 import { loadBase, PROMPT_PLACEHOLDER } from "../base/base.js";
 import { METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
-import { relocateContent, replaceAll } from "../image/relocation.js";
+import { relocateContent, relocateText } from "../image/relocation.js";
 import { loadImage } from "../store/images.js";
 import { unpackLayer } from "../store/layers.js";
 import { Store } from "../store/store.js";
@@ -35,7 +35,7 @@ export interface ContainerCheck {
 async function expectedHash(entry: Extract<PlannedEntry, { type: "file" }>, prefix: string, prompt: string): Promise<string> {
   if (entry.relocate) {
     let content = relocateContent(readFileSync(entry.source), entry.relocate.kind, entry.relocate.from, prefix);
-    if (entry.fromBase && entry.relocate.kind === "text") content = replaceAll(content, PROMPT_PLACEHOLDER, prompt);
+    if (entry.fromBase && entry.relocate.kind === "text") content = relocateText(content, PROMPT_PLACEHOLDER, prompt);
     return sha256Hex(content);
   }
   return entry.sha256 ?? (await sha256File(entry.source)).hex;

@@ -1,3 +1,4 @@
+import { count } from "../util/plural.js";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { describeInterpreter, interpreterKind } from "../python/interpreter.js";
@@ -64,11 +65,11 @@ export function formatInspection(inspection: Inspection): string {
     `Digest:       ${inspection.digest}`,
     ...(inspection.tag ? [`Tag:          ${show(inspection.tag)}`] : []),
     `Created:      ${show(inspection.created)}`,
-    `Needs:        ${show(inspection.needs.python)} (base ${show(inspection.needs.kind)})`,
+    `Needs:        base ${show(inspection.needs.kind)}, any patch release (built with ${show(inspection.needs.python)})`,
     `Built on:     base ${show(inspection.needs.base.id)} ${inspection.needs.base.manifestDigest.slice(0, 19)}`,
     `Entry point:  ${inspection.entrypoint.length > 0 ? inspection.entrypoint.map(showWord).join(" ") : "(none; pypakr run needs -r or a command)"}`,
     ...Object.entries(inspection.environment).map(([key, value], index) => `${index === 0 ? "Environment:  " : "              "}${show(key)}=${show(value)}`),
-    `Relocated:    ${inspection.relocatedFiles} file${inspection.relocatedFiles === 1 ? "" : "s"} name${inspection.relocatedFiles === 1 ? "s" : ""} the container's path`,
+    `Relocated:    ${count(inspection.relocatedFiles, "file")} name${inspection.relocatedFiles === 1 ? "s" : ""} the container's path`,
     `Layers:       ${inspection.layers.length} (${formatBytes(total)})`,
     ...inspection.layers.map((layer) => `  ${layer.digest.slice(7, 19)}  ${formatBytes(layer.size).padStart(9)}  ${show(layer.holds)}`),
   ];

@@ -134,11 +134,117 @@ export function canonicalShebang(content: Buffer, prefix: string, interpreters: 
 /** Rewrites one file's content from the `from` prefix to the `to` prefix. */
 export function relocateContent(content: Buffer, kind: RelocationKind, from: string, to: string): Buffer {
   if (kind === "binary") return relocateBinary(content, from, to);
-  return fixShebang(replaceAll(content, from, to));
+  return fixShebang(relocateText(content, from, to));
 }
 
-/** Characters that would break the shell and Python quoting in activate scripts and shebangs. */
+/** A path no shell or Python string needs quoted or escaped: then every occurrence is a plain substitution. */
+const PLAIN_PATH = /^[A-Za-z0-9_@%+=:,./-]*$/;
+
+/**
+ * Shell scripts, where a bare path is a word that must be quoted: a `#!` line
+ * naming a shell, or venv's activate scripts, which have no `#!` but start
+ * with `# This file must be used with "source ...`.
+ */
+function isShellScript(content: Buffer): boolean {
+  const head = content.subarray(0, 200).toString("latin1");
+  return /^#!\s*(?:\/usr)?\/bin\/(?:env\s+)?(?:ba|da|k|z|c|tc|fi)?sh\b/.test(head) || head.startsWith('# This file must be used with "source ');
+}
+
+type QuoteContext = "bare" | "single" | "double" | "comment";
+
+/**
+ * Where a line's text leaves off: inside a '...' or "..." string, a comment,
+ * or a bare word. The same reading serves shell (csh and fish alike for
+ * these scripts) and Python, except that a backslash escapes a quote inside
+ * '...' only in Python. A string spanning lines is not followed (the files
+ * that name a venv's path do not have one around it).
+ */
+function quoteContext(line: Buffer, shell: boolean): QuoteContext {
+  let state: QuoteContext = "bare";
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (state === "bare") {
+      if (c === 0x5c) i++;
+      else if (c === 0x27) state = "single";
+      else if (c === 0x22) state = "double";
+      else if (c === 0x23 && (i === 0 || line[i - 1] === 0x20 || line[i - 1] === 0x09)) return "comment";
+    } else if (state === "single") {
+      if (c === 0x27) state = "bare";
+      else if (c === 0x5c && !shell) i++;
+    } else if (c === 0x5c) {
+      i++;
+    } else if (c === 0x22) {
+      state = "bare";
+    }
+  }
+  return state;
+}
+
+/**
+ * `to` as it must be written where the path stood. unsafePrefixReason has
+ * refused what no quoting serves (", $, `, \, line breaks), so inside "..."
+ * the path goes in as it is. Inside '...' a `'` ends the string: the shell
+ * spelling `'"'"'` closes it, adds a double-quoted `'` and reopens it (sh,
+ * csh and fish join adjacent strings); Python takes `\'`. A bare word in a
+ * shell script (venv's scripts since gh-124651 write `VIRTUAL_ENV=/path`,
+ * relying on shlex.quote at creation) is single-quoted whole, as shlex.quote
+ * does. Elsewhere (a .pth line, RECORD, a comment) the path is plain text.
+ */
+function quotedFor(context: QuoteContext, to: string, shell: boolean): string {
+  if (context === "single") return to.replaceAll("'", shell ? `'"'"'` : "\\'");
+  if (context === "bare" && shell) return shlexQuote(to);
+  return to;
+}
+
+/** Python's shlex.quote, which venv's templates use since gh-124651: bare when plain, else '...' with `'"'"'`. */
+function shlexQuote(value: string): string {
+  return PLAIN_PATH.test(value) && value !== "" ? value : `'${value.replaceAll("'", `'"'"'`)}'`;
+}
+
+/**
+ * Replaces `from` with `to` in a text file, quoting `to` for where each
+ * occurrence stands when `to` holds characters that need it (a space, a
+ * `'`). In a shell script, `from` is also found in the spelling venv's
+ * shlex.quote gave it when it needed quoting (a base made under a home with
+ * a `'`), and that whole quoted word is replaced. Plain paths on both sides
+ * are a plain substitution, byte for byte.
+ */
+export function relocateText(content: Buffer, from: string, to: string): Buffer {
+  if (PLAIN_PATH.test(to) && PLAIN_PATH.test(from)) return replaceAll(content, from, to);
+  const needle = Buffer.from(from);
+  if (needle.length === 0) return content;
+  const shell = isShellScript(content);
+  const quoted = shell && shlexQuote(from) !== from ? Buffer.from(shlexQuote(from)) : null;
+  const next = (start: number): { at: number; length: number; context?: QuoteContext } | null => {
+    const raw = content.indexOf(needle, start);
+    const spelled = quoted ? content.indexOf(quoted, start) : -1;
+    if (spelled !== -1 && quoted && (raw === -1 || spelled < raw)) return { at: spelled, length: quoted.length, context: "bare" };
+    return raw === -1 ? null : { at: raw, length: needle.length };
+  };
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let found = next(0); found; found = next(start)) {
+    const { at, length } = found;
+    const lineStart = at === 0 ? 0 : content.lastIndexOf(0x0a, at - 1) + 1;
+    const context = found.context ?? quoteContext(content.subarray(lineStart, at), shell);
+    parts.push(content.subarray(start, at), Buffer.from(quotedFor(context, to, shell)));
+    start = at + length;
+  }
+  if (start === 0) return content;
+  parts.push(content.subarray(start));
+  return Buffer.concat(parts);
+}
+
+/**
+ * What no quoting can carry, so a venv at such a path cannot work: venv's
+ * scripts put the path inside "..." (sh, csh, fish) where `"`, `$`, `` ` ``
+ * and `\` are special, and pip's script header re-execs the interpreter from
+ * `"..."` too; a line break or NUL ends a shebang line or a C string. (A `'`
+ * and spaces are fine: relocateText quotes them where they stand.)
+ */
 export function unsafePrefixReason(prefix: string): string | null {
-  const bad = /[\0\n\r"'`$\\]/.exec(prefix);
-  return bad ? `contains ${JSON.stringify(bad[0])}, which venv scripts cannot quote` : null;
+  const bad = /[\0\n\r"`$\\]/.exec(prefix);
+  if (!bad) return null;
+  const what: Record<string, string> = { "\0": "a NUL byte", "\n": "a line break", "\r": "a carriage return", '"': 'a double quote (")', "`": "a backquote (`)", $: "a dollar sign ($)", "\\": "a backslash (\\)" };
+  return `contains ${what[bad[0]] ?? JSON.stringify(bad[0])}, which a venv's scripts cannot hold: activate and pip's script headers put the path inside "...", where that character is special to the shell`;
 }

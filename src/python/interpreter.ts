@@ -95,7 +95,15 @@ export function interpreterKind(python: PythonIdentity): string {
   return kind;
 }
 
+export function implementationName(python: PythonIdentity): string {
+  return python.implementation === "cpython" ? "CPython" : python.implementation;
+}
+
 export function describeInterpreter(python: PythonIdentity): string {
-  const name = python.implementation === "cpython" ? "CPython" : python.implementation;
-  return `${name} ${python.version}${python.abiFlags} (${python.os}/${python.machine})`;
+  return `${implementationName(python)} ${python.version}${python.abiFlags} (${python.os}/${python.machine})`;
+}
+
+/** What decides whether a base serves an image, without the patch version: `CPython 3.11 on linux/x86_64`. */
+export function describeKind(python: PythonIdentity): string {
+  return `${implementationName(python)} ${majorMinor(python.version)}${python.abiFlags} on ${python.os}/${python.machine}`;
 }

@@ -23,7 +23,7 @@ export async function ensureLocalImage(config: Config, arg: string, options: Pul
   if ((await lstatOrNull(arg))?.isFile()) return { image: arg, pulled: false };
   const store = await Store.open(config);
   try {
-    return { image: arg, digest: await resolveRef(store, arg), pulled: false };
+    return { image: arg, digest: await resolveRef(store, arg, { fileToo: true }), pulled: false };
   } catch (error) {
     if (!looksLikeRegistryReference(arg)) throw error;
   }

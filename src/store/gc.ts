@@ -163,31 +163,47 @@ export async function forgetAddedImage(store: Store, digest: Digest, blobs: read
   });
 }
 
+export interface RemoveResult {
+  untagged: string[];
+  deleted: string[];
+  /** Targets left as they were: the image is the last name of, or is, an image that containers use. */
+  refused: { ref: string; containers: string[] }[];
+  freedBytes: number;
+}
+
 /**
- * Removes images by reference, then collects garbage. Images that containers
- * use need `force`; images a running process has leased are only untagged.
+ * Removes images by reference, then collects garbage, as `docker rmi` does:
+ * a tag while another tag still names the image is only untagged; the last
+ * tag of an image, or its digest, removes the image, which needs `force`
+ * when containers use it (else nothing about that target changes). Images a
+ * running process has leased are only untagged.
  */
-export async function removeImages(store: Store, targets: { ref: string; digest: Digest; isTag: boolean }[], force: boolean): Promise<{ untagged: string[]; deleted: string[]; freedBytes: number }> {
+export async function removeImages(store: Store, targets: { ref: string; digest: Digest; isTag: boolean }[], force: boolean): Promise<RemoveResult> {
   const untagged: string[] = [];
   const deleted: string[] = [];
+  const refused: RemoveResult["refused"] = [];
   await store.updateIndex(async (index) => {
     await pruneIndex(index);
     // An image a running process uses (a container being made from it, a push) stays until that ends; gc frees it then.
     const leased = new Set(Object.values(index.leases).map((lease) => lease.image));
+    const untag = (tag: string) => {
+      delete index.tags[tag];
+      untagged.push(tag);
+    };
     for (const target of targets) {
-      if (target.isTag) {
-        delete index.tags[target.ref];
-        untagged.push(target.ref);
-      } else {
-        for (const [tag, image] of Object.entries(index.tags)) {
-          if (image !== target.digest) continue;
-          delete index.tags[tag];
-          untagged.push(tag);
-        }
+      // Named before the lock was taken: a tag another process moved or removed meanwhile is not this image's any more.
+      if (target.isTag && index.tags[target.ref] !== target.digest) continue;
+      const tags = Object.entries(index.tags).filter(([, image]) => image === target.digest).map(([tag]) => tag);
+      if (target.isTag && tags.some((tag) => tag !== target.ref)) {
+        untag(target.ref);
+        continue;
       }
-      if (Object.values(index.tags).includes(target.digest)) continue;
       const users = Object.entries(index.containers).filter(([, image]) => image === target.digest).map(([dir]) => dir);
-      if (users.length > 0 && !force) continue;
+      if (users.length > 0 && !force) {
+        refused.push({ ref: target.ref, containers: users.sort() });
+        continue;
+      }
+      for (const tag of tags) untag(tag);
       for (const dir of users) delete index.containers[dir];
       if (index.images[target.digest] && !leased.has(target.digest)) {
         delete index.images[target.digest];
@@ -196,6 +212,6 @@ export async function removeImages(store: Store, targets: { ref: string; digest:
     }
   });
   const { freedBytes } = await collectGarbage(store);
-  return { untagged, deleted, freedBytes };
+  return { untagged, deleted, refused, freedBytes };
 }
 

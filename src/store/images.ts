@@ -37,12 +37,18 @@ export function tagsOf(index: { tags: Record<string, string> }, image: string): 
     .sort();
 }
 
-/** The image a reference names: a tag, a full digest, or a unique digest prefix (4+ hex digits). */
-export async function resolveRef(store: Store, ref: string): Promise<Digest> {
+/**
+ * The image a reference names: a tag, a full digest, or a unique digest
+ * prefix (4+ hex digits). `fileToo`: the command also takes an image file,
+ * so a name that is neither is said to be no file either (rmi and save take
+ * stored images only, and must not suggest a path).
+ */
+export async function resolveRef(store: Store, ref: string, options: { fileToo?: boolean } = {}): Promise<Digest> {
   const index = await store.readIndex();
+  const listHint = "pypakr images lists the stored images, by tag and digest.";
   if (SHA256_DIGEST.test(ref)) {
     if (index.images[ref]) return ref as Digest;
-    throw new PypakrError(`no image ${ref} in the store`, { hint: "pypakr images lists what is there; pypakr load -i IMAGE.tar adds one." });
+    throw new PypakrError(`no image ${ref} in the store`, { hint: options.fileToo ? "pypakr images lists what is there; pypakr load -i IMAGE.tar adds one." : listHint });
   }
   const prefix = /^(?:sha256:)?([a-f0-9]{4,63})$/.exec(ref)?.[1];
   if (prefix) {
@@ -53,6 +59,7 @@ export async function resolveRef(store: Store, ref: string): Promise<Digest> {
   const tag = NAME.test(ref) ? normalizeTag(ref) : null;
   const digest = tag ? index.tags[tag] : undefined;
   if (digest) return digest as Digest;
+  if (!options.fileToo) throw new PypakrError(`no image "${ref}" in the store`, { hint: listHint });
   throw new PypakrError(`no image "${ref}" in the store, and no file by that name`, { hint: "pypakr images lists stored images; or pass the path of an image file." });
 }
 
@@ -163,7 +170,7 @@ export async function acquireImage(store: Store, arg: string, target?: string): 
     const loaded = await addImageArchive(store, arg, { lease: true, ...(target ? { leaseTarget: target } : {}) });
     return { digest: loaded.digest, lease: loaded.lease as Lease, ...(loaded.added ? { added: loaded.added } : {}) };
   }
-  const digest = await resolveRef(store, arg);
+  const digest = await resolveRef(store, arg, { fileToo: true });
   return store.updateIndex((index) => {
     if (!index.images[digest]) throw new PypakrError(`image ${arg} was removed from the store just now`, { hint: "Another pypakr rmi or gc ran meanwhile; build or load it again." });
     return { digest, lease: addLease(store, index, digest, target) };

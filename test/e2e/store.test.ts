@@ -87,16 +87,25 @@ describe("store", () => {
     expectOk(await pypakr(["store", "verify"], { home: scratch }), "store verify");
   });
 
-  test("rmi untags; gc frees what no tag or container needs, and keeps what containers need", async () => {
+  test("rmi keeps what containers need; gc frees what no tag or container needs", async () => {
     const scratch = path.join(dir, "gc-home");
+    const container = path.join(dir, "gc-container");
+    const listedIn = async () => (JSON.parse(expectOk(await pypakr(["images", "--json"], { home: scratch }), "images").stdout) as Listed[]).map((image) => [image.tags, image.digest]);
     expectOk(await pypakr(["load", "-i", imageFile, "-t", "keep:1"], { home: scratch }), "load");
-    expectOk(await pypakr(["create-container", "-i", "keep:1", "-c", path.join(dir, "gc-container")], { home: scratch }), "create-container");
-    const removed = expectOk(await pypakr(["rmi", "keep:1"], { home: scratch }), "rmi");
-    assert.match(removed.stdout, /Untagged: keep:1/);
-    assert.doesNotMatch(removed.stdout, /Deleted/, "a container still needs the image");
-    const images = JSON.parse(expectOk(await pypakr(["images", "--json"], { home: scratch }), "images").stdout) as Listed[];
-    assert.deepEqual(images.map((image) => image.digest), [digest]);
-    await removeDir(path.join(dir, "gc-container"));
+    expectOk(await pypakr(["create-container", "-i", "keep:1", "-c", container], { home: scratch }), "create-container");
+    const refused = await pypakr(["rmi", "keep:1"], { home: scratch });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /image keep:1 is used by 1 container/);
+    assert.deepEqual(await listedIn(), [[["keep:1"], digest]]);
+    await removeDir(container);
+    const removed = expectOk(await pypakr(["rmi", "keep:1"], { home: scratch }), "rmi once no container uses it");
+    assert.match(removed.stdout, new RegExp(`^Untagged: keep:1\nDeleted: ${digest}\nFreed `));
+    assert.deepEqual(await listedIn(), []);
+
+    // An image file's image is stored untagged: gc keeps it while a container uses it, then frees it.
+    expectOk(await pypakr(["create-container", "-i", imageFile, "-c", container], { home: scratch }), "create-container from the file");
+    assert.deepEqual((JSON.parse(expectOk(await pypakr(["gc", "--json"], { home: scratch }), "gc").stdout) as { removedImages: string[] }).removedImages, []);
+    await removeDir(container);
     const gc = JSON.parse(expectOk(await pypakr(["gc", "--json"], { home: scratch }), "gc").stdout) as { freedBytes: number; removedImages: string[] };
     assert.deepEqual(gc.removedImages, [digest]);
     assert.ok(gc.freedBytes > 1000, `freed ${gc.freedBytes}`);

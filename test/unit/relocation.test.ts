@@ -10,6 +10,7 @@ import {
   PREFIX_LENGTH,
   relocateBinary,
   relocateContent,
+  relocateText,
   RelocationError,
   relocationKind,
   replaceAll,
@@ -329,16 +330,61 @@ describe("relocateContent", () => {
 });
 
 describe("unsafePrefixReason", () => {
-  test("unsafePrefixReason accepts ordinary paths, spaces included", () => {
+  test("unsafePrefixReason accepts ordinary paths, spaces and apostrophes included", () => {
     assert.equal(unsafePrefixReason("/opt/app"), null);
     assert.equal(unsafePrefixReason("/home/me/my venvs/app-1.0_x"), null);
+    assert.equal(unsafePrefixReason("/tmp/bob's app"), null);
   });
 
-  for (const bad of ['"', "'", "`", "$", "\\", "\n", "\r", "\0"]) {
-    test(`unsafePrefixReason refuses a prefix containing ${JSON.stringify(bad)}`, () => {
+  for (const [bad, named] of [['"', "double quote"], ["`", "backquote"], ["$", "dollar sign"], ["\\", "backslash"], ["\n", "line break"], ["\r", "carriage return"], ["\0", "NUL"]] as const) {
+    test(`unsafePrefixReason refuses a prefix containing ${JSON.stringify(bad)}, naming it`, () => {
       const reason = unsafePrefixReason(`/opt/a${bad}b`);
       assert.ok(reason !== null);
-      assert.ok(reason.includes(JSON.stringify(bad)), reason);
+      assert.ok(reason.includes(named), reason);
     });
   }
+});
+
+describe("relocateText quotes the new path where it stands", () => {
+  const to = "/tmp/bob's app";
+  const text = (value: string) => Buffer.from(value);
+  const relocated = (value: string) => relocateText(text(value), PLACEHOLDER, to).toString();
+
+  test("inside double quotes, in a shell script or not, the path goes in as it is", () => {
+    assert.equal(relocated(`# This file must be used with "source bin/activate" *from bash*\nVIRTUAL_ENV="${PLACEHOLDER}"\n`), `# This file must be used with "source bin/activate" *from bash*\nVIRTUAL_ENV="${to}"\n`);
+    assert.equal(relocated(`{"url": "file://${PLACEHOLDER}/src"}`), `{"url": "file://${to}/src"}`);
+  });
+
+  test("a bare word in a shell script (venv's shlex-quoted templates) is single-quoted, as shlex.quote does", () => {
+    const script = `# This file must be used with "source bin/activate" *from bash*\nVIRTUAL_ENV=${PLACEHOLDER}\nexport VIRTUAL_ENV\n`;
+    const out = relocated(script);
+    assert.match(out, /VIRTUAL_ENV='\/tmp\/bob'"'"'s app'\n/);
+  });
+
+  test("inside '...' a shell script gets '\"'\"' and Python gets \\'", () => {
+    assert.equal(relocated(`#!/bin/sh\nX='${PLACEHOLDER}/bin'\n`), `#!/bin/sh\nX='/tmp/bob'"'"'s app/bin'\n`);
+    assert.equal(relocated(`MAPPING = {'pkg': '${PLACEHOLDER}/src/pkg'}\n`), `MAPPING = {'pkg': '/tmp/bob\\'s app/src/pkg'}\n`);
+  });
+
+  test("plain text (a .pth line, a comment) gets the path as it is; a plain path is a plain substitution", () => {
+    assert.equal(relocated(`${PLACEHOLDER}/src\n`), `${to}/src\n`);
+    assert.equal(relocated(`#!/bin/sh\n# made at ${PLACEHOLDER}\n`), `#!/bin/sh\n# made at ${to}\n`);
+    assert.equal(relocateText(text(`X=${PLACEHOLDER}`), PLACEHOLDER, "/opt/app").toString(), "X=/opt/app");
+  });
+
+  test("in a shell script, a prefix venv spelled with shlex.quote is found and replaced whole, both ways", () => {
+    const home = "/tmp/bob's home/bases/x";
+    const script = `# This file must be used with "source bin/activate" *from bash*\nVIRTUAL_ENV='/tmp/bob'"'"'s home/bases/x'\n`;
+    const normalized = relocateText(text(script), home, PLACEHOLDER).toString();
+    assert.equal(normalized, `# This file must be used with "source bin/activate" *from bash*\nVIRTUAL_ENV=${PLACEHOLDER}\n`);
+    assert.equal(relocateText(text(script), home, "/tmp/al's c").toString(), `# This file must be used with "source bin/activate" *from bash*\nVIRTUAL_ENV='/tmp/al'"'"'s c'\n`);
+  });
+
+  test("each quoted form runs: sh reads back the path, Python too", () => {
+    const script = `# This file must be used with "source bin/activate" *from bash*\nA=${PLACEHOLDER}\nB='${PLACEHOLDER}'\nC="${PLACEHOLDER}"\nprintf '%s\\n' "$A" "$B" "$C"\n`;
+    const sh = spawnSync("/bin/sh", ["-c", relocated(script)], { encoding: "utf8" });
+    assert.equal(sh.stdout, `${to}\n${to}\n${to}\n`);
+    const py = spawnSync("python3", ["-c", relocated(`print('${PLACEHOLDER}'); print("${PLACEHOLDER}")`)], { encoding: "utf8" });
+    assert.equal(py.stdout, `${to}\n${to}\n`);
+  });
 });

@@ -1,3 +1,4 @@
+import { count } from "../../util/plural.js";
 import { usageError } from "../../util/errors.js";
 import { writeErr, writeJson } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
@@ -43,8 +44,7 @@ export const createImage: CommandSpec = {
       };
       writeJson(summary);
     } else {
-      const count = image.layers.length;
-      writeErr(`pypakr: wrote ${image.file} (${formatBytes(image.archiveSize)}, ${count} layer${count === 1 ? "" : "s"}, ${image.distributions.length} distributions) ${image.manifestDigest}\n`);
+      writeErr(`pypakr: wrote ${image.file} (${formatBytes(image.archiveSize)}, ${count(image.layers.length, "layer")}, ${count(image.distributions.length, "distribution")}) ${image.manifestDigest}\n`);
     }
   },
 };

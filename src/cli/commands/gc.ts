@@ -1,3 +1,4 @@
+import { count } from "../../util/plural.js";
 import { writeJson, writeOut } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
@@ -13,6 +14,6 @@ export const gc: CommandSpec = {
     const { formatBytes } = await import("../../util/log.js");
     const result = await collectGarbage(await Store.open(config));
     if (options.json) writeJson(result);
-    else writeOut(`Removed ${result.removedImages.length} untagged image(s); freed ${formatBytes(result.freedBytes)} (${result.freedBytes} bytes)\n`);
+    else writeOut(`Removed ${count(result.removedImages.length, "untagged image")}; freed ${formatBytes(result.freedBytes)} (${result.freedBytes} bytes)\n`);
   },
 };

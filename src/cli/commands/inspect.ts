@@ -14,7 +14,7 @@ export const inspect: CommandSpec = {
     const { imageArgument, loadImage, resolveRef } = await import("../../store/images.js");
     const fromStore = async (ref: string) => {
       const store = await Store.open(config);
-      return loadImage(store, await resolveRef(store, ref));
+      return loadImage(store, await resolveRef(store, ref, { fileToo: true }));
     };
     const arg = args[0] ?? "";
     const inspection = await inspectImage(arg, tmpDir(config), (await imageArgument(arg)) === "ref" ? fromStore : null);

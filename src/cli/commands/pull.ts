@@ -1,3 +1,4 @@
+import { count } from "../../util/plural.js";
 import { writeJson, writeOut } from "../../util/log.js";
 import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
@@ -14,7 +15,7 @@ export const pull: CommandSpec = {
     const { pullImage } = await import("../../registry/pull.js");
     const { formatBytes, progress } = await import("../../util/log.js");
     const result = await pullImage(config, args[0] ?? "", { ...registryOptions(options), ...(typeof options.output === "string" ? { output: options.output } : {}) });
-    progress(`${result.downloaded} blobs downloaded (${formatBytes(result.bytesDownloaded)}), ${result.present} already present`);
+    progress(`${count(result.downloaded, "blob")} downloaded (${formatBytes(result.bytesDownloaded)}), ${result.present} already present`);
     if (options.json) {
       const { reference, digest, downloaded, present, bytesDownloaded } = result;
       writeJson({ reference, digest, downloaded, present, bytesDownloaded });

@@ -1,3 +1,4 @@
+import { count } from "../../util/plural.js";
 import { writeJson, writeOut } from "../../util/log.js";
 import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
@@ -14,7 +15,7 @@ export const push: CommandSpec = {
     const { pushImage } = await import("../../registry/push.js");
     const { formatBytes, progress } = await import("../../util/log.js");
     const result = await pushImage(config, args[0] ?? "", args[1] ?? "", registryOptions(options));
-    progress(`${result.uploaded} blobs uploaded (${formatBytes(result.bytesUploaded)}), ${result.skipped} already there, ${result.mounted} mounted`);
+    progress(`${count(result.uploaded, "blob")} uploaded (${formatBytes(result.bytesUploaded)}), ${result.skipped} already there, ${result.mounted} mounted`);
     if (options.json) writeJson(result);
     else writeOut(`Pushed ${show(result.reference)} ${result.digest}\n`);
   },

@@ -1,4 +1,5 @@
 import { writeErr, writeOut } from "../../util/log.js";
+import { count } from "../../util/plural.js";
 import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
 
@@ -23,9 +24,13 @@ export const rmi: CommandSpec = {
     const result = await removeImages(store, targets, Boolean(options.force));
     for (const tag of result.untagged) writeOut(`Untagged: ${show(tag)}\n`);
     for (const digest of result.deleted) writeOut(`Deleted: ${digest}\n`);
-    const kept = targets.filter((target) => !result.deleted.includes(target.digest) && !result.untagged.includes(target.ref));
-    for (const target of kept) writeErr(`pypakr: ${show(target.ref)} is still used by containers; pass --force to remove it anyway\n`);
-    writeOut(`Freed ${formatBytes(result.freedBytes)}\n`);
-    return kept.length > 0 ? 1 : 0;
+    if (result.untagged.length > 0 || result.deleted.length > 0) writeOut(`Freed ${formatBytes(result.freedBytes)}\n`);
+    // As docker rmi: the last name of an image that containers use, or its digest, is left as it was.
+    for (const { ref, containers } of result.refused) {
+      const shown = containers.slice(0, 3).map(show).join(", ") + (containers.length > 3 ? ", ..." : "");
+      writeErr(`pypakr: error: image ${show(ref)} is used by ${count(containers.length, "container")} (${shown}); nothing was removed for it\n`);
+    }
+    if (result.refused.length > 0) writeErr("pypakr: hint: Remove those containers first, or pass --force to remove the image anyway.\n");
+    return result.refused.length > 0 ? 1 : 0;
   },
 };

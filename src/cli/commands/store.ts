@@ -1,3 +1,4 @@
+import { count } from "../../util/plural.js";
 import { writeJson, writeOut } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
 
@@ -19,7 +20,7 @@ export const store: CommandSpec = {
     if (options.json) writeJson(result);
     else {
       for (const problem of result.problems) writeOut(`${result.repaired ? "repaired" : "problem"}: ${problem}\n`);
-      writeOut(`Checked ${result.checkedBlobs} blobs: ${result.problems.length === 0 ? "the store is clean" : `${result.problems.length} problem(s)${result.repaired ? ", repaired" : "; run pypakr store verify --repair"}`}\n`);
+      writeOut(`Checked ${count(result.checkedBlobs, "blob")}: ${result.problems.length === 0 ? "the store is clean" : `${count(result.problems.length, "problem")}${result.repaired ? ", repaired" : "; run pypakr store verify --repair"}`}\n`);
     }
     return result.problems.length > 0 && !result.repaired ? 1 : 0;
   },

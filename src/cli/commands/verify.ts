@@ -1,3 +1,4 @@
+import { count } from "../../util/plural.js";
 import { writeJson, writeOut } from "../../util/log.js";
 import { show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
@@ -14,7 +15,7 @@ export const verify: CommandSpec = {
     if (options.json) writeJson(check);
     else {
       for (const difference of check.differences) writeOut(`${difference.change}: ${show(difference.path)}\n`);
-      writeOut(`Checked ${check.checked} entries of ${check.dir}: ${check.differences.length === 0 ? "as the image and base made it" : `${check.differences.length} difference(s)`}\n`);
+      writeOut(`Checked ${count(check.checked, "entry", "entries")} of ${check.dir}: ${check.differences.length === 0 ? "as the image and base made it" : count(check.differences.length, "difference")}\n`);
     }
     return check.differences.length > 0 ? 1 : 0;
   },
