@@ -111,7 +111,15 @@ export async function readSource(source: string, scratch: string): Promise<Sourc
   }
   let root = source;
   if (stat.isFile()) {
-    await extractTar(source, scratch, { what: `source ${source}`, whiteouts: "refuse" });
+    try {
+      await extractTar(source, scratch, { what: `source ${source}`, whiteouts: "refuse" });
+    } catch (error) {
+      // A tar is checked as any archive, before .pypakrignore could leave a venv's links to its interpreter out.
+      if (!(error instanceof PypakrError) || !/is a symlink to (the absolute path "|"[^"]*", outside the target)/.test(error.message)) throw error;
+      throw new PypakrError(error.message, {
+        hint: `Make the tar without it (a virtual environment: tar --exclude=.venv ...), or build from the folder itself, where ${IGNORE_FILE} leaves venvs out and can name any other link.`,
+      });
+    }
     root = await sourceRoot(scratch);
   } else if (!stat.isDirectory()) {
     throw sourceError(source, "is neither a directory nor a file", "Pass a directory or a .tar/.tar.gz file with -s.");

@@ -120,6 +120,13 @@ describe("a project folder as a source", () => {
     });
   }
 
+  test("a tar holding a venv is refused with a hint to leave it out of the tar or build from the folder", async () => {
+    const tar = tarWithout(source, path.join(dir, "project-with-venv.tar"), []);
+    const result = await run(["create-image", "-s", tar, "-i", path.join(dir, "with-venv.tar")]);
+    expectCleanFailure(result, /"(\.venv|tools\/env)\/bin\/python[0-9.]*" is a symlink to the absolute path/);
+    assert.match(result.stderr, /hint: Make the tar without it \(a virtual environment: tar --exclude=\.venv \.\.\.\), or build from the folder itself, where \.pypakrignore/);
+  });
+
   test("a venv is taken back only by name (!.venv/), and then its outside link is refused with a hint", async () => {
     const copy = path.join(dir, "project-venv-back");
     assert.equal(sh(`cp -a '${source}' '${copy}' && printf '!.venv/\\n' >> '${copy}/.pypakrignore'`).code, 0);
