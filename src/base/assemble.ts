@@ -19,7 +19,14 @@ import { PROMPT_PLACEHOLDER, type Base } from "./base.js";
 import { METADATA_DIR, type ManifestEntry } from "./manifest.js";
 
 /**
- * How files reach a container. Relocated files always get their own copy.
+ * How shared files reach a container: the base's files and those installed
+ * from a distribution's RECORD, which nobody means to edit in place (pip
+ * replaces them whole). Everything else (the app-files layer: app files,
+ * an editable install's sources, whatever setup wrote) is always the
+ * container's own copy, reflinked where the filesystem can: editing those
+ * is what a container is for, and through a hard link an edit in place
+ * would reach the store and every container of the image. Relocated files
+ * always get their own copy.
  * - reflink: copy-on-write clones (btrfs, xfs, ...): as fast as links, and safe to edit;
  * - hardlink: the container shares the store's inode: fast, but a file edited
  *   in place changes the store and every container sharing it;
@@ -37,6 +44,8 @@ export type PlannedEntry =
       mode: number;
       sha256: string | undefined;
       fromBase: boolean;
+      /** May share the source's inode (--link hardlink); false: always the container's own copy (see LinkMode). */
+      shareable: boolean;
       relocate?: { kind: RelocationKind; from: string };
       /** What the source looked like when recorded; a link or copy checks it still does. */
       expect?: { size: number; mtimeMs: number };
@@ -55,6 +64,8 @@ export class StaleSourceError extends Error {
 export interface LayerTree {
   tree: string;
   entries: ListedEntry[];
+  /** The layer of one distribution (files from its RECORD), whose files may be linked; any other layer is copied. */
+  distribution?: boolean;
 }
 
 export interface Relocation {
@@ -150,6 +161,11 @@ export function planVenv(base: Base, layers: readonly LayerTree[], relocation: R
           // A RECORD's manifest hash is of its normalized form (see normalizeRecord), not of the file.
           sha256: entry.relocate || RECORD_PATH.test(entry.path) ? undefined : entry.sha256,
           fromBase: true,
+          // A base's files that no RECORD lists are the interpreter's links, pyvenv.cfg and bin/activate*,
+          // which name the base's path and so get their own relocated copy anyway, and Activate.ps1 (it
+          // finds its path at run time; nobody edits it). The rest are pip's, from its RECORD. So base
+          // files keep the link mode: what a user edits is never linked.
+          shareable: true,
           ...(entry.relocate ? { relocate: { kind: entry.relocate, from: base.path } } : {}),
           ...(entry.mtimeMs !== undefined && entry.size !== undefined ? { expect: { size: entry.size, mtimeMs: entry.mtimeMs } } : {}),
         },
@@ -179,6 +195,7 @@ export function planVenv(base: Base, layers: readonly LayerTree[], relocation: R
             mode: entry.executable ? 0o755 : 0o644,
             sha256: kind ? undefined : entry.sha256,
             fromBase: false,
+            shareable: layer.distribution === true,
             ...(kind ? { relocate: { kind, from: relocation.placeholder } } : {}),
             ...(entry.mtimeMs !== undefined ? { expect: { size: entry.size, mtimeMs: entry.mtimeMs } } : {}),
           },
@@ -197,7 +214,11 @@ function errorCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? "";
 }
 
-/** Places one unrelocated file, by the mode in force; `auto` settles on the first file. */
+/**
+ * Places one unrelocated file, by the mode in force; `auto` settles on the
+ * first shareable file. A file that is not shareable is copied whatever the
+ * mode (a reflink is a copy too), and settles nothing.
+ */
 class FilePlacer {
   constructor(
     private readonly tree: ConfinedTree,
@@ -208,7 +229,8 @@ class FilePlacer {
     return this.mode;
   }
 
-  place(source: string, file: string, keepTime: boolean): void {
+  place(source: string, file: string, options: { keepTime: boolean; shareable: boolean }): void {
+    if (!options.shareable) return this.copy(source, file, this.mode === "reflink" ? "reflink" : "copy", options.keepTime);
     if (this.mode === "auto") {
       try {
         this.tree.copy(source, file, "force");
@@ -227,7 +249,11 @@ class FilePlacer {
       }
     }
     if (this.mode === "hardlink") return this.tree.link(source, file);
-    if (this.mode === "reflink") {
+    this.copy(source, file, this.mode === "reflink" ? "reflink" : "copy", options.keepTime);
+  }
+
+  private copy(source: string, file: string, how: "reflink" | "copy", keepTime: boolean): void {
+    if (how === "reflink") {
       try {
         this.tree.copy(source, file, "force");
       } catch (error) {
@@ -277,7 +303,7 @@ export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: C
         const stat = statSync(entry.source);
         if (stat.size !== entry.expect.size || stat.mtimeMs !== entry.expect.mtimeMs) throw new StaleSourceError(entry.source);
       }
-      placer.place(entry.source, file, entry.fromBase);
+      placer.place(entry.source, file, { keepTime: entry.fromBase, shareable: entry.shareable });
     }
   }
   return placer.settled === "auto" ? "copy" : placer.settled;

@@ -24,7 +24,8 @@ import { forEachLimited } from "../util/pool.js";
 import { diffWorkEnv, type Change } from "./diff.js";
 import { install } from "./install.js";
 import { planLayers } from "./layers.js";
-import { stageSource } from "./source.js";
+import { describeLeftOut, IGNORE_FILE, type SourceRules } from "./pypakrignore.js";
+import { placeSource, readSource } from "./source.js";
 import { addImageArchive } from "../store/images.js";
 import { Store } from "../store/store.js";
 
@@ -152,6 +153,23 @@ function checkedConfig(config: ImageConfig): ImageConfig {
 }
 
 /**
+ * What setup left among the app's files, less what .pypakrignore leaves out:
+ * `pip install .` of a setuptools project leaves build/ and *.egg-info in the
+ * source's folder, and they belong in no image. The rules apply only outside
+ * the venv's own top-level names (bin, lib, ...): `build/` must not match a
+ * package's build subpackage in site-packages.
+ */
+function withoutLeftOut(changes: Change[], base: Base, rules: SourceRules): Change[] {
+  const venvNames = new Set(base.entries.map((entry) => entry.path.split("/")[0]));
+  const isApp = (change: Change) => change.type !== "whiteout" && !venvNames.has(change.path.split("/")[0]);
+  const leftOut = rules.topmostLeftOut(changes.filter(isApp).map((change) => ({ path: change.path, dir: change.type === "dir" })));
+  if (leftOut.length === 0) return changes;
+  progress(`left out of the image what setup made (${IGNORE_FILE}): ${describeLeftOut(leftOut)}`);
+  const out = new Set(leftOut);
+  return changes.filter((change) => !isApp(change) || !change.path.split("/").some((_, index, parts) => out.has(parts.slice(0, index + 1).join("/"))));
+}
+
+/**
  * Starts removing `dir` and returns how to wait for it. A failure surfaces
  * when waited for, not as an unhandled rejection in the meantime.
  */
@@ -170,23 +188,28 @@ export async function createImage(config: Config, options: CreateImageOptions): 
   await fs.access(source).catch(() => {
     throw new PypakrError(`source ${source} does not exist`, { hint: "Pass a directory or a .tar/.tar.gz file with -s." });
   });
-  const base = await ensureBase(config, options.python ?? config.python);
   await removeDeadBuilds(config);
-  const workEnv = await makeWorkPath(config);
   const scratch = path.join(tmpDir(config), tempName(SCRATCH_NAME));
-  const forget = [cleanupOnInterrupt(workEnv), cleanupOnInterrupt(scratch)];
-  let removeWorkEnv = () => removeTree(workEnv);
+  const forget = [cleanupOnInterrupt(scratch)];
+  let removeWorkEnv = (): Promise<void> => Promise.resolve();
   try {
     await fs.mkdir(path.join(scratch, "source"), { recursive: true });
+    // The source first: a bad or empty one costs no base and no work env.
+    const sourceTree = await readSource(source, path.join(scratch, "source"));
+    const base = await ensureBase(config, options.python ?? config.python);
+    const workEnv = await makeWorkPath(config);
+    forget.push(cleanupOnInterrupt(workEnv));
+    removeWorkEnv = () => removeTree(workEnv);
     // Copies (reflinks where possible), never links: setup may change any file in place.
     materializeVenv(planVenv(base, [], { files: new Map(), placeholder: PLACEHOLDER }), new ConfinedTree(workEnv), workEnv, { link: "copy" });
-    const files = await stageSource(source, workEnv, path.join(scratch, "source"));
+    const files = await placeSource(sourceTree, workEnv);
+    if (sourceTree.leftOut.length > 0) progress(`left out of the image (${IGNORE_FILE}): ${describeLeftOut(sourceTree.leftOut)}`);
     progress(`building on ${describeInterpreter(base.python)}`);
     await install(workEnv, files);
     progress("comparing with the base");
     const diff = await diffWorkEnv(workEnv, base);
-    const changes = diff.changes;
-    const planned = await planLayers(workEnv, diff);
+    const changes = withoutLeftOut(diff.changes, base, sourceTree.rules);
+    const planned = await planLayers(workEnv, { ...diff, changes });
     progress(`writing ${count(planned.length, "layer")}`);
     // Layers compress in parallel: zlib works in libuv's thread pool. Two
     // layers per core, because each layer also spends time on the main thread

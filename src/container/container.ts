@@ -98,6 +98,8 @@ function checkWheelTags(image: Image, base: Base): void {
 export interface LayerRef {
   digest: string;
   what: string;
+  /** One distribution's layer (the image's config lists it): its files may be linked (see LinkMode). */
+  distribution?: boolean;
 }
 
 /**
@@ -118,7 +120,7 @@ export async function writeVenvTree(
   const { layers: layerRefs, relocation } = image;
   await fs.mkdir(staging);
   const layers = [];
-  for (const layer of layerRefs) layers.push(await unpackLayer(store, layer.digest, layer.what));
+  for (const layer of layerRefs) layers.push({ ...(await unpackLayer(store, layer.digest, layer.what)), distribution: layer.distribution === true });
   const plan = planVenv(base, layers, { files: new Map(relocation.files.map((file) => [file.path, file.kind])), placeholder: relocation.placeholder }, { maxEntries: store.limits.imageEntries });
   const tree = new ConfinedTree(staging);
   const used = materializeVenv(plan, tree, target, { link, prompt: path.basename(target) });
@@ -129,7 +131,13 @@ export async function writeVenvTree(
 }
 
 async function materialize(store: Store, image: Image, base: Base, staging: string, target: string, link: LinkMode): Promise<LinkMode> {
-  const layerRefs = image.manifest.layers.map((layer, index) => ({ digest: layer.digest, what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}` }));
+  // Only a distribution's layer may be linked; the app-files layer, and any layer the config does not name, is copied.
+  const distributionLayers = new Set(image.config.pypakr.distributions.map((distribution) => distribution.layer));
+  const layerRefs = image.manifest.layers.map((layer, index) => ({
+    digest: layer.digest,
+    what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`,
+    distribution: distributionLayers.has(layer.digest),
+  }));
   const { tree, link: used } = await writeVenvTree(store, base, { what: `image ${image.source}`, layers: layerRefs, relocation: image.config.pypakr.relocation }, staging, target, link);
   const record: ContainerRecord = {
     formatVersion: 1,

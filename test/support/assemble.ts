@@ -393,7 +393,8 @@ export async function assembleLayers(options: AssembleOptions): Promise<Assembly
   for (const [index, bytes] of options.layers.entries()) {
     const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     await fs.writeFile(ws.store.blobFile(digest), bytes);
-    refs.push({ digest, what: `layer ${index + 1} (${digest.slice(0, 19)}) of ${IMAGE_SOURCE}` });
+    // Each as a distribution's layer: its files are linked under --link hardlink, the case with more to check.
+    refs.push({ digest, what: `layer ${index + 1} (${digest.slice(0, 19)}) of ${IMAGE_SOURCE}`, distribution: true });
   }
   const relocation = { placeholder: options.relocation?.placeholder ?? PLACEHOLDER, files: options.relocation?.files ?? [] };
   const before = await outsideSnapshot(ws);

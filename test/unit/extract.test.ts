@@ -586,7 +586,7 @@ describe("materializeVenv and ConfinedTree: the last line of defence", () => {
       entry: "esc/victim",
       plan: (ws, source) => [
         ["esc", { type: "symlink", link: ws.outside, fromLayer: false }],
-        ["esc/victim", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: true, relocate: { kind: "text", from: "/placeholder" } }],
+        ["esc/victim", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: true, shareable: true, relocate: { kind: "text", from: "/placeholder" } }],
       ],
     },
     {
@@ -594,7 +594,7 @@ describe("materializeVenv and ConfinedTree: the last line of defence", () => {
       entry: "esc/victim",
       plan: (ws, source) => [
         ["esc", { type: "symlink", link: ws.outside, fromLayer: false }],
-        ["esc/victim", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false }],
+        ["esc/victim", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false, shareable: true }],
       ],
     },
     {
@@ -616,28 +616,28 @@ describe("materializeVenv and ConfinedTree: the last line of defence", () => {
     {
       name: "a file whose name climbs out",
       entry: "../sentinel",
-      plan: (_ws, source) => [["../sentinel", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false }]],
+      plan: (_ws, source) => [["../sentinel", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false, shareable: true }]],
     },
     {
       name: "a file below a directory's ..",
       entry: "d/../../sentinel",
       plan: (_ws, source) => [
         ["d", { type: "dir", mode: 0o755 }],
-        ["d/../../sentinel", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false }],
+        ["d/../../sentinel", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false, shareable: true }],
       ],
     },
     {
       name: "a file below a file",
       entry: "f/g",
       plan: (_ws, source) => [
-        ["f", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false }],
-        ["f/g", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false }],
+        ["f", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false, shareable: true }],
+        ["f/g", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false, shareable: true }],
       ],
     },
     {
       name: "a file with no parent directory in the plan",
       entry: "missing/f",
-      plan: (_ws, source) => [["missing/f", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false }]],
+      plan: (_ws, source) => [["missing/f", { type: "file", source, mode: 0o644, sha256: undefined, fromBase: false, shareable: true }]],
     },
   ];
 

@@ -12,7 +12,7 @@ export const createContainer: CommandSpec = {
       .requiredOption("-c, --container <DIR>", "directory to create; must not exist or be empty")
       .option("--force", "replace DIR if it holds a pypakr container (only once the new one is complete); never other files")
       .addOption(
-        new Option("--link <MODE>", "how files are placed: auto (reflink, else hard link), reflink, hardlink, copy; never edit a hard-linked file in place")
+        new Option("--link <MODE>", "how files installed from distributions (and the base's) are placed: auto (reflink, else hard link), reflink, hardlink, copy; never edit a hard-linked one in place. App files are always the container's own copy")
           .choices(["auto", "reflink", "hardlink", "copy"])
           .default("auto"),
       );

@@ -14,7 +14,7 @@ export const createImage: CommandSpec = {
   summary: "build an image from a source (a directory or .tar/.tar.gz with setup or requirements.txt)",
   define(command) {
     command
-      .requiredOption("-s, --src <SOURCE>", "source: a directory or a .tar/.tar.gz holding setup (or requirements.txt / pyproject.toml), run, and app files")
+      .requiredOption("-s, --src <SOURCE>", "source: a directory or a .tar/.tar.gz holding setup (or requirements.txt / pyproject.toml), run, and app files; .pypakrignore (gitignore syntax) leaves files out, and by default .git, venvs, __pycache__, *.pyc, build/, dist/, *.egg-info and tool caches")
       .requiredOption("-i, --image <IMAGE.tar>", "image file to write (an OCI image archive)")
       .option("-t, --tag <NAME:TAG>", "name the image (recorded in the archive) and keep it in the store under that name")
       .option("--python <PATH>", "interpreter to build with (default: PYPAKR_PYTHON, the config's python, or python3)")
