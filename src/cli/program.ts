@@ -14,6 +14,7 @@ import { load } from "./commands/load.js";
 import { gc } from "./commands/gc.js";
 import { store } from "./commands/store.js";
 import { verify } from "./commands/verify.js";
+import { relocate } from "./commands/relocate.js";
 import { overview } from "./help.js";
 import { cleanUpOnSignals } from "./signals.js";
 import { push } from "./commands/push.js";
@@ -21,7 +22,7 @@ import { pull } from "./commands/pull.js";
 import { login } from "./commands/login.js";
 import { logout } from "./commands/logout.js";
 
-const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify];
+const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify, relocate];
 
 export function buildProgram(version: string, setExitCode: (code: number) => void): Command {
   const program = new Command("pypakr");

@@ -1,5 +1,5 @@
 import { writeJson, writeOut } from "../../util/log.js";
-import { show } from "../../util/printable.js";
+import { shellWord, show } from "../../util/printable.js";
 import type { CommandSpec } from "../command.js";
 
 export const verify: CommandSpec = {
@@ -13,9 +13,11 @@ export const verify: CommandSpec = {
     const check = await verifyContainer(config, options.container as string);
     if (options.json) writeJson(check);
     else {
+      if (check.movedFrom !== null) writeOut(`moved from ${show(check.movedFrom)}: its venv still names that path; fix: pypakr relocate -c ${shellWord(check.dir)}\n`);
       for (const difference of check.differences) writeOut(`${difference.change}: ${show(difference.path)}\n`);
-      writeOut(`Checked ${check.checked} entries of ${check.dir}: ${check.differences.length === 0 ? "as the image and base made it" : `${check.differences.length} difference(s)`}\n`);
+      const found = check.differences.length + (check.movedFrom !== null ? 1 : 0);
+      writeOut(`Checked ${check.checked} entries of ${check.dir}: ${found === 0 ? "as the image and base made it" : `${found} difference(s)`}\n`);
     }
-    return check.differences.length > 0 ? 1 : 0;
+    return check.differences.length > 0 || check.movedFrom !== null ? 1 : 0;
   },
 };
