@@ -27,7 +27,7 @@ describe("pypakr run", () => {
     assert.equal(expectOk(await pypakr(["run", "-c", container]), "run").stdout, "run: \n");
     assert.equal(expectOk(await pypakr(["run", "-c", container, "-r", "./run", "--", "a", "b"]), "run").stdout, "run: a b\n");
     const probe = "import os, sys; print(os.getcwd()); print(sys.prefix); print(os.environ['VIRTUAL_ENV']); print(os.environ['PATH'].split(':')[0]); print(os.environ['GREETING'])";
-    const result = expectOk(await pypakr(["run", "-c", container, "--", "python", "-c", probe]), "run python");
+    const result = expectOk(await pypakr(["run", "-c", container, "-r", "python", "--", "-c", probe]), "run python");
     assert.deepEqual(result.stdout.trim().split("\n"), [container, container, container, path.join(container, "bin"), "hello there"]);
   });
 
@@ -35,7 +35,7 @@ describe("pypakr run", () => {
     const probe = "import os; print(os.getpid()); print(os.getcwd()); print(os.environ['VIRTUAL_ENV']); print(os.environ['PATH'].split(':')[0]); print(os.environ['GREETING'])";
     const run = (containerOption: string[]) =>
       new Promise<{ pid: number | undefined; lines: string[] }>((resolve, reject) => {
-        const child = spawn(CLI, ["run", ...containerOption, "--", "python", "-c", probe], { env: cliEnv(), stdio: ["ignore", "pipe", "inherit"] });
+        const child = spawn(CLI, ["run", ...containerOption, "-r", "python", "--", "-c", probe], { env: cliEnv(), stdio: ["ignore", "pipe", "inherit"] });
         let stdout = "";
         child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
         child.on("error", reject);
@@ -52,8 +52,8 @@ describe("pypakr run", () => {
   test("a container without a launch file (made by an older pypakr) runs through Node", async () => {
     const older = path.join(dir, "older");
     await fs.cp(container, older, { recursive: true, verbatimSymlinks: true });
-    await fs.rm(path.join(older, ".pypakr", "launch-v2.sh"));
-    assert.equal(expectOk(await pypakr(["run", "-c", older, "--", "sh", "-c", 'echo "$GREETING"']), "run").stdout, "hello there\n");
+    await fs.rm(path.join(older, ".pypakr", "launch-v3.sh"));
+    assert.equal(expectOk(await pypakr(["run", "-c", older, "-r", "sh", "--", "-c", 'echo "$GREETING"']), "run").stdout, "hello there\n");
   });
 
   test("passes the exit code and stderr of a failing script", async () => {
@@ -63,13 +63,13 @@ describe("pypakr run", () => {
   });
 
   test("passes standard input through", async () => {
-    const result = expectOk(await pypakr(["run", "-c", container, "--", "python", "-c", "import sys; print(sys.stdin.read().upper())"], { input: "shout\n" }), "run");
+    const result = expectOk(await pypakr(["run", "-c", container, "-r", "python", "--", "-c", "import sys; print(sys.stdin.read().upper())"], { input: "shout\n" }), "run");
     assert.equal(result.stdout, "SHOUT\n\n");
   });
 
   /** Runs `program` (Python) through pypakr run, sends `signal` to pypakr once it prints "ready". */
   async function signalWhenReady(program: string, signal: NodeJS.Signals): Promise<{ code: number | null; stdout: string }> {
-    const child = spawn(CLI, ["run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(CLI, ["run", "-c", container, "-r", "python", "--", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     const ready = new Promise<void>((resolve) =>
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -99,10 +99,10 @@ describe("pypakr run", () => {
   });
 
   test("a program killed by a signal ends pypakr run by the same signal, on both paths", async () => {
-    const direct = await pypakr(["run", "-c", container, "--", "sh", "-c", "kill -KILL $$"]);
+    const direct = await pypakr(["run", "-c", container, "-r", "sh", "--", "-c", "kill -KILL $$"]);
     assert.deepEqual([direct.code, direct.signal], [null, "SIGKILL"]);
     // `-cDIR` is a form the launcher leaves to Node.
-    const viaNode = await pypakr(["run", `-c${container}`, "--", "sh", "-c", "kill -TERM $$"]);
+    const viaNode = await pypakr(["run", `-c${container}`, "-r", "sh", "--", "-c", "kill -TERM $$"]);
     assert.deepEqual([viaNode.code, viaNode.signal], [null, "SIGTERM"]);
   });
 
@@ -112,7 +112,7 @@ describe("pypakr run", () => {
       [["run", "-c", dir], 1, /not a pypakr container/],
       [["run", "-c", container, "-r", "./missing"], 127, /does not exist in container/],
       [["run", "-c", container, "-r", "./plain.txt"], 126, /not executable|chmod/],
-      [["run", "-c", container, "--", "no-such-command-xyz"], 127, /not found/],
+      [["run", "-c", container, "-r", "no-such-command-xyz"], 127, /not found/],
     ];
     for (const [args, code, message] of cases) {
       const result = await pypakr(args);
