@@ -5,6 +5,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CLI, cliEnv, expectOk, makeTempDir, pypakr, removeDir, writeExecutable } from "../support/helpers.js";
+import { imageParts, writeImage } from "../support/image-files.js";
 
 describe("pypakr run", () => {
   let dir: string;
@@ -53,7 +54,46 @@ describe("pypakr run", () => {
     const older = path.join(dir, "older");
     await fs.cp(container, older, { recursive: true, verbatimSymlinks: true });
     await fs.rm(path.join(older, ".pypakr", "launch-v3.sh"));
+    // Nor did its record say where it was made (so it cannot be checked for having moved).
+    const recordFile = path.join(older, ".pypakr", "container.json");
+    const record = JSON.parse(await fs.readFile(recordFile, "utf8")) as Record<string, unknown>;
+    delete record.dir;
+    delete record.prompt;
+    await fs.writeFile(recordFile, JSON.stringify(record));
     assert.equal(expectOk(await pypakr(["run", "-c", older, "-r", "sh", "--", "-c", 'echo "$GREETING"']), "run").stdout, "hello there\n");
+  });
+
+  test("arguments after -- go to the entry point (as docker run IMAGE ARGS), options and all, on both paths", async () => {
+    // `-cDIR` is a form the launcher leaves to Node.
+    for (const form of [["-c", container], [`-c${container}`]]) {
+      const ran = expectOk(await pypakr(["run", ...form, "--", "--name", "x", "-r", "--", "-c"]), `run ${form.join(" ")} -- ARGS`);
+      assert.equal(ran.stdout, "run: --name x -r -- -c\n", form.join(" "));
+      const program = expectOk(await pypakr(["run", ...form, "-r", "python", "--", "-c", "import sys; print(sys.argv[1:])", "--name", "x"]), "run -r python -- -c ...");
+      assert.equal(program.stdout, "['--name', 'x']\n", form.join(" "));
+    }
+  });
+
+  test("an image's own entry point gets the arguments after its own words, on both paths", async () => {
+    const parts = await imageParts(path.join(dir, "image.tar"));
+    parts.config.pypakr.entrypoint = ["./run", "--flag"];
+    const variant = path.join(dir, "entrypoint.tar");
+    await writeImage(variant, parts);
+    const withEntry = path.join(dir, "with-entrypoint");
+    expectOk(await pypakr(["create-container", "-i", variant, "-c", withEntry]), "create-container");
+    for (const form of [["-c", withEntry], [`-c${withEntry}`]]) {
+      assert.equal(expectOk(await pypakr(["run", ...form]), "run").stdout, "run: --flag\n");
+      assert.equal(expectOk(await pypakr(["run", ...form, "--", "--name", "x"]), "run").stdout, "run: --flag --name x\n");
+      assert.equal(expectOk(await pypakr(["run", ...form, "-r", "./run", "--", "y"]), "run -r").stdout, "run: y\n");
+    }
+  });
+
+  test("run -i FILE -- ARGS and run -i REF -- ARGS pass ARGS to the entry point", async () => {
+    const fromFile = path.join(dir, "from-file");
+    assert.equal(expectOk(await pypakr(["run", "-i", path.join(dir, "image.tar"), "-c", fromFile, "--", "--name", "x"]), "run -i FILE").stdout, "run: --name x\n");
+    const { image } = JSON.parse(await fs.readFile(path.join(fromFile, ".pypakr", "container.json"), "utf8")) as { image: { digest: string } };
+    const fromRef = path.join(dir, "from-ref");
+    assert.equal(expectOk(await pypakr(["run", "-i", image.digest, "-c", fromRef, "--", "--name", "y"]), "run -i DIGEST").stdout, "run: --name y\n");
+    assert.equal(expectOk(await pypakr(["run", "-i", image.digest, "-c", fromRef, "-r", "python", "--", "-c", "print('py')"]), "run -i DIGEST -r").stdout, "py\n");
   });
 
   test("passes the exit code and stderr of a failing script", async () => {
