@@ -18,7 +18,7 @@
  * The launch file refuses the container while the journal exists, so the
  * shell's fast path never runs a half-relocated container.
  */
-import { constants } from "node:fs";
+import { accessSync, closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { loadBase } from "../base/base.js";
@@ -29,11 +29,11 @@ import { RelocationError, relocateBinary, fixShebang, replaceAll, unfixShebang, 
 import { loadImage } from "../store/images.js";
 import { Store } from "../store/store.js";
 import { PypakrError } from "../util/errors.js";
-import { fsyncFile, lstatOrNull, removeTree } from "../util/fs.js";
+import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
 import { shellWord, show } from "../util/printable.js";
 import type { Digest } from "../util/hash.js";
 import { LAUNCH_FILE, launchScript, RELOCATION_JOURNAL_PATH } from "./launch.js";
-import { confinedPath, finishRelocation, JOURNAL_NAME, movedFrom, type Journal } from "./relocation-journal.js";
+import { breather, confinedPath, finishRelocation, JOURNAL_NAME, movedFrom, type Journal } from "./relocation-journal.js";
 
 const STAGING_PATH = `${RELOCATION_JOURNAL_PATH}.tmp`;
 
@@ -51,23 +51,24 @@ export function relocateFileContent(content: Buffer, kind: RelocationKind, from:
   return fixShebang(replaceAll(unfixShebang(content, from), from, to));
 }
 
-async function readNoFollow(file: string): Promise<Buffer> {
-  const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+function readNoFollow(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    return await handle.readFile();
+    return readFileSync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
-async function writeStaged(file: string, content: string | Buffer, mode: number): Promise<void> {
-  const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+/** Only the journal is synced, as create-container syncs only the record: a kill loses nothing the page cache holds. */
+function writeStaged(file: string, content: string | Buffer, mode: number, sync = false): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
-    await handle.writeFile(content);
-    await handle.chmod(mode);
-    await handle.sync();
+    writeFileSync(fd, content);
+    fchmodSync(fd, mode);
+    if (sync) fsyncSync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -97,13 +98,17 @@ async function stage(config: Config, dir: string, record: ContainerRecord, rawRe
   const staging = path.join(dir, STAGING_PATH);
   await fs.mkdir(staging, { mode: 0o700 });
   const journal: Journal = { formatVersion: 1, from, to, files: [] };
-  for (const [relative, kind] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  const checked = new Set<string>();
+  const writable = new Set<string>();
+  const pause = breather(500);
+  for (const [done, [relative, kind]] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).entries()) {
+    await pause(done);
     if (relative === METADATA_DIR || relative.startsWith(`${METADATA_DIR}/`)) continue;
-    const full = await confinedPath(dir, relative);
-    const stat = full ? await lstatOrNull(full) : null;
+    const full = confinedPath(dir, relative, checked);
+    const stat = full ? lstatOrNullSync(full) : null;
     // Gone, or replaced by a link or directory: nothing of create-container's is left there to rewrite.
     if (!full || !stat?.isFile()) continue;
-    const content = await readNoFollow(full);
+    const content = readNoFollow(full);
     let relocated: Buffer;
     try {
       relocated = relocateFileContent(content, kind, from, to);
@@ -115,24 +120,30 @@ async function stage(config: Config, dir: string, record: ContainerRecord, rawRe
     }
     if (relocated.equals(content)) continue;
     // A rename needs write access to the file's directory: checked now, while nothing has changed.
-    await fs.access(path.dirname(full), constants.W_OK).catch(() => {
-      throw new PypakrError(`cannot relocate ${dir}: ${path.dirname(full)} is not writable; nothing was changed`, { hint: `Make it writable (chmod u+w ${shellWord(path.dirname(full))}) and run pypakr relocate again.` });
-    });
+    const parent = path.dirname(full);
+    if (!writable.has(parent)) {
+      try {
+        accessSync(parent, constants.W_OK);
+      } catch {
+        throw new PypakrError(`cannot relocate ${dir}: ${parent} is not writable; nothing was changed`, { hint: `Make it writable (chmod u+w ${shellWord(parent)}) and run pypakr relocate again.` });
+      }
+      writable.add(parent);
+    }
     const staged = String(journal.files.length);
-    await writeStaged(path.join(staging, staged), relocated, stat.mode & 0o7777);
+    writeStaged(path.join(staging, staged), relocated, stat.mode & 0o7777);
     journal.files.push({ staged, path: relative });
   }
   const changed = journal.files.length;
   const launch = launchScript(to, record.environment, record.entrypoint, await fs.realpath(dir));
   if (launch !== null) {
-    await writeStaged(path.join(staging, "launch"), launch, 0o644);
+    writeStaged(path.join(staging, "launch"), launch, 0o644);
     journal.files.push({ staged: "launch", path: `${METADATA_DIR}/${LAUNCH_FILE}` });
   }
   // The record as read, unknown fields kept; the prompt is the activate scripts', which keep theirs.
   const newRecord = { ...rawRecord, dir: to, prompt: record.prompt ?? path.basename(from) };
-  await writeStaged(path.join(staging, "record"), JSON.stringify(newRecord, null, 2) + "\n", 0o644);
+  writeStaged(path.join(staging, "record"), JSON.stringify(newRecord, null, 2) + "\n", 0o644);
   journal.files.push({ staged: "record", path: path.relative(dir, containerRecordFile(dir)) });
-  await writeStaged(path.join(staging, JOURNAL_NAME), JSON.stringify(journal) + "\n", 0o600);
+  writeStaged(path.join(staging, JOURNAL_NAME), JSON.stringify(journal) + "\n", 0o600, true);
   await fsyncFile(staging);
   return changed;
 }

@@ -3,12 +3,13 @@
  * loads no more than it uses: whether a container is where it was made, and
  * finishing a relocation that was killed after it committed.
  */
+import { renameSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
 import { METADATA_DIR } from "../base/manifest.js";
 import { isErrno, PypakrError } from "../util/errors.js";
-import { fsyncFile, lstatOrNull, removeTree } from "../util/fs.js";
+import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
 import { progress } from "../util/log.js";
 import { shellWord, show } from "../util/printable.js";
 import { RELOCATION_JOURNAL_PATH } from "./launch.js";
@@ -49,16 +50,22 @@ function isPlainRelative(relative: string): boolean {
  * real directory (not a symlink, which a rename or read would follow out of
  * the container); else null.
  */
-export async function confinedPath(dir: string, relative: string): Promise<string | null> {
+export function confinedPath(dir: string, relative: string, checked: Set<string> = new Set()): string | null {
   if (!isPlainRelative(relative)) return null;
   const parts = relative.split("/");
   let at = dir;
   for (const part of parts.slice(0, -1)) {
     at = path.join(at, part);
-    const stat = await lstatOrNull(at);
-    if (!stat?.isDirectory()) return null;
+    if (checked.has(at)) continue;
+    if (!lstatOrNullSync(at)?.isDirectory()) return null;
+    checked.add(at);
   }
   return path.join(at, parts[parts.length - 1] ?? "");
+}
+
+/** Lets signal handlers run between batches of synchronous file operations (see scanTree for why they are synchronous). */
+export function breather(every: number): (done: number) => Promise<void> {
+  return (done) => (done % every === every - 1 ? new Promise((resolve) => setImmediate(resolve)) : Promise.resolve());
 }
 
 /**
@@ -78,12 +85,15 @@ export async function finishRelocation(dir: string, options: { resuming: boolean
       hint: `Make the container afresh: pypakr create-container -i IMAGE -c ${shellWord(dir)} --force`,
     });
   }
-  for (const file of journal.files) {
+  const checked = new Set<string>();
+  const pause = breather(500);
+  for (const [done, file] of journal.files.entries()) {
     const staged = path.join(journalDir, file.staged);
-    if (!(await lstatOrNull(staged))?.isFile()) continue; // renamed before the interruption
-    const target = await confinedPath(dir, file.path);
+    if (!lstatOrNullSync(staged)?.isFile()) continue; // renamed before the interruption
+    const target = confinedPath(dir, file.path, checked);
     if (!target) throw new PypakrError(`the unfinished relocation in ${journalDir} names ${show(file.path)}, which is not inside the container; refusing it`, { hint: `Remove ${journalDir} and make the container afresh with pypakr create-container --force.` });
-    await fs.rename(staged, target);
+    renameSync(staged, target);
+    await pause(done);
   }
   await fsyncFile(path.join(dir, METADATA_DIR));
   await removeTree(journalDir);
