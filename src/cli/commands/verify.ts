@@ -15,8 +15,9 @@ export const verify: CommandSpec = {
     else {
       if (check.movedFrom !== null) writeOut(`moved from ${show(check.movedFrom)}: its venv still names that path; fix: pypakr relocate -c ${shellWord(check.dir)}\n`);
       for (const difference of check.differences) writeOut(`${difference.change}: ${show(difference.path)}\n`);
-      const found = check.differences.length + (check.movedFrom !== null ? 1 : 0);
-      writeOut(`Checked ${check.checked} entries of ${check.dir}: ${found === 0 ? "as the image and base made it" : `${found} difference(s)`}\n`);
+      const moved = check.movedFrom !== null ? "moved, " : "";
+      const found = check.differences.length;
+      writeOut(`Checked ${check.checked} entries of ${check.dir}: ${moved}${found === 0 ? `${moved ? "otherwise " : ""}as the image and base made it` : `${found} difference(s)`}\n`);
     }
     return check.differences.length > 0 || check.movedFrom !== null ? 1 : 0;
   },
