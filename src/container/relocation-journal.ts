@@ -74,8 +74,9 @@ export function breather(every: number): (done: number) => Promise<void> {
  */
 export async function finishRelocation(dir: string, options: { resuming: boolean } = { resuming: true }): Promise<boolean> {
   const journalDir = path.join(dir, RELOCATION_JOURNAL_PATH);
-  const stat = await lstatOrNull(journalDir);
-  if (!stat?.isDirectory()) return false;
+  // Both real directories: a .pypakr that is a link would bring a journal from elsewhere.
+  const [metadata, stat] = await Promise.all([lstatOrNull(path.join(dir, METADATA_DIR)), lstatOrNull(journalDir)]);
+  if (!metadata?.isDirectory() || !stat?.isDirectory()) return false;
   let journal: Journal;
   try {
     journal = journalSchema.parse(JSON.parse(await fs.readFile(path.join(journalDir, JOURNAL_NAME), "utf8")));
