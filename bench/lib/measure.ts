@@ -275,7 +275,7 @@ export function measureSet(set: FixtureSet, runs: number, ctx: Context, startup:
 
   // (d) pypakr run start-up: the same trivial program through pypakr and directly.
   if (startup) {
-    const viaPypakr = newCase("pypakr-run", "pypakr run -c DIR -- python -c pass", () => [pypakr(["run", "-c", finished, "--", "python", "-c", "pass"])], { sync: false });
+    const viaPypakr = newCase("pypakr-run", "pypakr run -c DIR -r python -- -c pass", () => [pypakr(["run", "-c", finished, "-r", "python", "--", "-c", "pass"])], { sync: false });
     const direct = newCase("direct-python", "DIR/bin/python -c pass", () => [{ cmd: path.join(finished, "bin", "python"), args: ["-c", "pass"], cwd: scratch }], { sync: false });
     const nodeFloor = newCase("node-startup", "node -e 0 (Node's own start-up, for scale)", () => [{ cmd: node, args: ["-e", "0"], cwd: scratch }], { sync: false });
     runGroup(`${set.name} start-up`, "r", [viaPypakr, direct, nodeFloor], ctx.startupRuns, outputs, ctx, env, "round-robin");

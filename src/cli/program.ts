@@ -16,13 +16,14 @@ import { store } from "./commands/store.js";
 import { verify } from "./commands/verify.js";
 import { didYouMean, overview } from "./help.js";
 import { USAGE_EXIT_CODE } from "../util/errors.js";
+import { relocate } from "./commands/relocate.js";
 import { cleanUpOnSignals } from "./signals.js";
 import { push } from "./commands/push.js";
 import { pull } from "./commands/pull.js";
 import { login } from "./commands/login.js";
 import { logout } from "./commands/logout.js";
 
-const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify];
+const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify, relocate];
 
 export function buildProgram(version: string, setExitCode: (code: number) => void): Command {
   const program = new Command("pypakr");

@@ -14,25 +14,29 @@
 # then has an effect, the one it is meant to have: finding the program.
 set -u
 
-# launch_check COMMAND...: in the container's directory, sets its environment
-# and tells whether the program could be exec'd (nothing is run).
+# launch_check --entrypoint ARGS... | --program PROGRAM ARGS...: in the
+# container's directory, sets its environment and the command line (the
+# launch file puts the entry point before ARGS), and tells whether the program
+# could be exec'd (nothing is run). The launch file refuses a container that
+# is not where it was made.
 launch_check() {
-  . ./.pypakr/launch-v2.sh || return 1
+  . ./.pypakr/launch-v3.sh || return 1
   case $1 in
     */*) [ -f "$1" ] && [ -x "$1" ] || return 1 ;;
     *) case $(command -v -- "$1") in /*) ;; *) return 1 ;; esac ;;
   esac
 }
 
-# launch_exec COMMAND...: the same, then becomes the program.
+# launch_exec (the same arguments): the same, then becomes the program.
 launch_exec() {
-  . ./.pypakr/launch-v2.sh || return 1
+  . ./.pypakr/launch-v3.sh || return 1
   exec "$@"
 }
 
 # fast_run check|exec run [-c DIR | --container[=]DIR] [-r SCRIPT | --script[=]SCRIPT] [--] [ARGS...]
 # Reads run's options, enters the container, and ends in launch_check or
-# launch_exec; returns 1 for anything Node must handle.
+# launch_exec; returns 1 for anything Node must handle. ARGS go to the entry
+# point, or with -r to SCRIPT.
 fast_run() {
   mode=$1
   shift 2
@@ -51,9 +55,10 @@ fast_run() {
   [ -n "$container" ] || return 1
   # A relative path is the working directory's: ./ keeps cd from searching CDPATH.
   case $container in /*) ;; *) container=./$container ;; esac
-  [ -f "$container/.pypakr/launch-v2.sh" ] || return 1
-  cd -- "$container" 2>/dev/null || return 1
-  if [ -n "$has_script" ]; then set -- "$script" "$@"; fi
+  [ -f "$container/.pypakr/launch-v3.sh" ] || return 1
+  # -P: $PWD is then the real path, which the launch file compares with where the container was made.
+  cd -P -- "$container" 2>/dev/null || return 1
+  if [ -n "$has_script" ]; then set -- --program "$script" "$@"; else set -- --entrypoint "$@"; fi
   # The last variable read here: what follows the launch file is fixed now.
   if [ "$mode" = check ]; then launch_check "$@"; else launch_exec "$@"; fi
 }

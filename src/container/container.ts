@@ -131,6 +131,8 @@ export async function writeVenvTree(
 }
 
 async function materialize(store: Store, image: Image, base: Base, staging: string, target: string, link: LinkMode): Promise<LinkMode> {
+  // The launch file compares the shell's physical $PWD with this; the parent exists by now.
+  const realTarget = path.join(await fs.realpath(path.dirname(target)), path.basename(target));
   // Only a distribution's layer may be linked; the app-files layer, and any layer the config does not name, is copied.
   const distributionLayers = new Set(image.config.pypakr.distributions.map((distribution) => distribution.layer));
   const layerRefs = image.manifest.layers.map((layer, index) => ({
@@ -146,6 +148,8 @@ async function materialize(store: Store, image: Image, base: Base, staging: stri
     python: image.config.pypakr.python,
     entrypoint: image.config.pypakr.entrypoint,
     environment: image.config.pypakr.environment,
+    dir: target,
+    prompt: path.basename(target),
     link: used,
     created: new Date().toISOString(),
   };
@@ -153,7 +157,7 @@ async function materialize(store: Store, image: Image, base: Base, staging: stri
   tree.mkdir(METADATA_DIR, 0o755);
   tree.writeFile(path.relative(staging, containerRecordFile(staging)), JSON.stringify(record, null, 2) + "\n", 0o644);
   await fsyncFile(containerRecordFile(staging));
-  const launch = launchScript(target, record.environment, record.entrypoint);
+  const launch = launchScript(target, record.environment, record.entrypoint, realTarget);
   if (launch !== null) tree.writeFile(path.relative(staging, launchFile(staging)), launch, 0o644);
   return used;
 }

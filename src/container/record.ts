@@ -18,6 +18,15 @@ const containerRecordSchema = z.object({
   python: pythonSchema,
   entrypoint: pypakrConfigSchema.shape.entrypoint,
   environment: pypakrConfigSchema.shape.environment,
+  /**
+   * The path the container was made for, which its relocated files name
+   * (absent in containers made before pypakr recorded it: those cannot be
+   * checked or relocated). run refuses the container elsewhere; relocate
+   * rewrites it for where it is.
+   */
+  dir: z.string().optional(),
+  /** The activate scripts' prompt (the directory's name at creation), which relocate keeps. */
+  prompt: z.string().optional(),
   /** How files were placed (see LinkMode): hardlink means edits in place reach the store. */
   link: z.string().optional(),
   created: z.string(),

@@ -20,6 +20,7 @@ import { lstatOrNull } from "../util/fs.js";
 import { show } from "../util/printable.js";
 import { sha256File, sha256Hex, type Digest } from "../util/hash.js";
 import { readContainerRecord } from "./record.js";
+import { movedFrom as movedFromPath } from "./relocation-journal.js";
 
 export interface Difference {
   path: string;
@@ -28,6 +29,8 @@ export interface Difference {
 
 export interface ContainerCheck {
   dir: string;
+  /** The path the container was made at, when it has been moved or copied since (its relocated files name that path). */
+  movedFrom: string | null;
   checked: number;
   differences: Difference[];
 }
@@ -41,14 +44,15 @@ async function expectedHash(entry: Extract<PlannedEntry, { type: "file" }>, pref
   return entry.sha256 ?? (await sha256File(entry.source)).hex;
 }
 
-async function differenceAt(dir: string, file: string, entry: PlannedEntry): Promise<Difference["change"] | null> {
+/** `prefix` and `prompt`: what the container's relocated files name (the path it was made for, or relocated to). */
+async function differenceAt(dir: string, file: string, entry: PlannedEntry, prefix: string, prompt: string): Promise<Difference["change"] | null> {
   const full = path.join(dir, file);
   const stat = await lstatOrNull(full);
   if (!stat) return "missing";
   if (entry.type === "dir") return stat.isDirectory() ? null : "type changed";
   if (entry.type === "symlink") return !stat.isSymbolicLink() ? "type changed" : (await fs.readlink(full)) === entry.link ? null : "modified";
   if (!stat.isFile()) return "type changed";
-  const [actual, expected] = await Promise.all([sha256File(full), expectedHash(entry, dir, path.basename(dir))]);
+  const [actual, expected] = await Promise.all([sha256File(full), expectedHash(entry, prefix, prompt)]);
   return actual.hex === expected ? null : "modified";
 }
 
@@ -86,12 +90,16 @@ export async function verifyContainer(config: Config, container: string): Promis
   for (const layer of image.manifest.layers) layers.push(await unpackLayer(store, layer.digest, `layer ${layer.digest.slice(0, 19)}`));
   const { relocation } = image.config.pypakr;
   const plan = planVenv(base, layers, { files: new Map(relocation.files.map((file) => [file.path, file.kind])), placeholder: relocation.placeholder }, { maxEntries: config.limits.imageEntries });
+  // A moved container's files still name where it was made: compared with that, only its path is reported.
+  const movedFrom = await movedFromPath(dir, record);
+  const prefix = record.dir ?? dir;
+  const prompt = record.prompt ?? path.basename(prefix);
   const differences: Difference[] = [];
   for (const [file, entry] of plan) {
-    const change = await differenceAt(dir, file, entry);
+    const change = await differenceAt(dir, file, entry, prefix, prompt);
     if (change) differences.push({ path: file, change });
   }
   for (const file of await addedFiles(dir, plan)) differences.push({ path: file, change: "added" });
   differences.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { dir, checked: plan.size, differences };
+  return { dir, movedFrom, checked: plan.size, differences };
 }

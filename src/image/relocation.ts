@@ -131,6 +131,18 @@ export function canonicalShebang(content: Buffer, prefix: string, interpreters: 
   return Buffer.concat([Buffer.from(line, "latin1"), content.subarray(shebang.end)]);
 }
 
+/**
+ * The reverse of fixShebang, for an interpreter under `prefix`: the plain
+ * `#!` line back, so a venv moved to a shorter path gets what a fresh one
+ * would (fixShebang then decides again).
+ */
+export function unfixShebang(content: Buffer, prefix: string): Buffer {
+  const head = content.subarray(0, 1024).toString("utf8");
+  const match = /^#!\/bin\/sh\n'''exec' "([^"\n]*)"((?: -\S+)*) "\$0" "\$@"\n' '''\n/.exec(head);
+  if (!match || !(match[1] ?? "").startsWith(`${prefix}/`)) return content;
+  return Buffer.concat([Buffer.from(`#!${match[1] ?? ""}${match[2] ?? ""}\n`), content.subarray(Buffer.byteLength(match[0]))]);
+}
+
 /** Rewrites one file's content from the `from` prefix to the `to` prefix. */
 export function relocateContent(content: Buffer, kind: RelocationKind, from: string, to: string): Buffer {
   if (kind === "binary") return relocateBinary(content, from, to);

@@ -1,6 +1,7 @@
 /**
- * `pypakr run`: a script or command inside a container, as its venv's own
- * activate script would set it up. The child gets our standard streams; its
+ * `pypakr run`: the image's entry point (given the arguments after `--`, as
+ * `docker run IMAGE ARGS` does), or with -r another program, inside a
+ * container, as its venv's own activate script would set it up. The child gets our standard streams; its
  * exit code (or the signal that ended it) becomes ours.
  */
 import { spawn } from "node:child_process";
@@ -9,13 +10,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { isatty } from "node:tty";
 import { readContainerRecord } from "../container/record.js";
+import { finishRelocation, movedError, movedFrom } from "../container/relocation-journal.js";
 import { venvEnvironment } from "../python/venv.js";
 import { PypakrError } from "../util/errors.js";
 import { quote, shellWord, show } from "../util/printable.js";
 
 export interface RunOptions {
   container: string;
+  /** -r: a program to run instead of the entry point (a path in the container, or a command on the venv's PATH). */
   script?: string;
+  /** For the entry point, or for the -r program. */
   args: string[];
 }
 
@@ -25,11 +29,10 @@ const NOT_EXECUTABLE = 126;
 
 const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
-function commandLine(options: RunOptions, entrypoint: string[]): string[] {
-  if (options.script) return [options.script, ...options.args];
-  if (options.args.length > 0) return options.args;
-  if (entrypoint.length > 0) return entrypoint;
-  return ["./run"];
+/** The same command line as the launch file's (src/container/launch.ts). */
+export function commandLine(options: RunOptions, entrypoint: string[]): string[] {
+  if (options.script !== undefined) return [options.script, ...options.args];
+  return [...(entrypoint.length > 0 ? entrypoint : ["./run"]), ...options.args];
 }
 
 /** A path-like program (./run, scripts/x) must exist and be executable in the container. */
@@ -37,7 +40,7 @@ async function checkProgram(dir: string, program: string): Promise<void> {
   if (!program.includes("/")) return;
   const file = path.resolve(dir, program);
   const stat = await fs.stat(file).catch(() => null);
-  if (!stat) throw new PypakrError(`${show(program)} does not exist in container ${dir}`, { hint: "Name a script inside the container with -r, or a command after --.", exitCode: NOT_FOUND });
+  if (!stat) throw new PypakrError(`${show(program)} does not exist in container ${dir}`, { hint: "Name a script inside the container, or a command on its PATH, with -r.", exitCode: NOT_FOUND });
   if (!stat.isFile()) throw new PypakrError(`${show(program)} in container ${dir} is not a file`, { hint: "Name a script with -r." });
   try {
     await fs.access(file, fs.constants.X_OK);
@@ -54,7 +57,11 @@ async function checkProgram(dir: string, program: string): Promise<void> {
  */
 export async function runInContainer(options: RunOptions): Promise<number> {
   const dir = path.resolve(options.container);
+  // A relocate killed after it committed is finished first (the record is the last file it renames).
+  await finishRelocation(dir);
   const record = await readContainerRecord(dir);
+  const from = await movedFrom(dir, record);
+  if (from !== null) throw movedError(dir, from);
   const argv = commandLine(options, record.entrypoint);
   const [program = "./run", ...args] = argv;
   await checkProgram(dir, program);
@@ -77,7 +84,7 @@ export async function runInContainer(options: RunOptions): Promise<number> {
       child.on("error", (error) => {
         const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
         reject(new PypakrError(missing ? `command ${quote(program)} was not found in container ${dir}` : `cannot run ${show(program)}: ${error.message}`, {
-          hint: missing ? "Install it in the image (setup), or name a script inside the container." : undefined,
+          hint: missing ? "Install it in the image (setup), or name a script inside the container with -r (e.g. -r ./scripts/x)." : undefined,
           exitCode: missing ? NOT_FOUND : NOT_EXECUTABLE,
         }));
       });

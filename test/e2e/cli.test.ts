@@ -10,7 +10,7 @@ describe("help and version", () => {
     const alone = expectOk(await pypakr([]), "pypakr");
     const help = expectOk(await pypakr(["help"]), "pypakr help");
     assert.equal(alone.stdout, help.stdout);
-    for (const text of ["init", "create-image", "create-container", "run", "inspect", "images", "rmi", "save", "load", "push", "pull", "login", "logout", "gc", "store", "verify", "--link", "-s, --src", "-i, --image", "-c, --container", "-r, --script", "--force", "--python", "[Global]", "base =", "pypakrdir ="]) {
+    for (const text of ["init", "create-image", "create-container", "run", "inspect", "images", "rmi", "save", "load", "push", "pull", "login", "logout", "gc", "store", "verify", "relocate", "--link", "-s, --src", "-i, --image", "-c, --container", "-r, --script", "--force", "--python", "[Global]", "base =", "pypakrdir ="]) {
       assert.ok(help.stdout.includes(text), `help lacks ${text}`);
     }
   });
@@ -77,7 +77,7 @@ describe("README", () => {
   // The README promises to show each command's help; this keeps it true.
   test("shows every command's current --help verbatim", async () => {
     const readme = await fs.readFile(path.join(REPO, "README.md"), "utf8");
-    for (const command of ["init", "create-image", "create-container", "run", "inspect", "images", "rmi", "save", "load", "push", "pull", "login", "logout", "gc", "store", "verify"]) {
+    for (const command of ["init", "create-image", "create-container", "run", "inspect", "images", "rmi", "save", "load", "push", "pull", "login", "logout", "gc", "store", "verify", "relocate"]) {
       const help = expectOk(await pypakr([command, "--help"]), `${command} --help`).stdout.trimEnd();
       assert.ok(readme.includes(help), `README.md lacks the current \`pypakr ${command} --help\``);
     }

@@ -74,7 +74,7 @@ describe("the launcher ignores the image's environment", () => {
   test("create-image -e mode=exec: run starts the entry point once, in the launcher's process", async () => {
     const container = path.join(dir, "built");
     expectOk(await pypakr(["create-container", "-i", image, "-c", container]), "create-container");
-    const result = await runLogged(["run", "-c", container, "--", "./run", "a"]);
+    const result = await runLogged(["run", "-c", container, "--", "a"]);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(result.lines, [`run ${result.pid} a`]);
     const byDefault = await runLogged(["run", "-c", container]);
@@ -87,11 +87,12 @@ describe("the launcher ignores the image's environment", () => {
       // [command line, program that must run, its arguments]
       const asked: [string[], string, string][] = [
         [["run", "-c", container], "run", ""],
-        [["run", "-c", container, "--", "./run", "x", "y"], "run", "x y"],
+        [["run", "-c", container, "--", "x", "y"], "run", "x y"],
+        [["run", "-c", container, "--", "--name", "x"], "run", "--name x"],
         [["run", "-c", container, "-r", "./run", "--", "z"], "run", "z"],
         [["run", "-c", container, "-r", "./evil"], "evil", ""],
         // A relative container path: found from the working directory, whatever CDPATH says.
-        [["run", "-c", `v${index}`, "--", "./run", "rel"], "run", "rel"],
+        [["run", "-c", `v${index}`, "--", "rel"], "run", "rel"],
       ];
       for (const [args, program, programArgs] of asked) {
         const result = await runLogged(args);

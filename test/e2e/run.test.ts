@@ -5,6 +5,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CLI, cliEnv, expectOk, makeTempDir, pypakr, removeDir, writeExecutable } from "../support/helpers.js";
+import { imageParts, writeImage } from "../support/image-files.js";
 
 describe("pypakr run", () => {
   let dir: string;
@@ -27,7 +28,7 @@ describe("pypakr run", () => {
     assert.equal(expectOk(await pypakr(["run", "-c", container]), "run").stdout, "run: \n");
     assert.equal(expectOk(await pypakr(["run", "-c", container, "-r", "./run", "--", "a", "b"]), "run").stdout, "run: a b\n");
     const probe = "import os, sys; print(os.getcwd()); print(sys.prefix); print(os.environ['VIRTUAL_ENV']); print(os.environ['PATH'].split(':')[0]); print(os.environ['GREETING'])";
-    const result = expectOk(await pypakr(["run", "-c", container, "--", "python", "-c", probe]), "run python");
+    const result = expectOk(await pypakr(["run", "-c", container, "-r", "python", "--", "-c", probe]), "run python");
     assert.deepEqual(result.stdout.trim().split("\n"), [container, container, container, path.join(container, "bin"), "hello there"]);
   });
 
@@ -35,7 +36,7 @@ describe("pypakr run", () => {
     const probe = "import os; print(os.getpid()); print(os.getcwd()); print(os.environ['VIRTUAL_ENV']); print(os.environ['PATH'].split(':')[0]); print(os.environ['GREETING'])";
     const run = (containerOption: string[]) =>
       new Promise<{ pid: number | undefined; lines: string[] }>((resolve, reject) => {
-        const child = spawn(CLI, ["run", ...containerOption, "--", "python", "-c", probe], { env: cliEnv(), stdio: ["ignore", "pipe", "inherit"] });
+        const child = spawn(CLI, ["run", ...containerOption, "-r", "python", "--", "-c", probe], { env: cliEnv(), stdio: ["ignore", "pipe", "inherit"] });
         let stdout = "";
         child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
         child.on("error", reject);
@@ -52,8 +53,47 @@ describe("pypakr run", () => {
   test("a container without a launch file (made by an older pypakr) runs through Node", async () => {
     const older = path.join(dir, "older");
     await fs.cp(container, older, { recursive: true, verbatimSymlinks: true });
-    await fs.rm(path.join(older, ".pypakr", "launch-v2.sh"));
-    assert.equal(expectOk(await pypakr(["run", "-c", older, "--", "sh", "-c", 'echo "$GREETING"']), "run").stdout, "hello there\n");
+    await fs.rm(path.join(older, ".pypakr", "launch-v3.sh"));
+    // Nor did its record say where it was made (so it cannot be checked for having moved).
+    const recordFile = path.join(older, ".pypakr", "container.json");
+    const record = JSON.parse(await fs.readFile(recordFile, "utf8")) as Record<string, unknown>;
+    delete record.dir;
+    delete record.prompt;
+    await fs.writeFile(recordFile, JSON.stringify(record));
+    assert.equal(expectOk(await pypakr(["run", "-c", older, "-r", "sh", "--", "-c", 'echo "$GREETING"']), "run").stdout, "hello there\n");
+  });
+
+  test("arguments after -- go to the entry point (as docker run IMAGE ARGS), options and all, on both paths", async () => {
+    // `-cDIR` is a form the launcher leaves to Node.
+    for (const form of [["-c", container], [`-c${container}`]]) {
+      const ran = expectOk(await pypakr(["run", ...form, "--", "--name", "x", "-r", "--", "-c"]), `run ${form.join(" ")} -- ARGS`);
+      assert.equal(ran.stdout, "run: --name x -r -- -c\n", form.join(" "));
+      const program = expectOk(await pypakr(["run", ...form, "-r", "python", "--", "-c", "import sys; print(sys.argv[1:])", "--name", "x"]), "run -r python -- -c ...");
+      assert.equal(program.stdout, "['--name', 'x']\n", form.join(" "));
+    }
+  });
+
+  test("an image's own entry point gets the arguments after its own words, on both paths", async () => {
+    const parts = await imageParts(path.join(dir, "image.tar"));
+    parts.config.pypakr.entrypoint = ["./run", "--flag"];
+    const variant = path.join(dir, "entrypoint.tar");
+    await writeImage(variant, parts);
+    const withEntry = path.join(dir, "with-entrypoint");
+    expectOk(await pypakr(["create-container", "-i", variant, "-c", withEntry]), "create-container");
+    for (const form of [["-c", withEntry], [`-c${withEntry}`]]) {
+      assert.equal(expectOk(await pypakr(["run", ...form]), "run").stdout, "run: --flag\n");
+      assert.equal(expectOk(await pypakr(["run", ...form, "--", "--name", "x"]), "run").stdout, "run: --flag --name x\n");
+      assert.equal(expectOk(await pypakr(["run", ...form, "-r", "./run", "--", "y"]), "run -r").stdout, "run: y\n");
+    }
+  });
+
+  test("run -i FILE -- ARGS and run -i REF -- ARGS pass ARGS to the entry point", async () => {
+    const fromFile = path.join(dir, "from-file");
+    assert.equal(expectOk(await pypakr(["run", "-i", path.join(dir, "image.tar"), "-c", fromFile, "--", "--name", "x"]), "run -i FILE").stdout, "run: --name x\n");
+    const { image } = JSON.parse(await fs.readFile(path.join(fromFile, ".pypakr", "container.json"), "utf8")) as { image: { digest: string } };
+    const fromRef = path.join(dir, "from-ref");
+    assert.equal(expectOk(await pypakr(["run", "-i", image.digest, "-c", fromRef, "--", "--name", "y"]), "run -i DIGEST").stdout, "run: --name y\n");
+    assert.equal(expectOk(await pypakr(["run", "-i", image.digest, "-c", fromRef, "-r", "python", "--", "-c", "print('py')"]), "run -i DIGEST -r").stdout, "py\n");
   });
 
   test("passes the exit code and stderr of a failing script", async () => {
@@ -63,13 +103,13 @@ describe("pypakr run", () => {
   });
 
   test("passes standard input through", async () => {
-    const result = expectOk(await pypakr(["run", "-c", container, "--", "python", "-c", "import sys; print(sys.stdin.read().upper())"], { input: "shout\n" }), "run");
+    const result = expectOk(await pypakr(["run", "-c", container, "-r", "python", "--", "-c", "import sys; print(sys.stdin.read().upper())"], { input: "shout\n" }), "run");
     assert.equal(result.stdout, "SHOUT\n\n");
   });
 
   /** Runs `program` (Python) through pypakr run, sends `signal` to pypakr once it prints "ready". */
   async function signalWhenReady(program: string, signal: NodeJS.Signals): Promise<{ code: number | null; stdout: string }> {
-    const child = spawn(CLI, ["run", "-c", container, "--", "python", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(CLI, ["run", "-c", container, "-r", "python", "--", "-c", program], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     const ready = new Promise<void>((resolve) =>
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -99,10 +139,10 @@ describe("pypakr run", () => {
   });
 
   test("a program killed by a signal ends pypakr run by the same signal, on both paths", async () => {
-    const direct = await pypakr(["run", "-c", container, "--", "sh", "-c", "kill -KILL $$"]);
+    const direct = await pypakr(["run", "-c", container, "-r", "sh", "--", "-c", "kill -KILL $$"]);
     assert.deepEqual([direct.code, direct.signal], [null, "SIGKILL"]);
     // `-cDIR` is a form the launcher leaves to Node.
-    const viaNode = await pypakr(["run", `-c${container}`, "--", "sh", "-c", "kill -TERM $$"]);
+    const viaNode = await pypakr(["run", `-c${container}`, "-r", "sh", "--", "-c", "kill -TERM $$"]);
     assert.deepEqual([viaNode.code, viaNode.signal], [null, "SIGTERM"]);
   });
 
@@ -112,7 +152,7 @@ describe("pypakr run", () => {
       [["run", "-c", dir], 1, /not a pypakr container/],
       [["run", "-c", container, "-r", "./missing"], 127, /does not exist in container/],
       [["run", "-c", container, "-r", "./plain.txt"], 126, /not executable|chmod/],
-      [["run", "-c", container, "--", "no-such-command-xyz"], 127, /not found/],
+      [["run", "-c", container, "-r", "no-such-command-xyz"], 127, /not found/],
     ];
     for (const [args, code, message] of cases) {
       const result = await pypakr(args);

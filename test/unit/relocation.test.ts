@@ -14,8 +14,10 @@ import {
   RelocationError,
   relocationKind,
   replaceAll,
+  unfixShebang,
   unsafePrefixReason,
 } from "../../src/image/relocation.js";
+import { relocateFileContent } from "../../src/container/relocate.js";
 import { makeTempDir, removeDir } from "../support/helpers.js";
 
 const NUL = Buffer.from([0]);
@@ -386,5 +388,34 @@ describe("relocateText quotes the new path where it stands", () => {
     assert.equal(sh.stdout, `${to}\n${to}\n${to}\n`);
     const py = spawnSync("python3", ["-c", relocated(`print('${PLACEHOLDER}'); print("${PLACEHOLDER}")`)], { encoding: "utf8" });
     assert.equal(py.stdout, `${to}\n${to}\n`);
+  });
+});
+
+describe("relocating a container's own files (pypakr relocate)", () => {
+  const script = Buffer.from(`#!${PLACEHOLDER}/bin/python -E\nimport sys\nprint(sys.prefix)\n`);
+  const long = `/srv/${"a-very-long-directory-name/".repeat(5)}c`;
+
+  test("from a long path (re-exec form) to a short one gives what a fresh container there gets", () => {
+    const atLong = relocateContent(script, "text", PLACEHOLDER, long);
+    assert.ok(atLong.toString().startsWith("#!/bin/sh\n"), "the long path needed the re-exec form");
+    assert.deepEqual(relocateFileContent(atLong, "text", long, "/c"), relocateContent(script, "text", PLACEHOLDER, "/c"));
+    assert.deepEqual(unfixShebang(atLong, long).toString(), `#!${long}/bin/python -E\nimport sys\nprint(sys.prefix)\n`);
+  });
+
+  test("from a short path to a long one, and a path that starts with the old one, substitute once", () => {
+    const atShort = relocateContent(script, "text", PLACEHOLDER, "/x/c");
+    assert.deepEqual(relocateFileContent(atShort, "text", "/x/c", long), relocateContent(script, "text", PLACEHOLDER, long));
+    assert.equal(relocateFileContent(atShort, "text", "/x/c", "/x/cc").toString(), "#!/x/cc/bin/python -E\nimport sys\nprint(sys.prefix)\n");
+  });
+
+  test("leaves a re-exec line for another interpreter alone", () => {
+    const other = Buffer.from(`#!/bin/sh\n'''exec' "/opt/py/bin/python" "$0" "$@"\n' '''\nprint(1)\n`);
+    assert.equal(unfixShebang(other, "/x/c"), other);
+  });
+
+  test("a binary file takes a path no longer than the one it holds", () => {
+    const binary = relocateContent(Buffer.concat([Buffer.from(`a\0${PLACEHOLDER}/lib\0`)]), "binary", PLACEHOLDER, "/x/cc");
+    assert.deepEqual(relocateFileContent(binary, "binary", "/x/cc", "/x/c"), relocateContent(Buffer.from(`a\0${PLACEHOLDER}/lib\0`), "binary", PLACEHOLDER, "/x/c"));
+    assert.throws(() => relocateFileContent(binary, "binary", "/x/cc", "/x/ccc"), RelocationError);
   });
 });

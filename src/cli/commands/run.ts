@@ -44,16 +44,16 @@ function containerName(arg: string): string {
 
 export const run: CommandSpec = {
   name: "run",
-  summary: "run a script or command in a container's venv (working directory: the container)",
+  summary: "run the image's entry point (with ARGS after --), or with -r another program, in a container's venv (working directory: the container)",
   ownsSignals: true,
   needsConfig: false,
   define(command) {
     command
       .option("-c, --container <DIR>", "container directory (with -i: made from the image unless it already holds it)")
       .option("-i, --image <IMAGE>", "make the container from this image first (file, tag, digest, or registry reference, pulled when missing); without -c it goes under the pypakr dir and is reused")
-      .option("-r, --script <SCRIPT>", "script to run, relative to the container (default: the image's entry point, ./run)");
+      .option("-r, --script <PROGRAM>", "run PROGRAM instead of the image's entry point: a script relative to the container (./scripts/x) or a command on the venv's PATH (python)");
     defineRegistryOptions(command)
-      .argument("[args...]", "arguments for the script; without -r, a command to run (after --)")
+      .argument("[args...]", "arguments (after --) for the entry point (the image's, else ./run), or with -r for PROGRAM, as docker run IMAGE ARGS")
       .passThroughOptions();
   },
   async run(options, args) {

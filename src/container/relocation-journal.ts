@@ -1,0 +1,104 @@
+/**
+ * What `pypakr run` needs of relocation (relocate.ts), kept apart so that run
+ * loads no more than it uses: whether a container is where it was made, and
+ * finishing a relocation that was killed after it committed.
+ */
+import { renameSync } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { z } from "zod";
+import { METADATA_DIR } from "../base/manifest.js";
+import { isErrno, PypakrError } from "../util/errors.js";
+import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
+import { progress } from "../util/log.js";
+import { shellWord, show } from "../util/printable.js";
+import { RELOCATION_JOURNAL_PATH } from "./launch.js";
+import type { ContainerRecord } from "./record.js";
+
+export const JOURNAL_NAME = "journal.json";
+
+const journalSchema = z.object({
+  formatVersion: z.literal(1),
+  from: z.string(),
+  to: z.string(),
+  /** In order; the record comes last. `staged` is a name inside the journal directory. */
+  files: z.array(z.object({ staged: z.string().regex(/^(?:\d{1,9}|launch|record)$/), path: z.string() })),
+});
+export type Journal = z.infer<typeof journalSchema>;
+
+/** The container's path as its files name it now, or null when it is where it was made (or too old to say). */
+export async function movedFrom(dir: string, record: ContainerRecord): Promise<string | null> {
+  if (record.dir === undefined) return null;
+  const here = await fs.realpath(dir);
+  const made = await fs.realpath(record.dir).catch(() => null);
+  return here === made ? null : record.dir;
+}
+
+export function movedError(dir: string, from: string): PypakrError {
+  return new PypakrError(`container ${dir} was made at ${from} and has been moved or copied since: its venv still names ${from}, so it would run the wrong Python`, {
+    hint: `Rewrite it for its new path: pypakr relocate -c ${shellWord(dir)}`,
+  });
+}
+
+/** A container-relative path that stays inside the container: no absolute path, `..`, or empty part. */
+function isPlainRelative(relative: string): boolean {
+  return relative !== "" && !relative.startsWith("/") && relative.split("/").every((part) => part !== "" && part !== "." && part !== "..") && !relative.includes("\0");
+}
+
+/**
+ * The full path of `relative` in `dir`, when every directory on the way is a
+ * real directory (not a symlink, which a rename or read would follow out of
+ * the container); else null.
+ */
+export function confinedPath(dir: string, relative: string, checked: Set<string> = new Set()): string | null {
+  if (!isPlainRelative(relative)) return null;
+  const parts = relative.split("/");
+  let at = dir;
+  for (const part of parts.slice(0, -1)) {
+    at = path.join(at, part);
+    if (checked.has(at)) continue;
+    if (!lstatOrNullSync(at)?.isDirectory()) return null;
+    checked.add(at);
+  }
+  return path.join(at, parts[parts.length - 1] ?? "");
+}
+
+/** Lets signal handlers run between batches of synchronous file operations (see scanTree for why they are synchronous). */
+export function breather(every: number): (done: number) => Promise<void> {
+  return (done) => (done % every === every - 1 ? new Promise((resolve) => setImmediate(resolve)) : Promise.resolve());
+}
+
+/**
+ * Phase 3, also run by `pypakr run`: finishes a committed relocation of
+ * `dir` from its journal. Returns whether there was one.
+ */
+export async function finishRelocation(dir: string, options: { resuming: boolean } = { resuming: true }): Promise<boolean> {
+  const journalDir = path.join(dir, RELOCATION_JOURNAL_PATH);
+  // Both real directories: a .pypakr that is a link would bring a journal from elsewhere.
+  const [metadata, stat] = await Promise.all([lstatOrNull(path.join(dir, METADATA_DIR)), lstatOrNull(journalDir)]);
+  if (!metadata?.isDirectory() || !stat?.isDirectory()) return false;
+  let journal: Journal;
+  try {
+    journal = journalSchema.parse(JSON.parse(await fs.readFile(path.join(journalDir, JOURNAL_NAME), "utf8")));
+  } catch (error) {
+    if (!(error instanceof SyntaxError || error instanceof z.ZodError || isErrno(error, "ENOENT"))) throw error;
+    throw new PypakrError(`${journalDir} (an unfinished pypakr relocate) is damaged`, {
+      hint: `Make the container afresh: pypakr create-container -i IMAGE -c ${shellWord(dir)} --force`,
+    });
+  }
+  const checked = new Set<string>();
+  const pause = breather(500);
+  for (const [done, file] of journal.files.entries()) {
+    const staged = path.join(journalDir, file.staged);
+    if (!lstatOrNullSync(staged)?.isFile()) continue; // renamed before the interruption
+    const target = confinedPath(dir, file.path, checked);
+    if (!target) throw new PypakrError(`the unfinished relocation in ${journalDir} names ${show(file.path)}, which is not inside the container; refusing it`, { hint: `Remove ${journalDir} and make the container afresh with pypakr create-container --force.` });
+    renameSync(staged, target);
+    await pause(done);
+  }
+  await fsyncFile(path.join(dir, METADATA_DIR));
+  await removeTree(journalDir);
+  if (options.resuming) progress(`finished relocating ${dir} from ${journal.from}, which an interrupted pypakr relocate had begun`);
+  return true;
+}
+
