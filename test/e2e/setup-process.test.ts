@@ -33,8 +33,9 @@ async function waitFor(check: () => boolean | Promise<boolean>, ms: number): Pro
   return check();
 }
 
+/** Setup writes the file once create-image has made the base and the work env: seconds, or more on a busy machine. */
 async function readPid(file: string): Promise<number> {
-  assert.ok(await waitFor(async () => /^\d+\n$/.test(await fs.readFile(file, "utf8").catch(() => "")), 10_000), `${file} was never written`);
+  assert.ok(await waitFor(async () => /^\d+\n$/.test(await fs.readFile(file, "utf8").catch(() => "")), 60_000), `${file} was never written`);
   return Number((await fs.readFile(file, "utf8")).trim());
 }
 
