@@ -227,8 +227,11 @@ describe("push and pull against a fake registry", () => {
     };
     await assert.rejects(pullImage(receiver, `${registry.host}/team/app:1`, { retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }), PypakrError);
     assert.ok((await storeContents(receiver)).partial.includes(bigDigest.slice(7)));
+    // How much arrived before the cut depends on the machine's load: gc must free whatever did.
+    const kept = (await fs.stat(path.join(receiver.pypakrDir, "store", "partial", bigDigest.slice(7)))).size;
+    assert.ok(kept > 0, "the cut download kept nothing");
     const freed = await collectGarbage(await Store.open(receiver));
-    assert.ok(freed.freedBytes >= 30_000, `freed ${freed.freedBytes}`);
+    assert.ok(freed.freedBytes >= kept, `freed ${freed.freedBytes} of ${kept}`);
     assert.deepEqual((await storeContents(receiver)).partial, []);
   });
 
