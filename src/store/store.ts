@@ -10,6 +10,7 @@
  * As in containerd's content store, a blob is written to tmp, fsynced,
  * verified, then renamed into place, so a killed process never leaves a
  * visible blob that is not what its name says; "already there" is success.
+ * Every blob comes in through ingest.ts (a BlobWriter, then commitBlob).
  * Long work (hashing, unpacking) happens outside the lock; only renames and
  * index updates happen under it.
  */
