@@ -4,16 +4,15 @@
  * without name or timestamp). That is what lets a wheel's layer dedupe across
  * images, stores and registries.
  */
-import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { Transform, type TransformCallback } from "node:stream";
+import type { TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import tar, { type Header } from "tar-stream";
 
 type EntryHeader = Partial<Header> & { name: string };
-import type { Digest } from "../util/hash.js";
+import { Sha256Tap, type Digest } from "../util/hash.js";
 import { canonicalShebang, replaceAll } from "./relocation.js";
 
 export type LayerEntry =
@@ -58,23 +57,8 @@ const BATCH_BYTES = 1 << 20;
 /** Files up to this size are read in one call rather than streamed (one read instead of an open-read-close stream per file). */
 const WHOLE_FILE_BYTES = 4 << 20;
 
-class DigestTap extends Transform {
-  private readonly hash = createHash("sha256");
-  size = 0;
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    callback(null, chunk);
-  }
-
-  digest(): Digest {
-    return `sha256:${this.hash.digest("hex")}`;
-  }
-}
-
-/** A DigestTap that also gathers its input into BATCH_BYTES pieces, for gzip. */
-class BatchingDigestTap extends DigestTap {
+/** A Sha256Tap that also gathers its input into BATCH_BYTES pieces, for gzip. */
+class BatchingSha256Tap extends Sha256Tap {
   private chunks: Buffer[] = [];
   private pending = 0;
 
@@ -162,8 +146,8 @@ async function addEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
 export async function writeLayer(entries: LayerEntry[], file: string): Promise<WrittenLayer> {
   const pack = tar.pack({ highWaterMark: BATCH_BYTES });
   // Room for two batches before gzip, so the next one is packed while gzip compresses this one.
-  const uncompressed = new BatchingDigestTap({ readableHighWaterMark: 2 * BATCH_BYTES });
-  const compressed = new DigestTap();
+  const uncompressed = new BatchingSha256Tap({ readableHighWaterMark: 2 * BATCH_BYTES });
+  const compressed = new Sha256Tap();
   const done = pipeline(pack, uncompressed, createGzip({ level: 6, chunkSize: BATCH_BYTES }), compressed, createWriteStream(file, { flags: "wx" }));
   try {
     for (const entry of [...entries].sort(byName)) await addEntry(pack, entry);
@@ -172,5 +156,5 @@ export async function writeLayer(entries: LayerEntry[], file: string): Promise<W
     pack.destroy(error as Error);
   }
   await done;
-  return { file, digest: compressed.digest(), size: compressed.size, diffId: uncompressed.digest() };
+  return { file, digest: compressed.counter.digest(), size: compressed.counter.size, diffId: uncompressed.counter.digest() };
 }

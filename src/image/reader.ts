@@ -3,13 +3,12 @@
  * copied out and must match its name, every descriptor's size must match, and
  * every JSON document goes through its schema before anything uses it.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { z } from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
-import { writeNewFile } from "../util/fs.js";
-import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { hexOf, sha256Stream, SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { BlobWriter, type WrittenBlob } from "../store/ingest.js";
 import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
 import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
 import { METADATA_DIR } from "../base/manifest.js";
@@ -21,6 +20,8 @@ const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 export interface Image {
   source: string;
   manifestDigest: Digest;
+  /** The manifest's size, as its descriptor gives it (and as verified). */
+  manifestSize: number;
   manifest: ImageManifest;
   configDigest: Digest;
   config: ImageConfig;
@@ -33,23 +34,31 @@ export function notAnImage(file: string, problem: string, hint = "Pass an image 
   return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { hint });
 }
 
-async function hashBody(body: AsyncIterable<Buffer>): Promise<{ sha256: string; size: number }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of body) {
-    hash.update(chunk);
-    size += chunk.length;
+/**
+ * Copies one blob out of the archive (through a BlobWriter to `target`, for
+ * the store to commit once the image is validated, or nowhere), hashing it on
+ * the way, and checks it is what its name says.
+ */
+async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string | null, archive: string): Promise<{ size: number; written?: WrittenBlob }> {
+  let hex: string;
+  let size: number;
+  let written: WrittenBlob | undefined;
+  if (target) {
+    const writer = await BlobWriter.create(target);
+    try {
+      await writer.writeAll(body);
+    } finally {
+      written = await writer.finish();
+    }
+    ({ size } = written);
+    hex = hexOf(written.digest);
+  } else {
+    ({ hex, size } = await sha256Stream(body));
   }
-  return { sha256: hash.digest("hex"), size };
-}
-
-/** Copies one blob out of the archive (to `target`, or nowhere), hashing it on the way, and checks it is what its name says. */
-async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string | null, archive: string): Promise<number> {
-  const { sha256, size } = target ? await writeNewFile(body, target) : await hashBody(body);
-  if (sha256 !== expectedHex) {
-    throw notAnImage(archive, `blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${sha256})`, "The file was damaged in transit or on disk; fetch or build it again.");
+  if (hex !== expectedHex) {
+    throw notAnImage(archive, `blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${hex})`, "The file was damaged in transit or on disk; fetch or build it again.");
   }
-  return size;
+  return { size, ...(written ? { written } : {}) };
 }
 
 function parseDocument<T>(archive: string, what: string, bytes: Buffer, schema: z.ZodType<T>): T {
@@ -67,13 +76,19 @@ function parseDocument<T>(archive: string, what: string, bytes: Buffer, schema: 
 /** A verified copy of a blob that is already at hand (in the store), so the archive's need not be copied. */
 export type KnownBlob = (digest: Digest) => Promise<{ file: string; size: number } | undefined>;
 
+/** An image read from an archive: also the blobs it wrote, for the store to commit (Store.commitBlob). */
+export interface ArchiveImage extends Image {
+  /** The blob as copied out of the archive, or undefined for one `known` had. */
+  written(digest: string): WrittenBlob | undefined;
+}
+
 /**
  * Unpacks and verifies an image archive into `workDir` (which must exist and
  * be empty). Throws PypakrError on anything that is not a sound pypakr image.
  * Blobs that `known` has are still verified, but not copied: its copy is
  * used instead, which saves writing every large layer a second time.
  */
-export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob; maxEntries?: number } = {}): Promise<Image> {
+export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob; maxEntries?: number } = {}): Promise<ArchiveImage> {
   let stat;
   try {
     stat = await fs.stat(file);
@@ -85,6 +100,7 @@ export async function readImageArchive(file: string, workDir: string, options: {
 
   const blobSizes = new Map<string, number>();
   const knownFiles = new Map<string, string>();
+  const written = new Map<string, WrittenBlob>();
   const documents = new Map<string, Buffer>();
   try {
     for await (const { header, body } of readTarFile(file)) {
@@ -104,7 +120,9 @@ export async function readImageArchive(file: string, workDir: string, options: {
       if (blobSizes.has(hex)) throw notAnImage(file, `it holds blob sha256:${hex} twice`);
       const known = await options.known?.(`sha256:${hex}`);
       if (known) knownFiles.set(hex, known.file);
-      blobSizes.set(hex, await copyBlob(body, hex, known ? null : path.join(workDir, hex), file));
+      const copied = await copyBlob(body, hex, known ? null : path.join(workDir, hex), file);
+      blobSizes.set(hex, copied.size);
+      if (copied.written) written.set(hex, copied.written);
     }
   } catch (error) {
     if (error instanceof PypakrError) throw error;
@@ -127,7 +145,7 @@ export async function readImageArchive(file: string, workDir: string, options: {
   // A layer is extracted only when a container is made; checked now, one that can never be
   // extracted is refused before the store keeps it (blobs the store has were checked on the way in).
   await checkLayers(image, (digest) => !knownFiles.has(hexOf(digest)), options.maxEntries);
-  return image;
+  return { ...image, written: (digest) => written.get(hexOf(digest)) };
 }
 
 /** Refuses the image if a layer `check` selects holds an entry that extraction would refuse on its own (see checkLayerArchive). */
@@ -180,6 +198,7 @@ export async function openImage(source: string, descriptor: Descriptor, blobs: B
   return {
     source,
     manifestDigest: descriptor.digest as Digest,
+    manifestSize: descriptor.size,
     manifest,
     configDigest: manifest.config.digest as Digest,
     config,

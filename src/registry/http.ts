@@ -19,6 +19,7 @@ import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { Agent, type Dispatcher } from "undici";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
+import { readLimited } from "../util/read-limited.js";
 import { isLoopback } from "./reference.js";
 import { scrub } from "./secrets.js";
 
@@ -145,7 +146,8 @@ export function displayUrl(url: URL): string {
 export class Transport {
   readonly baseUrl: URL;
   private readonly agent: Agent;
-  private readonly policy: RetryPolicy;
+  /** How requests are retried; also the policy for whole transfers a request's retries cannot cover (withRetries). */
+  readonly policy: RetryPolicy;
   private readonly maxRedirects: number;
 
   constructor(
@@ -286,21 +288,32 @@ export class Transport {
   }
 }
 
+/**
+ * Runs `work` until it succeeds or `policy` gives up on the error that
+ * `causeOf` finds in its failure (see retryDelay): the one retry loop for work
+ * bigger than one request, such as a blob download that resumes or an upload
+ * that starts a fresh session.
+ */
+export async function withRetries<T>(policy: RetryPolicy, work: (attempt: number) => Promise<T>, causeOf: (error: unknown) => unknown = (error) => error): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work(attempt);
+    } catch (error) {
+      const delay = retryDelay(policy, attempt, { error: causeOf(error) });
+      if (delay === null) throw error;
+      await sleep(delay);
+    }
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Reads a whole (small) body, refusing one longer than `limit`: a registry's answer must not fill memory. */
 export async function readBody(response: HttpResponse, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      response.body.destroy();
-      throw new PypakrError(`the registry sent more than ${limit} bytes for ${what}`, { hint: "The registry misbehaves; tell its operator." });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  return readLimited(response.body as AsyncIterable<Buffer>, limit, () => {
+    response.body.destroy();
+    return new PypakrError(`the registry sent more than ${limit} bytes for ${what}`, { hint: "The registry misbehaves; tell its operator." });
+  });
 }

@@ -10,8 +10,6 @@
  * validated (openImage: the pypakr config, sizes, tables); then every blob is
  * moved in and the image recorded and tagged in one index update.
  */
-import { createHash, type Hash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { Config } from "../config/config.js";
@@ -22,14 +20,16 @@ import { checkLayers, notAnImage, openImage, type BlobSource, type Image } from 
 import { saveImage } from "../image/save.js";
 import { loadImage, tagsOf } from "../store/images.js";
 import { recordBlobSources } from "../store/registry-sources.js";
+import { BlobWriter, OverlongBlobError, writeBlob, type WrittenBlob } from "../store/ingest.js";
 import { lockPartialBlob, Store } from "../store/store.js";
 import { describe, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import { hexOf, sha256Digest, type Digest } from "../util/hash.js";
+import { readLimited } from "../util/read-limited.js";
 import { forEachLimited } from "../util/pool.js";
 import { pullScope } from "./auth.js";
 import { RegistryClient } from "./client.js";
-import { isRetryableError, sleep, type HttpResponse } from "./http.js";
+import { withRetries, type HttpResponse } from "./http.js";
 import { transferProgress, type BlobBar } from "./progress.js";
 import type { TransferOptions } from "./push.js";
 import { formatReference, localTag, parseReference, type Reference } from "./reference.js";
@@ -66,26 +66,18 @@ async function fetchManifest(client: RegistryClient, ref: Reference, source: str
     response.body.destroy();
     throw tooLarge();
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
+  const seen = { size: 0 };
+  let bytes: Buffer;
   try {
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_MANIFEST_BYTES) {
-        response.body.destroy();
-        throw tooLarge();
-      }
-      chunks.push(chunk);
-    }
+    bytes = await readLimited(response.body as AsyncIterable<Buffer>, MAX_MANIFEST_BYTES, tooLarge, seen);
   } catch (error) {
     // The connection failing mid-body (a registry that hangs up) is the registry's doing, not a bug here.
     if (error instanceof PypakrError) throw error;
-    throw new PypakrError(`registry ${ref.registry} cut off the manifest of ${source} after ${size} bytes: ${describe(error)}`, {
+    throw new PypakrError(`registry ${ref.registry} cut off the manifest of ${source} after ${seen.size} bytes: ${describe(error)}`, {
       hint: "Try again; if it keeps failing, the registry or the network to it misbehaves.",
       cause: error,
     });
   }
-  const bytes = Buffer.concat(chunks);
   const digest = sha256Digest(bytes);
   const named = ref.digest ?? response.headers["docker-content-digest"];
   if (named && named.startsWith("sha256:") && named !== digest) {
@@ -108,91 +100,75 @@ async function fetchManifest(client: RegistryClient, ref: Reference, source: str
   return { bytes, digest, manifest: parsed.data };
 }
 
-/** Hashes what a partial file already holds, so a resumed download can finish the digest. */
-async function hashPrefix(file: string): Promise<{ hash: Hash; size: number }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { hash, size };
-}
-
 /**
- * Downloads one blob into `file`, resuming what is there. Resolves to the
- * bytes that travelled. Throws WrongBytesError (and deletes the file) when
- * the content is not what the digest says.
+ * Downloads one blob into `file` through a BlobWriter that resumes what is
+ * there. Resolves to what was written and the bytes that travelled. Throws
+ * WrongBytesError (and deletes the file) when the content is not what the
+ * descriptor says.
  */
-async function downloadBlob(client: RegistryClient, ref: Reference, blob: Descriptor, file: string, bar: BlobBar): Promise<number> {
+async function downloadBlob(client: RegistryClient, ref: Reference, blob: Descriptor, file: string, bar: BlobBar): Promise<{ written: WrittenBlob; travelled: number }> {
+  const writer = await BlobWriter.resume(file, blob.size);
   const wrong = async (problem: string) => {
-    await fs.rm(file, { force: true });
+    await writer.abort();
     return new WrongBytesError(`registry ${ref.registry} sent wrong bytes for blob ${blob.digest} of ${ref.repository}: ${problem}`, {
       hint: "The registry or something between it and you altered the data; nothing of it was kept. Try again, or tell the registry's operator.",
     });
   };
-  let { hash, size } = (await lstatOrNull(file)) ? await hashPrefix(file) : { hash: createHash("sha256"), size: 0 };
-  if (size > blob.size) {
-    await fs.rm(file, { force: true });
-    ({ hash, size } = { hash: createHash("sha256"), size: 0 });
-  }
-  bar.add(size);
   let travelled = 0;
-  if (size < blob.size) {
-    const headers: Record<string, string> = size > 0 ? { range: `bytes=${size}-` } : {};
-    const response: HttpResponse = await client.fetch({ method: "GET", url: `/v2/${ref.repository}/blobs/${blob.digest}`, headers }, [pullScope(ref.repository)]);
-    if (response.status === 416 && size > 0) {
-      // The registry will not resume: start over.
-      await response.body.dump().catch(() => undefined);
-      await fs.rm(file, { force: true });
-      return downloadBlob(client, ref, blob, file, bar);
-    }
-    if (response.status === 200 && size > 0) {
-      // A whole body in answer to a range: the registry does not resume, so keep none of the old bytes.
-      await fs.truncate(file, 0);
-      ({ hash, size } = { hash: createHash("sha256"), size: 0 });
-    } else if (response.status === 206) {
-      const start = /^bytes (\d+)-/.exec(response.headers["content-range"] ?? "")?.[1];
-      if (Number(start) !== size) {
+  try {
+    bar.add(writer.size);
+    if (writer.size < blob.size) {
+      const resumeAt = writer.size;
+      const headers: Record<string, string> = resumeAt > 0 ? { range: `bytes=${resumeAt}-` } : {};
+      const response: HttpResponse = await client.fetch({ method: "GET", url: `/v2/${ref.repository}/blobs/${blob.digest}`, headers }, [pullScope(ref.repository)]);
+      if (response.status === 416 && resumeAt > 0) {
+        // The registry will not resume: start over.
         await response.body.dump().catch(() => undefined);
-        throw await wrong(`it answered a request for bytes from ${size} with ${response.headers["content-range"] ?? "no Content-Range"}`);
+        await writer.abort();
+        return downloadBlob(client, ref, blob, file, bar);
       }
-    } else if (response.status !== 200) {
-      throw await client.unexpected(response, `a request for blob ${blob.digest}`);
-    }
-    // A length that cannot be the blob's is refused before any byte is kept (it could also be a terabyte).
-    const announced = response.headers["content-length"];
-    if (announced !== undefined && Number(announced) !== blob.size - size) {
-      response.body.destroy();
-      throw await wrong(`it announced ${announced} bytes where ${blob.size - size} were due`);
-    }
-    const handle = await fs.open(file, size > 0 ? "a" : "w");
-    try {
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        if (size + chunk.length > blob.size) {
-          // A body longer than the descriptor: stop reading, it could be endless.
-          response.body.destroy();
-          await handle.close().catch(() => undefined);
-          throw await wrong(`it sent more than the ${blob.size} bytes the manifest gives`);
+      if (response.status === 200 && resumeAt > 0) {
+        // A whole body in answer to a range: the registry does not resume, so keep none of the old bytes.
+        await writer.restart();
+      } else if (response.status === 206) {
+        const start = /^bytes (\d+)-/.exec(response.headers["content-range"] ?? "")?.[1];
+        if (Number(start) !== resumeAt) {
+          await response.body.dump().catch(() => undefined);
+          throw await wrong(`it answered a request for bytes from ${resumeAt} with ${response.headers["content-range"] ?? "no Content-Range"}`);
         }
-        hash.update(chunk);
-        await handle.write(chunk);
-        size += chunk.length;
-        travelled += chunk.length;
-        bar.add(chunk.length);
+      } else if (response.status !== 200) {
+        throw await client.unexpected(response, `a request for blob ${blob.digest}`);
       }
-    } finally {
-      await handle.close().catch(() => undefined);
+      // A length that cannot be the blob's is refused before any byte is kept (it could also be a terabyte).
+      const announced = response.headers["content-length"];
+      if (announced !== undefined && Number(announced) !== blob.size - writer.size) {
+        response.body.destroy();
+        throw await wrong(`it announced ${announced} bytes where ${blob.size - writer.size} were due`);
+      }
+      try {
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
+          await writer.write(chunk);
+          travelled += chunk.length;
+          bar.add(chunk.length);
+        }
+      } catch (error) {
+        // A body longer than the descriptor: stop reading (leaving the loop did), it could be endless.
+        if (error instanceof OverlongBlobError) throw await wrong(`it sent more than the ${blob.size} bytes the manifest gives`);
+        throw error;
+      }
+      if (writer.size < blob.size) {
+        const error = new Error(`the body ended after ${writer.size} of ${blob.size} bytes`) as NodeJS.ErrnoException;
+        error.code = "ECONNRESET";
+        throw error;
+      }
     }
-    if (size < blob.size) {
-      const error = new Error(`the body ended after ${size} of ${blob.size} bytes`) as NodeJS.ErrnoException;
-      error.code = "ECONNRESET";
-      throw error;
-    }
+    const written = await writer.finish();
+    if (written.digest !== blob.digest) throw await wrong(`the ${blob.size} bytes hash to ${written.digest}`);
+    return { written, travelled };
+  } finally {
+    // Kept (closed) for the next try to resume, unless `wrong` removed it.
+    await writer.finish().catch(() => undefined);
   }
-  const actual = `sha256:${hash.digest("hex")}`;
-  if (actual !== blob.digest) throw await wrong(`the ${blob.size} bytes hash to ${actual}`);
-  return travelled;
 }
 
 function partialFile(store: Store, digest: string): string {
@@ -207,28 +183,30 @@ function partialFile(store: Store, digest: string): string {
  * this one. A blob another pull stored while this one waited is not
  * fetched (file: null): the store's copy serves.
  */
-async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, blob: Descriptor, bar: BlobBar, work: string): Promise<{ file: string | null; bytes: number }> {
+async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, blob: Descriptor, bar: BlobBar, work: string): Promise<{ written: WrittenBlob | null; bytes: number }> {
   const file = partialFile(store, blob.digest);
   const release = await lockPartialBlob(file);
   try {
-    if ((await store.blobSize(blob.digest)) === blob.size) return { file: null, bytes: 0 };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const bytes = await downloadBlob(client, ref, blob, file, bar);
-        const own = path.join(work, hexOf(blob.digest));
-        await fs.link(file, own);
-        return { file: own, bytes };
-      } catch (error) {
-        const cause = error instanceof PypakrError && !(error instanceof WrongBytesError) ? error.cause : error;
-        if (attempt >= BLOB_ATTEMPTS || !isRetryableError(cause)) {
-          if (error instanceof PypakrError) throw error;
-          throw new PypakrError(`the download of blob ${blob.digest} from registry ${ref.registry} failed: ${describe(error)}`, {
-            hint: "Run the same pull again: it resumes where this one stopped.",
-            cause: error,
-          });
-        }
-        await sleep(250 * attempt);
-      }
+    if ((await store.blobSize(blob.digest)) === blob.size) return { written: null, bytes: 0 };
+    const policy = { ...client.transport.policy, attempts: BLOB_ATTEMPTS };
+    const causeOf = (error: unknown) => (error instanceof PypakrError && !(error instanceof WrongBytesError) ? error.cause : error);
+    try {
+      return await withRetries(
+        policy,
+        async () => {
+          const { written, travelled } = await downloadBlob(client, ref, blob, file, bar);
+          const own = path.join(work, hexOf(blob.digest));
+          await fs.link(file, own);
+          return { written: { ...written, file: own }, bytes: travelled };
+        },
+        causeOf,
+      );
+    } catch (error) {
+      if (error instanceof PypakrError) throw error;
+      throw new PypakrError(`the download of blob ${blob.digest} from registry ${ref.registry} failed: ${describe(error)}`, {
+        hint: "Run the same pull again: it resumes where this one stopped.",
+        cause: error,
+      });
     }
   } finally {
     await release().catch(() => undefined);
@@ -247,7 +225,7 @@ async function dropPartial(store: Store, digest: string): Promise<void> {
 }
 
 /** Runs a validation; when it rejects the image, deletes what was downloaded for it (nothing of an unusable image is kept). */
-async function forgetIfRejected<T>(store: Store, fetched: Map<string, string>, validate: () => Promise<T>): Promise<T> {
+async function forgetIfRejected<T>(store: Store, fetched: Map<string, WrittenBlob>, validate: () => Promise<T>): Promise<T> {
   try {
     return await validate();
   } catch (error) {
@@ -270,19 +248,20 @@ export async function pullImage(config: Config, refText: string, options: PullOp
     const bars = transferProgress("pull");
     try {
       const { bytes, digest, manifest } = await fetchManifest(client, ref, source);
-      await fs.writeFile(path.join(work, hexOf(digest)), bytes);
       const blobs = [manifest.config, ...manifest.layers].filter((blob, i, all) => all.findIndex((other) => other.digest === blob.digest) === i);
-      const fetched = new Map<string, string>([[digest, path.join(work, hexOf(digest))]]);
+      const fetched = new Map<string, WrittenBlob>([[digest, await writeBlob(path.join(work, hexOf(digest)), bytes)]]);
       const where: BlobSource = {
         size: async (blob) => {
-          const file = fetched.get(blob);
-          return file ? (await lstatOrNull(file))?.size : store.blobSize(blob);
+          const written = fetched.get(blob);
+          return written ? (await lstatOrNull(written.file))?.size : store.blobSize(blob);
         },
-        file: (blob) => fetched.get(blob) ?? store.blobFile(blob),
+        file: (blob) => fetched.get(blob)?.file ?? store.blobFile(blob),
       };
       const missing: Descriptor[] = [];
       for (const blob of blobs) if ((await store.blobSize(blob.digest)) !== blob.size) missing.push(blob);
       const descriptor: Descriptor = { mediaType: MEDIA_TYPE_MANIFEST, digest, size: bytes.length };
+      // What each blob must be when it is committed: the sizes the manifest gives.
+      const sizes = new Map<string, number>([[digest, bytes.length], ...blobs.map((blob) => [blob.digest, blob.size] as const)]);
 
       // The config first and alone: an image pypakr cannot use is refused before any layer travels.
       let bytesDownloaded = 0;
@@ -292,7 +271,7 @@ export async function pullImage(config: Config, refText: string, options: PullOp
         const bar = bars.bar(config.digest.slice(7, 19), config.size);
         const got = await fetchBlob(store, client, ref, config, bar, work);
         bar.finish("done");
-        if (got.file) fetched.set(config.digest, got.file);
+        if (got.written) fetched.set(config.digest, got.written);
         bytesDownloaded += got.bytes;
       }
       const pending = new Map(missing.filter((blob) => blob.digest !== manifest.config.digest).map((blob) => [blob.digest, blob]));
@@ -310,7 +289,7 @@ export async function pullImage(config: Config, refText: string, options: PullOp
         async (blob) => {
           const bar = bars.bar(blob.digest.slice(7, 19), blob.size);
           const got = await fetchBlob(store, client, ref, blob, bar, work);
-          if (got.file) fetched.set(blob.digest, got.file);
+          if (got.written) fetched.set(blob.digest, got.written);
           bytesDownloaded += got.bytes;
           bar.finish("done");
         },
@@ -324,7 +303,7 @@ export async function pullImage(config: Config, refText: string, options: PullOp
       });
       const tag = localTag(ref);
       await store.updateIndex(async (index) => {
-        for (const [blob, file] of fetched) await store.adoptVerifiedBlob(blob as Digest, file);
+        for (const [blob, written] of fetched) await store.commitBlob(written, { digest: blob, size: sizes.get(blob) ?? -1 });
         index.images[digest] ??= { stored: new Date().toISOString() };
         if (tag) index.tags[tag] = digest;
       });

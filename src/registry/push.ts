@@ -22,7 +22,7 @@ import { sha256Digest, type Digest } from "../util/hash.js";
 import { forEachLimited } from "../util/pool.js";
 import { pullScope, pushScope } from "./auth.js";
 import { RegistryClient, type ClientOptions } from "./client.js";
-import { isRetryableError } from "./http.js";
+import { withRetries, type RetryPolicy } from "./http.js";
 import { transferProgress, type BlobBar } from "./progress.js";
 import { formatReference, isRepositoryName, parseReference, type Reference } from "./reference.js";
 import { withoutSecrets } from "./secrets.js";
@@ -69,6 +69,10 @@ class BlobPusher {
     private readonly target: Reference,
     private readonly chunkSize: number,
   ) {}
+
+  get retryPolicy(): RetryPolicy {
+    return this.client.transport.policy;
+  }
 
   private get scopes(): string[] {
     return [pushScope(this.target.repository)];
@@ -219,15 +223,13 @@ async function pushBlob(store: Store, pusher: BlobPusher, target: Reference, blo
     session = mounted;
     break; // the registry opened a plain upload instead: use it rather than asking again
   }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await pusher.upload(blob, file, session ?? (await pusher.startUpload()), bar);
-      return "uploaded";
-    } catch (error) {
-      const cause = error instanceof PypakrError ? error.cause : error;
-      if (attempt >= BLOB_ATTEMPTS || !isRetryableError(cause)) throw error;
-      // The session may hold part of the blob in an unknown state: start a fresh one.
-      session = undefined;
-    }
-  }
+  return withRetries(
+    { ...pusher.retryPolicy, attempts: BLOB_ATTEMPTS },
+    async (attempt) => {
+      // After a failed try the session may hold part of the blob in an unknown state: start a fresh one.
+      await pusher.upload(blob, file, (attempt === 1 ? session : undefined) ?? (await pusher.startUpload()), bar);
+      return "uploaded" as const;
+    },
+    (error) => (error instanceof PypakrError ? error.cause : error),
+  );
 }

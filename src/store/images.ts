@@ -109,14 +109,16 @@ export async function addImageArchive(
         return { file: store.blobFile(digest), size };
       },
     });
-    const blobs = [image.manifestDigest, image.configDigest, ...image.manifest.layers.map((layer) => layer.digest as Digest)];
+    // Each blob with the size its descriptor gives, which the commit checks again.
+    const sizes = new Map<Digest, number>([[image.manifestDigest, image.manifestSize], [image.configDigest, image.manifest.config.size], ...image.manifest.layers.map((layer) => [layer.digest as Digest, layer.size] as const)]);
     const tag = options.tag ?? (options.keepArchiveTag && image.tag ? normalizeTagOrNull(image.tag) : undefined);
     const added = await store.updateIndex(async (index) => {
       const isNew = !index.images[image.manifestDigest];
       const newBlobs: Digest[] = [];
-      for (const blob of new Set(blobs)) {
+      for (const [blob, size] of sizes) {
         if (!known.has(blob) && (await store.blobSize(blob)) === undefined) newBlobs.push(blob);
-        if (!known.has(blob)) await store.adoptVerifiedBlob(blob, image.blobFile(blob));
+        const written = known.has(blob) ? undefined : image.written(blob);
+        if (written) await store.commitBlob(written, { digest: blob, size });
         else if ((await store.blobSize(blob)) === undefined) return null;
       }
       index.images[image.manifestDigest] ??= { stored: new Date().toISOString() };

@@ -10,6 +10,7 @@
  * As in containerd's content store, a blob is written to tmp, fsynced,
  * verified, then renamed into place, so a killed process never leaves a
  * visible blob that is not what its name says; "already there" is success.
+ * Every blob comes in through ingest.ts (a BlobWriter, then commitBlob).
  * Long work (hashing, unpacking) happens outside the lock; only renames and
  * index updates happen under it.
  */
@@ -20,10 +21,11 @@ import { z } from "zod";
 import type { Config, EntryLimits } from "../config/config.js";
 import { storeDir, tmpDir } from "../config/config.js";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
-import { fsyncFile, lstatOrNull, processAlive, removeDeadSiblings, randomSuffix, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
-import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { lstatOrNull, processAlive, removeDeadSiblings, randomSuffix, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
+import { hexOf, SHA256_DIGEST } from "../util/hash.js";
 import { DEFAULT_MAX_ENTRIES } from "../image/extract.js";
 import { manifestSchema } from "../image/format.js";
+import { commitBlob, type BlobExpectation, type WrittenBlob } from "./ingest.js";
 import { acquireLock, LockTimeoutError } from "./lock.js";
 
 export { processAlive, treeSize };
@@ -206,17 +208,11 @@ export class Store {
   }
 
   /**
-   * Moves an already verified file (whose sha256 is `blob`) into the store.
-   * Call under the lock. The source is consumed either way.
+   * Commits a blob a BlobWriter wrote (ingest.ts) to blobs/ once its size and
+   * digest match `expected`. Call under the lock. The file is consumed either way.
    */
-  async adoptVerifiedBlob(blob: Digest, file: string): Promise<void> {
-    const target = this.blobFile(blob);
-    if (await lstatOrNull(target)) {
-      await fs.rm(file, { force: true });
-      return;
-    }
-    await fsyncFile(file);
-    await fs.rename(file, target);
+  async commitBlob(written: WrittenBlob, expected: BlobExpectation): Promise<void> {
+    await commitBlob(written, expected, this.blobFile(expected.digest));
   }
 
   /**

@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { constants, lstatSync, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { isErrno } from "./errors.js";
+import { Sha256Counter } from "./hash.js";
 
 export async function exists(file: string): Promise<boolean> {
   try {
@@ -22,18 +23,16 @@ export async function exists(file: string): Promise<boolean> {
  */
 export async function writeNewFile(body: AsyncIterable<Buffer>, file: string, mode = 0o644): Promise<{ sha256: string; size: number }> {
   const handle = await fs.open(file, "wx", mode);
-  const hash = createHash("sha256");
-  let size = 0;
+  const hash = new Sha256Counter();
   try {
     for await (const chunk of body) {
       hash.update(chunk);
-      size += chunk.length;
       await handle.write(chunk);
     }
   } finally {
     await handle.close();
   }
-  return { sha256: hash.digest("hex"), size };
+  return { sha256: hash.hex(), size: hash.size };
 }
 
 /** lstat, or null when nothing is there. */

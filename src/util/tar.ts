@@ -1,9 +1,10 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import tar, { type Header } from "tar-stream";
+import { Sha256Counter } from "./hash.js";
+import { readLimited } from "./read-limited.js";
 
 export type TarHeader = Header;
 
@@ -91,7 +92,7 @@ export async function* readTar(input: Readable, options: { gzip: boolean; onInpu
   const extract = tar.extract();
   const limit = options.maxBytes;
   // The raw input is hashed as it streams by, so a caller can verify it without reading it twice.
-  const hash = options.onInputHash ? createHash("sha256") : null;
+  const hash = options.onInputHash ? new Sha256Counter() : null;
   if (hash) input.on("data", (chunk: Buffer) => hash.update(chunk));
   const source = options.gzip ? input.pipe(createGunzip()) : input;
   const fail = (error: Error) => extract.destroy(error);
@@ -114,7 +115,7 @@ export async function* readTar(input: Readable, options: { gzip: boolean; onInpu
       yield { header: entry.header, body: entry as AsyncIterable<Buffer> };
       entry.resume();
     }
-    if (hash) options.onInputHash?.(hash.digest("hex"));
+    if (hash) options.onInputHash?.(hash.hex());
   } finally {
     input.destroy();
     if (source !== input) source.destroy();
@@ -129,13 +130,7 @@ export async function* readTarFile(file: string, onInputHash?: (sha256Hex: strin
   yield* readTar(createReadStream(file), { gzip, ...(maxBytes !== undefined ? { maxBytes } : {}), ...(onInputHash ? { onInputHash } : {}) });
 }
 
+/** An entry's whole body, refused past `limit` bytes (see readLimited). */
 export async function readBody(body: AsyncIterable<Buffer>, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const bytes of body) {
-    size += bytes.length;
-    if (size > limit) throw new Error(`${what} is larger than ${limit} bytes`);
-    chunks.push(bytes);
-  }
-  return Buffer.concat(chunks);
+  return readLimited(body, limit, () => new Error(`${what} is larger than ${limit} bytes`));
 }
