@@ -20,6 +20,7 @@ import { describeInterpreter, majorMinor, pythonIdentity } from "../python/inter
 import { PypakrError } from "../util/errors.js";
 import { cleanupOnInterrupt, lstatOrNull, removeDeadTemp, removeTree, tempName } from "../util/fs.js";
 import { progress } from "../util/log.js";
+import { ancestors } from "../util/path-map.js";
 import { forEachLimited } from "../util/pool.js";
 import { diffWorkEnv, type Change } from "./diff.js";
 import { install } from "./install.js";
@@ -166,7 +167,7 @@ function withoutLeftOut(changes: Change[], base: Base, rules: SourceRules): Chan
   if (leftOut.length === 0) return changes;
   progress(`left out of the image what setup made (${IGNORE_FILE}): ${describeLeftOut(leftOut)}`);
   const out = new Set(leftOut);
-  return changes.filter((change) => !isApp(change) || !change.path.split("/").some((_, index, parts) => out.has(parts.slice(0, index + 1).join("/"))));
+  return changes.filter((change) => !isApp(change) || ![...ancestors(change.path), change.path].some((place) => out.has(place)));
 }
 
 /**
