@@ -9,8 +9,9 @@ import { MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
 import { digestPrefix, isDigest, isImageName, looksLikeDigest } from "../image/names.js";
 import { openImage, readImageArchive, type Image } from "../image/reader.js";
 import { PypakrError, usageError } from "../util/errors.js";
-import { lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
+import { lstatOrNull, removeTree } from "../util/fs.js";
 import type { Digest } from "../util/hash.js";
+import { randomSuffix } from "../util/temp-names.js";
 import type { Store, StoreIndex } from "./store.js";
 
 /** `name` means `name:latest`, as in Docker; a colon before the last "/" is a registry's port, not a tag. */
