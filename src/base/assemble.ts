@@ -273,6 +273,18 @@ class FilePlacer {
 }
 
 /**
+ * A relocated file's content in a venv at `prefix`: the path it was stored
+ * with replaced, and in the base's text files the activate prompt (unless
+ * `prompt` is undefined). create-container writes this and verify expects
+ * it, so the two cannot drift apart. Throws RelocationError when a binary
+ * file cannot take the path.
+ */
+export function relocatedContent(entry: { source: string; fromBase: boolean }, relocate: { kind: RelocationKind; from: string }, prefix: string, prompt: string | undefined): Buffer {
+  const content = relocateContent(readFileSync(entry.source), relocate.kind, relocate.from, prefix);
+  return entry.fromBase && prompt !== undefined && relocate.kind === "text" ? relocateText(content, PROMPT_PLACEHOLDER, prompt) : content;
+}
+
+/**
  * Writes `plan` into `tree` (an existing, empty directory) for a venv that
  * will live at `prefix`. `prompt` replaces the base's activate prompt (none
  * for a build's work env, which must compare equal to its base). Every write
@@ -291,12 +303,11 @@ export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: C
     } else if (entry.relocate) {
       let content: Buffer;
       try {
-        content = relocateContent(readFileSync(entry.source), entry.relocate.kind, entry.relocate.from, prefix);
+        content = relocatedContent(entry, entry.relocate, prefix, options.prompt);
       } catch (error) {
         if (!(error instanceof RelocationError)) throw error;
         throw new PypakrError(`cannot relocate ${file} to ${prefix}: ${error.message}`, { hint: `Choose a container path of at most ${Buffer.byteLength(entry.relocate.from)} bytes.` });
       }
-      if (entry.fromBase && options.prompt !== undefined && entry.relocate.kind === "text") content = relocateText(content, PROMPT_PLACEHOLDER, options.prompt);
       tree.writeFile(file, content, entry.mode);
     } else {
       if (entry.expect) {

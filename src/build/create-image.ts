@@ -18,8 +18,10 @@ import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
 import { PLACEHOLDER, PREFIX_LENGTH, unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
 import { PypakrError } from "../util/errors.js";
-import { cleanupOnInterrupt, lstatOrNull, removeDeadTemp, removeTree, tempName } from "../util/fs.js";
+import { cleanupOnInterrupt, lstatOrNull, removeDeadTemp, removeTree } from "../util/fs.js";
 import { progress } from "../util/log.js";
+import { ancestors } from "../util/path-map.js";
+import { tempName } from "../util/temp-names.js";
 import { forEachLimited } from "../util/pool.js";
 import { diffWorkEnv, type Change } from "./diff.js";
 import { install } from "./install.js";
@@ -166,7 +168,7 @@ function withoutLeftOut(changes: Change[], base: Base, rules: SourceRules): Chan
   if (leftOut.length === 0) return changes;
   progress(`left out of the image what setup made (${IGNORE_FILE}): ${describeLeftOut(leftOut)}`);
   const out = new Set(leftOut);
-  return changes.filter((change) => !isApp(change) || !change.path.split("/").some((_, index, parts) => out.has(parts.slice(0, index + 1).join("/"))));
+  return changes.filter((change) => !isApp(change) || ![...ancestors(change.path), change.path].some((place) => out.has(place)));
 }
 
 /**

@@ -10,6 +10,7 @@ import type { LayerEntry } from "../image/layer-writer.js";
 import { interpreterNames } from "../base/manifest.js";
 import { PLACEHOLDER } from "../image/relocation.js";
 import { INSTALL_MARKER, normalizeRecord, RECORD_PATH, recordPaths, resolveRecordPath } from "../python/record.js";
+import { ancestors } from "../util/path-map.js";
 import type { Change, WorkEnvDiff } from "./diff.js";
 
 export interface DistributionInfo {
@@ -66,11 +67,6 @@ function toLayerEntry(workEnv: string, change: Change, records: ReadonlyMap<stri
     // The same form the manifest hashed (placeholderForm), so the same script compares and packs the same however pip ran.
     ...(change.relocate ? { rewrite: { from: workEnv, to: PLACEHOLDER, interpreters } } : {}),
   };
-}
-
-function ancestors(file: string): string[] {
-  const parts = file.split("/");
-  return parts.slice(1).map((_, index) => parts.slice(0, index + 1).join("/"));
 }
 
 /**

@@ -4,14 +4,12 @@
  * hashes (the base's manifest, the layer listings made when unpacking), not
  * from the store's copies, which a hard-linked container shares.
  */
-import { readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { planVenv, type PlannedEntry } from "../base/assemble.js";
-import { loadBase, PROMPT_PLACEHOLDER } from "../base/base.js";
+import { planVenv, relocatedContent, type PlannedEntry } from "../base/assemble.js";
+import { loadBase } from "../base/base.js";
 import { METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
-import { relocateContent, relocateText } from "../image/relocation.js";
 import { loadImage } from "../store/images.js";
 import { unpackLayer } from "../store/layers.js";
 import { Store } from "../store/store.js";
@@ -36,11 +34,7 @@ export interface ContainerCheck {
 }
 
 async function expectedHash(entry: Extract<PlannedEntry, { type: "file" }>, prefix: string, prompt: string): Promise<string> {
-  if (entry.relocate) {
-    let content = relocateContent(readFileSync(entry.source), entry.relocate.kind, entry.relocate.from, prefix);
-    if (entry.fromBase && entry.relocate.kind === "text") content = relocateText(content, PROMPT_PLACEHOLDER, prompt);
-    return sha256Hex(content);
-  }
+  if (entry.relocate) return sha256Hex(relocatedContent(entry, entry.relocate, prefix, prompt));
   return entry.sha256 ?? (await sha256File(entry.source)).hex;
 }
 

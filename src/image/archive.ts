@@ -2,11 +2,11 @@
  * The oci-archive form of an image: one tar holding `oci-layout`,
  * `index.json` and `blobs/sha256/*`, as skopeo and oras read it.
  */
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
-import tar from "tar-stream";
 import { pipeline } from "node:stream/promises";
 import { fsyncFile, withTempPath } from "../util/fs.js";
+import { writeTar } from "../util/tar.js";
 import { hexOf, sha256Digest, type Digest } from "../util/hash.js";
 import type { ImageConfig, ImageManifest } from "./format.js";
 import { ANNOTATION_PYPAKR_FORMAT, ANNOTATION_REF_NAME, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VERSION, PYPAKR_FORMAT_VERSION } from "./media-types.js";
@@ -69,33 +69,25 @@ export async function writeBlobsArchive(target: string, manifestDigest: string, 
   return withTempPath(target, "tmp", async (temp) => {
     // Megabyte pieces: copying the layers in the streams' default 64 KiB
     // (and the packer's 16 KiB) took twice the time, in reads, writes and callbacks.
-    const pack = tar.pack({ highWaterMark: COPY_BYTES });
-    const done = pipeline(pack, createWriteStream(temp, { flags: "wx" }));
-    const header = (name: string, type: "file" | "directory", size = 0) => ({ name, type, size, mode: type === "directory" ? 0o755 : 0o644, mtime: ARCHIVE_MTIME, uid: 0, gid: 0, uname: "", gname: "" });
-    const add = (name: string, bytes: Buffer) => new Promise<void>((resolve, reject) => pack.entry(header(name, "file", bytes.length), bytes, (e) => (e ? reject(e) : resolve())));
-    try {
-      await add("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION })));
-      await add("index.json", Buffer.from(JSON.stringify(index)));
-      pack.entry(header("blobs/", "directory"));
-      pack.entry(header("blobs/sha256/", "directory"));
-      for (const digest of [...byDigest.keys()].sort()) {
-        const blob = byDigest.get(digest);
-        const name = `blobs/sha256/${hexOf(digest)}`;
-        if (!blob) continue;
-        if ("bytes" in blob) {
-          await add(name, blob.bytes);
-          continue;
+    await writeTar(
+      { mtime: ARCHIVE_MTIME, chunkBytes: COPY_BYTES },
+      (packed) => pipeline(packed, createWriteStream(temp, { flags: "wx" })),
+      async (writer) => {
+        const file = (name: string, size: number) => ({ name, type: "file" as const, mode: 0o644, size });
+        const add = (name: string, bytes: Buffer) => writer.add(file(name, bytes.length), bytes);
+        await add("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION })));
+        await add("index.json", Buffer.from(JSON.stringify(index)));
+        await writer.add({ name: "blobs/", type: "directory", mode: 0o755 });
+        await writer.add({ name: "blobs/sha256/", type: "directory", mode: 0o755 });
+        for (const digest of [...byDigest.keys()].sort()) {
+          const blob = byDigest.get(digest);
+          const name = `blobs/sha256/${hexOf(digest)}`;
+          if (!blob) continue;
+          if ("bytes" in blob) await add(name, blob.bytes);
+          else await writer.addFile(file(name, blob.size), blob.file);
         }
-        await new Promise<void>((resolve, reject) => {
-          const sink = pack.entry(header(name, "file", blob.size), (e) => (e ? reject(e) : resolve()));
-          pipeline(createReadStream(blob.file, { highWaterMark: COPY_BYTES }), sink as unknown as NodeJS.WritableStream).catch(reject);
-        });
-      }
-      pack.finalize();
-    } catch (error) {
-      pack.destroy(error as Error);
-    }
-    await done;
+      },
+    );
     await fsyncFile(temp);
     const { size } = await fs.stat(temp);
     await fs.rename(temp, target);

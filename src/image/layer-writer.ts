@@ -4,15 +4,13 @@
  * without name or timestamp). That is what lets a wheel's layer dedupe across
  * images, stores and registries.
  */
-import { createReadStream, createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import tar, { type Header } from "tar-stream";
-
-type EntryHeader = Partial<Header> & { name: string };
 import { Sha256Tap, type Digest } from "../util/hash.js";
+import { writeTar, type TarWriter } from "../util/tar.js";
 import { canonicalShebang, replaceAll } from "./relocation.js";
 
 export type LayerEntry =
@@ -114,47 +112,40 @@ function readExpected(file: string, size: number): Buffer {
   return content;
 }
 
-async function addEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
-  const common = { name: entryName(entry), mtime: LAYER_MTIME, uid: 0, gid: 0, uname: "", gname: "" };
-  const add = (header: EntryHeader, body?: Buffer) =>
-    new Promise<void>((resolve, reject) => pack.entry(header, body ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve())));
+async function addEntry(writer: TarWriter, entry: LayerEntry): Promise<void> {
+  const name = entryName(entry);
   switch (entry.type) {
     case "dir":
-      return add({ ...common, type: "directory", mode: 0o755 });
+      return writer.add({ name, type: "directory", mode: 0o755 });
     case "symlink":
-      return add({ ...common, type: "symlink", mode: 0o777, linkname: entry.link });
+      return writer.add({ name, type: "symlink", mode: 0o777, linkname: entry.link });
     case "whiteout":
-      return add({ ...common, type: "file", mode: 0o644, size: 0 });
+      return writer.add({ name, type: "file", mode: 0o644, size: 0 });
     case "file": {
       const mode = entry.executable ? 0o755 : 0o644;
-      if ("content" in entry) return add({ ...common, type: "file", mode, size: entry.content.length }, entry.content);
+      if ("content" in entry) return writer.add({ name, type: "file", mode, size: entry.content.length }, entry.content);
       if (entry.rewrite) {
         const { from, to, interpreters } = entry.rewrite;
         const replaced = replaceAll(readFileSync(entry.source), from, to);
         const content = interpreters ? canonicalShebang(replaced, to, interpreters) : replaced;
-        return add({ ...common, type: "file", mode, size: content.length }, content);
+        return writer.add({ name, type: "file", mode, size: content.length }, content);
       }
-      if (entry.size <= WHOLE_FILE_BYTES) return add({ ...common, type: "file", mode, size: entry.size }, readExpected(entry.source, entry.size));
-      await new Promise<void>((resolve, reject) => {
-        const sink = pack.entry({ ...common, type: "file", mode, size: entry.size }, (error) => (error ? reject(error) : resolve()));
-        pipeline(createReadStream(entry.source, { highWaterMark: BATCH_BYTES }), sink as unknown as NodeJS.WritableStream).catch(reject);
-      });
+      if (entry.size <= WHOLE_FILE_BYTES) return writer.add({ name, type: "file", mode, size: entry.size }, readExpected(entry.source, entry.size));
+      return writer.addFile({ name, type: "file", mode, size: entry.size }, entry.source);
     }
   }
 }
 
 export async function writeLayer(entries: LayerEntry[], file: string): Promise<WrittenLayer> {
-  const pack = tar.pack({ highWaterMark: BATCH_BYTES });
   // Room for two batches before gzip, so the next one is packed while gzip compresses this one.
   const uncompressed = new BatchingSha256Tap({ readableHighWaterMark: 2 * BATCH_BYTES });
   const compressed = new Sha256Tap();
-  const done = pipeline(pack, uncompressed, createGzip({ level: 6, chunkSize: BATCH_BYTES }), compressed, createWriteStream(file, { flags: "wx" }));
-  try {
-    for (const entry of [...entries].sort(byName)) await addEntry(pack, entry);
-    pack.finalize();
-  } catch (error) {
-    pack.destroy(error as Error);
-  }
-  await done;
+  await writeTar(
+    { mtime: LAYER_MTIME, chunkBytes: BATCH_BYTES },
+    (packed) => pipeline(packed, uncompressed, createGzip({ level: 6, chunkSize: BATCH_BYTES }), compressed, createWriteStream(file, { flags: "wx" })),
+    async (writer) => {
+      for (const entry of [...entries].sort(byName)) await addEntry(writer, entry);
+    },
+  );
   return { file, digest: compressed.counter.digest(), size: compressed.counter.size, diffId: uncompressed.counter.digest() };
 }

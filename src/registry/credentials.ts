@@ -6,13 +6,13 @@
  * spoken to with `get`/`store`/`erase` and JSON on stdin/stdout). The file is
  * written whole, atomically, mode 0600, keeping every key pypakr does not use.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { shellWord } from "../util/printable.js";
 import { writeFileAtomic } from "../util/fs.js";
+import { capture, type CommandResult } from "../util/process.js";
 import { registerSecret, scrub } from "./secrets.js";
 
 export interface Credentials {
@@ -70,28 +70,14 @@ function helperFor(config: DockerConfig, registry: string): string | undefined {
 export async function runCredentialHelper(helper: string, action: "get" | "store" | "erase", input: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   if (!/^[A-Za-z0-9._-]+$/.test(helper)) throw new PypakrError(`the credential helper name "${helper}" in ${dockerConfigFile(env)} is not valid`, { hint: "Fix credsStore / credHelpers in that file." });
   const program = `docker-credential-${helper}`;
-  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(program, [action], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(
-        isErrno(error, "ENOENT")
-          ? new PypakrError(`the credential helper ${program} named in ${dockerConfigFile(env)} is not on PATH`, { hint: `Install ${program}, or remove it from credsStore / credHelpers in that file.` })
-          : new PypakrError(`cannot run the credential helper ${program}: ${describe(error)}`, { hint: "Check the helper's installation." }),
-      );
-    });
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  let result: CommandResult;
+  try {
+    result = await capture(program, [action], { env, input, timeoutMs: 60_000 });
+  } catch (error) {
+    throw isErrno(error, "ENOENT")
+      ? new PypakrError(`the credential helper ${program} named in ${dockerConfigFile(env)} is not on PATH`, { hint: `Install ${program}, or remove it from credsStore / credHelpers in that file.` })
+      : new PypakrError(`cannot run the credential helper ${program}: ${describe(error)}`, { hint: "Check the helper's installation." });
+  }
   if (result.code === 0) return result.stdout;
   // Docker's helpers answer a missing entry with this text on stdout and exit 1.
   const said = `${result.stdout}\n${result.stderr}`;

@@ -14,6 +14,7 @@ import { Readable } from "node:stream";
 import type { Config } from "../config/config.js";
 import type { Descriptor } from "../image/format.js";
 import { MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
+import { isRepositoryName } from "../image/names.js";
 import { acquireImage, loadImage } from "../store/images.js";
 import { blobSources, recordBlobSources } from "../store/registry-sources.js";
 import { Store } from "../store/store.js";
@@ -24,7 +25,7 @@ import { pullScope, pushScope } from "./auth.js";
 import { RegistryClient, type ClientOptions } from "./client.js";
 import { withRetries, type RetryPolicy } from "./http.js";
 import { transferProgress, type BlobBar } from "./progress.js";
-import { formatReference, isRepositoryName, parseReference, type Reference } from "./reference.js";
+import { formatReference, parseReference, type Reference } from "./reference.js";
 import { withoutSecrets } from "./secrets.js";
 
 export interface TransferOptions extends ClientOptions {

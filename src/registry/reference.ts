@@ -5,7 +5,8 @@
  * a ":" or is "localhost", Docker's own rule.
  */
 import { usageError } from "../util/errors.js";
-import { SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { isDigest, isRepositoryName, isRegistryHost, isTag } from "../image/names.js";
+import type { Digest } from "../util/hash.js";
 
 export interface Reference {
   /** host[:port] as written, lowercased: the key for credentials and blob sources. */
@@ -14,10 +15,6 @@ export interface Reference {
   tag?: string;
   digest?: Digest;
 }
-
-const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[a-f0-9:]+\])(?::([0-9]{1,5}))?$/;
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 /** Docker's test for "the first component names a registry". */
 export function looksLikeRegistryReference(text: string): boolean {
@@ -29,8 +26,7 @@ export function looksLikeRegistryReference(text: string): boolean {
 
 export function registryHost(text: string): string {
   const host = text.replace(/^https?:\/\//, "").replace(/\/+$/, "").toLowerCase();
-  const match = HOST.exec(host);
-  if (!match || (match[1] !== undefined && Number(match[1]) > 65535) || !isUrlHost(host)) {
+  if (!isRegistryHost(host) || !isUrlHost(host)) {
     throw usageError(`"${text}" is not a registry address`, "Give HOST or HOST:PORT, e.g. registry.example.com or 127.0.0.1:5000");
   }
   return host;
@@ -57,7 +53,7 @@ export function parseReference(text: string): Reference {
   const at = rest.indexOf("@");
   if (at >= 0) {
     const value = rest.slice(at + 1);
-    if (!SHA256_DIGEST.test(value)) throw usageError(`"${text}" has a malformed digest`, hint);
+    if (!isDigest(value)) throw usageError(`"${text}" has a malformed digest`, hint);
     digest = value as Digest;
     rest = rest.slice(0, at);
   }
@@ -66,18 +62,13 @@ export function parseReference(text: string): Reference {
   if (colon >= 0) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw usageError(`"${text}" has a malformed tag "${tag}"`, hint);
+    if (!isTag(tag)) throw usageError(`"${text}" has a malformed tag "${tag}"`, hint);
   }
   if (!isRepositoryName(rest)) {
     throw usageError(`"${text}" has a malformed repository name "${rest}" (lowercase letters, digits and . _ - separators)`, hint);
   }
   if (!digest && !tag) tag = "latest";
   return { registry, repository: rest, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
-}
-
-/** A repository name by the distribution spec's grammar: lowercase components joined by "/". */
-export function isRepositoryName(name: string): boolean {
-  return name.length > 0 && name.length <= 255 && name.split("/").every((part) => COMPONENT.test(part));
 }
 
 /** HOST/REPO:TAG, HOST/REPO@DIGEST (or both), as a user would write it back. */

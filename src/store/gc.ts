@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { containerRecordFile } from "../base/manifest.js";
 import { manifestSchema } from "../image/format.js";
 import { removeDeadSiblings, removeDeadTemp, removeTree } from "../util/fs.js";
+import { anySiblingOwner, storeTempOwner } from "../util/temp-names.js";
 import { isErrno } from "../util/errors.js";
 import { hexOf, type Digest } from "../util/hash.js";
 import { isLockHeld } from "./lock.js";
@@ -71,14 +72,11 @@ async function removeIdlePartials(store: Store): Promise<number> {
   // A pull lets go of a blob's lock once it is downloaded, before the store takes
   // it in: while any pull runs, unlocked downloads may be its finished ones.
   const pulling = (await fs.readdir(store.tmpDir).catch(() => [] as string[])).some((name) => {
-    const pid = /^(\d+)-pull-/.exec(name)?.[1];
-    return pid !== undefined && processAlive(Number(pid));
+    const owner = storeTempOwner(name);
+    return owner?.purpose === "pull" && processAlive(owner.pid);
   });
   // Half-taken or half-released locks of dead pulls (`.HEX.lock.PURPOSE-PID-RANDOM`).
-  freed += await removeDeadTemp(store.partialDir, (name) => {
-    const pid = /^\..+\.[a-z]+-(\d+)-[0-9a-f]{12}$/.exec(name)?.[1];
-    return pid ? Number(pid) : null;
-  });
+  freed += await removeDeadTemp(store.partialDir, anySiblingOwner);
   for (const name of await fs.readdir(store.partialDir).catch(() => [])) {
     if (name.startsWith(".")) continue;
     const file = path.join(store.partialDir, name);

@@ -6,27 +6,17 @@
 import * as fs from "node:fs/promises";
 import type { Descriptor } from "../image/format.js";
 import { MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
+import { digestPrefix, isDigest, isImageName, looksLikeDigest } from "../image/names.js";
 import { openImage, readImageArchive, type Image } from "../image/reader.js";
 import { PypakrError, usageError } from "../util/errors.js";
-import { lstatOrNull, randomSuffix, removeTree } from "../util/fs.js";
-import { SHA256_DIGEST, type Digest } from "../util/hash.js";
+import { lstatOrNull, removeTree } from "../util/fs.js";
+import type { Digest } from "../util/hash.js";
+import { randomSuffix } from "../util/temp-names.js";
 import type { Store, StoreIndex } from "./store.js";
-
-/**
- * Docker's name grammar: an optional registry host (lowercase, with an
- * optional :port, or a bracketed IPv6 address) and "/", then lowercase path
- * components with separators, then an optional :tag. The port's colon sits
- * before the first "/", the tag's after the last one, so they never mix up:
- * `127.0.0.1:5000/app` has no tag, `127.0.0.1:5000/app:1` has tag 1.
- */
-const HOST = String.raw`(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[a-f0-9:]+\])(?::[0-9]{1,5})?`;
-const COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
-const TAG = String.raw`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`;
-const NAME = new RegExp(`^(?:${HOST}/)?${COMPONENT}(?:/${COMPONENT})*(?::${TAG})?$`);
 
 /** `name` means `name:latest`, as in Docker; a colon before the last "/" is a registry's port, not a tag. */
 export function normalizeTag(tag: string): string {
-  if (!NAME.test(tag)) throw usageError(`"${tag}" is not a valid image name`, "Use lowercase [HOST[:PORT]/]NAME[:TAG], e.g. myapp:1.0 or 127.0.0.1:5000/myapp:1.0");
+  if (!isImageName(tag)) throw usageError(`"${tag}" is not a valid image name`, "Use lowercase [HOST[:PORT]/]NAME[:TAG], e.g. myapp:1.0 or 127.0.0.1:5000/myapp:1.0");
   return tag.slice(tag.lastIndexOf("/") + 1).includes(":") ? tag : `${tag}:latest`;
 }
 
@@ -46,17 +36,17 @@ export function tagsOf(index: { tags: Record<string, string> }, image: string): 
 export async function resolveRef(store: Store, ref: string, options: { fileToo?: boolean } = {}): Promise<Digest> {
   const index = await store.readIndex();
   const listHint = "pypakr images lists the stored images, by tag and digest.";
-  if (SHA256_DIGEST.test(ref)) {
+  if (isDigest(ref)) {
     if (index.images[ref]) return ref as Digest;
     throw new PypakrError(`no image ${ref} in the store`, { hint: options.fileToo ? "pypakr images lists what is there; pypakr load -i IMAGE.tar adds one." : listHint });
   }
-  const prefix = /^(?:sha256:)?([a-f0-9]{4,63})$/.exec(ref)?.[1];
+  const prefix = digestPrefix(ref);
   if (prefix) {
     const matches = Object.keys(index.images).filter((digest) => digest.startsWith(`sha256:${prefix}`));
     if (matches.length === 1) return matches[0] as Digest;
     if (matches.length > 1) throw new PypakrError(`"${ref}" matches ${matches.length} images`, { hint: "Give more digits of the digest." });
   }
-  const tag = NAME.test(ref) ? normalizeTag(ref) : null;
+  const tag = isImageName(ref) ? normalizeTag(ref) : null;
   const digest = tag ? index.tags[tag] : undefined;
   if (digest) return digest as Digest;
   if (!options.fileToo) throw new PypakrError(`no image "${ref}" in the store`, { hint: listHint });
@@ -70,7 +60,7 @@ export async function resolveRef(store: Store, ref: string, options: { fileToo?:
  */
 export async function imageArgument(arg: string): Promise<"file" | "ref"> {
   if ((await lstatOrNull(arg))?.isFile()) return "file";
-  if (NAME.test(arg) || /^(?:sha256:)?[a-f0-9]{4,64}$/.test(arg)) return "ref";
+  if (isImageName(arg) || looksLikeDigest(arg)) return "ref";
   throw new PypakrError(`image file ${arg} does not exist`, { hint: "Check the path, or name a stored image by tag or digest (pypakr images lists them)." });
 }
 

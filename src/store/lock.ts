@@ -15,7 +15,8 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isErrno } from "../util/errors.js";
-import { processAlive, randomSuffix, removeDeadSiblings, removeTree, siblingTempPath } from "../util/fs.js";
+import { processAlive, removeDeadSiblings, removeTree } from "../util/fs.js";
+import { randomSuffix, siblingTempPath } from "../util/temp-names.js";
 
 interface Owner {
   pid: number;

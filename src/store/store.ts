@@ -21,7 +21,8 @@ import { z } from "zod";
 import type { Config, EntryLimits } from "../config/config.js";
 import { storeDir, tmpDir } from "../config/config.js";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
-import { lstatOrNull, processAlive, removeDeadSiblings, randomSuffix, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
+import { lstatOrNull, processAlive, removeDeadSiblings, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
+import { anyTempOwner, storeTempName, storeTempOwner } from "../util/temp-names.js";
 import { hexOf, SHA256_DIGEST } from "../util/hash.js";
 import { DEFAULT_MAX_ENTRIES } from "../image/extract.js";
 import { manifestSchema } from "../image/format.js";
@@ -126,7 +127,7 @@ export class Store {
 
   /** A fresh path under tmp/ that gc knows belongs to this process while it lives. */
   tempPath(purpose: string): string {
-    return path.join(this.tmpDir, `${process.pid}-${purpose}-${randomSuffix()}`);
+    return path.join(this.tmpDir, storeTempName(purpose));
   }
 
   /**
@@ -220,10 +221,7 @@ export class Store {
    * no longer run: what a crash left behind.
    */
   async removeStaleTemp(): Promise<number> {
-    return removeDeadTemp(this.tmpDir, (name) => {
-      const pid = Number(/^(\d+)-/.exec(name)?.[1] ?? NaN);
-      return pid > 0 ? pid : null;
-    });
+    return removeDeadTemp(this.tmpDir, (name) => storeTempOwner(name)?.pid ?? null);
   }
 
   /**
@@ -234,10 +232,7 @@ export class Store {
   async removeAllStaleTemp(): Promise<number> {
     let freed = await this.removeStaleTemp();
     for (const file of [this.indexFile, this.lockFile, path.join(this.dir, "registry-sources.json")]) freed += await removeDeadSiblings(file);
-    freed += await removeDeadTemp(this.pypakrTmpDir, (name) => {
-      const pid = Number(/-(\d+)-[0-9a-f]{12}_*$/.exec(name)?.[1] ?? NaN);
-      return Number.isInteger(pid) && pid > 0 ? pid : null;
-    });
+    freed += await removeDeadTemp(this.pypakrTmpDir, anyTempOwner);
     // Where a build works when pypakr's tmp dir has too long a path.
     freed += await removeDeadTemp(os.tmpdir(), "pypakr-build-");
     return freed;

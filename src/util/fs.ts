@@ -1,9 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { constants, lstatSync, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { isErrno } from "./errors.js";
 import { Sha256Counter } from "./hash.js";
+import { siblingOwner, siblingTempPath, tempOwner } from "./temp-names.js";
 
 export async function exists(file: string): Promise<boolean> {
   try {
@@ -56,10 +56,6 @@ export function lstatOrNullSync(file: string): Stats | null {
   }
 }
 
-export function randomSuffix(): string {
-  return randomBytes(6).toString("hex");
-}
-
 /** Whether a process with this pid runs (on this machine, in this pid namespace). */
 export function processAlive(pid: number): boolean {
   try {
@@ -68,22 +64,6 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     return isErrno(error, "EPERM");
   }
-}
-
-/**
- * The name of a temporary file or directory: `stem` (ending in "-" or ".")
- * plus the owning process's pid and a random part, so that whoever comes next
- * can tell what a killed process left behind (see removeDeadTemp).
- */
-export function tempName(stem: string): string {
-  return `${stem}${process.pid}-${randomSuffix()}`;
-}
-
-/** The pid a tempName() names, or null when `name` is not one with `stem`. */
-export function tempOwner(name: string, stem: string): number | null {
-  if (!name.startsWith(stem)) return null;
-  const match = /^(\d+)-[0-9a-f]{12}_*$/.exec(name.slice(stem.length));
-  return match ? Number(match[1]) : null;
 }
 
 /**
@@ -117,26 +97,6 @@ export async function treeSize(file: string): Promise<number> {
   let total = 0;
   for (const name of await fs.readdir(file).catch(() => [] as string[])) total += await treeSize(path.join(file, name));
   return total;
-}
-
-/**
- * A path beside `target` (same directory, so same filesystem) that a rename can
- * move onto `target` atomically. Hidden, so a half-made result never looks like
- * the real thing; named `.NAME.PURPOSE-PID-RANDOM`, so the next pypakr that
- * writes `target` removes it if this process dies first (removeDeadSiblings).
- */
-export function siblingTempPath(target: string, purpose: string): string {
-  return path.join(path.dirname(target), tempName(`.${path.basename(target)}.${purpose}-`));
-}
-
-/** What siblingTempPath(target, ...) named for a dead process: a name -> [purpose, pid], or null. */
-export function siblingOwner(target: string): (name: string) => { purpose: string; pid: number } | null {
-  const prefix = `.${path.basename(target)}.`;
-  return (name) => {
-    if (!name.startsWith(prefix)) return null;
-    const match = /^([a-z]+)-(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length));
-    return match ? { purpose: match[1] as string, pid: Number(match[2]) } : null;
-  };
 }
 
 /** Removes the temporary siblings of `target` that dead processes left (see siblingTempPath). */

@@ -6,6 +6,12 @@
  * for each of those made a small crafted layer of 20,000 directories and
  * then 20,000 files of the same names cost minutes (quadratic work).
  */
+/** Each proper parent of a relative path ("a/b/c": "a", "a/b"), outermost first. */
+export function ancestors(path: string): string[] {
+  const parts = path.split("/");
+  return parts.slice(1).map((_, index) => parts.slice(0, index + 1).join("/"));
+}
+
 interface Node<V> {
   value: V | undefined;
   has: boolean;

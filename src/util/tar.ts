@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar, { type Header } from "tar-stream";
 import { Sha256Counter } from "./hash.js";
@@ -133,4 +134,56 @@ export async function* readTarFile(file: string, onInputHash?: (sha256Hex: strin
 /** An entry's whole body, refused past `limit` bytes (see readLimited). */
 export async function readBody(body: AsyncIterable<Buffer>, limit: number, what: string): Promise<Buffer> {
   return readLimited(body, limit, () => new Error(`${what} is larger than ${limit} bytes`));
+}
+
+/** A header pypakr writes: owner, group and time are the writer's, the same for every entry. */
+export type WrittenHeader = { name: string; type: "file" | "directory" | "symlink"; mode: number; size?: number; linkname?: string };
+
+/**
+ * Entries into a deterministic tar: every one owned by 0:0, with no user or
+ * group names and one fixed mtime, so the same entries make the same bytes.
+ * Layers and image archives are both written through it (see writeTar).
+ */
+export class TarWriter {
+  constructor(
+    private readonly pack: tar.Pack,
+    private readonly mtime: Date,
+    private readonly chunkBytes: number,
+  ) {}
+
+  private header(header: WrittenHeader): Partial<Header> & { name: string } {
+    return { ...header, mtime: this.mtime, uid: 0, gid: 0, uname: "", gname: "" };
+  }
+
+  /** An entry with `body` (none for a directory, a link or an empty file), resolved once it is packed. */
+  add(header: WrittenHeader, body?: Buffer): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.pack.entry(this.header(header), body ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve())));
+  }
+
+  /** A file entry whose body is streamed from `file`, which must hold `header.size` bytes (a mismatch fails the entry). */
+  addFile(header: WrittenHeader, file: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const sink = this.pack.entry(this.header(header), (error) => (error ? reject(error) : resolve()));
+      pipeline(createReadStream(file, { highWaterMark: this.chunkBytes }), sink as unknown as NodeJS.WritableStream).catch(reject);
+    });
+  }
+}
+
+/**
+ * Writes a tar: `fill` adds the entries while `sink` carries the stream on
+ * (compressing, hashing, writing a file). A failing `fill` fails the sink, so
+ * no half-written tar is taken for a whole one. `chunkBytes`: the pieces the
+ * tar is packed and read in (megabytes cost far fewer calls than the streams'
+ * default 16-64 KiB).
+ */
+export async function writeTar(options: { mtime: Date; chunkBytes: number }, sink: (packed: tar.Pack) => Promise<void>, fill: (writer: TarWriter) => Promise<void>): Promise<void> {
+  const pack = tar.pack({ highWaterMark: options.chunkBytes });
+  const done = sink(pack);
+  try {
+    await fill(new TarWriter(pack, options.mtime, options.chunkBytes));
+    pack.finalize();
+  } catch (error) {
+    pack.destroy(error as Error);
+  }
+  await done;
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { PathMap } from "../../src/util/path-map.js";
+import { ancestors, PathMap } from "../../src/util/path-map.js";
 import { bounded } from "../support/fuzz.js";
 
 function mapOf(paths: string[]): PathMap<string> {
@@ -148,5 +148,12 @@ describe("PathMap", () => {
       }),
       bounded(2000, 1500),
     );
+  });
+});
+
+describe("ancestors", () => {
+  test("lists each proper parent, outermost first", () => {
+    assert.deepEqual(ancestors("a/b/c"), ["a", "a/b"]);
+    assert.deepEqual(ancestors("a"), []);
   });
 });

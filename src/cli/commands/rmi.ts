@@ -13,12 +13,13 @@ export const rmi: CommandSpec = {
     const { Store } = await import("../../store/store.js");
     const { resolveRef, normalizeTag } = await import("../../store/images.js");
     const { removeImages } = await import("../../store/gc.js");
+    const { looksLikeDigest } = await import("../../image/names.js");
     const { formatBytes } = await import("../../util/log.js");
     const store = await Store.open(config);
     const index = await store.readIndex();
     const targets = [];
     for (const ref of args) {
-      const tag = /^[a-f0-9]{4,64}$|^sha256:/.test(ref) ? null : normalizeTag(ref);
+      const tag = looksLikeDigest(ref) ? null : normalizeTag(ref);
       targets.push({ ref: tag ?? ref, digest: await resolveRef(store, ref), isTag: tag !== null && tag in index.tags });
     }
     const result = await removeImages(store, targets, Boolean(options.force));

@@ -16,6 +16,7 @@ async function containerFor(options: Record<string, unknown>): Promise<string> {
   const { readContainerRecord } = await import("../../container/record.js");
   const { createContainer } = await import("../../container/container.js");
   const { cleanUpOnSignals } = await import("../signals.js");
+  const { looksLikeDigest } = await import("../../image/names.js");
   const config = await loadConfig();
   const arg = options.image as string;
   const stopCleanup = cleanUpOnSignals();
@@ -24,7 +25,7 @@ async function containerFor(options: Record<string, unknown>): Promise<string> {
     // An image file is loaded, so that its digest names the container and a second run finds it.
     const digest = local.digest ?? (await addImageArchive(await Store.open(config), arg)).digest;
     const explicit = typeof options.container === "string";
-    const dir = explicit ? path.resolve(options.container as string) : path.join(config.pypakrDir, "containers", `${containerName(arg)}-${digest.slice(7, 19)}`);
+    const dir = explicit ? path.resolve(options.container as string) : path.join(config.pypakrDir, "containers", `${containerName(arg, looksLikeDigest)}-${digest.slice(7, 19)}`);
     const record = await readContainerRecord(dir).catch(() => null);
     if (record?.image.digest === digest) return dir;
     // The default directory is pypakr's own: one that is half made or holds something else is replaced.
@@ -36,10 +37,10 @@ async function containerFor(options: Record<string, unknown>): Promise<string> {
 }
 
 /** A readable directory name for an image argument: the repository's or file's last name. */
-function containerName(arg: string): string {
+function containerName(arg: string, looksLikeDigest: (text: string) => boolean): string {
   const last = arg.replace(/@.*$/, "").split("/").pop() ?? "";
   const name = last.replace(/\.tar(\.gz)?$/, "").replace(/:.*$/, "").replace(/[^A-Za-z0-9._-]/g, "");
-  return /^(?:sha256)?[a-f0-9]{4,64}$/.test(name) || !name ? "image" : name;
+  return looksLikeDigest(name) || !name ? "image" : name;
 }
 
 export const run: CommandSpec = {
