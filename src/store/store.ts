@@ -22,7 +22,7 @@ import { storeDir, tmpDir } from "../config/config.js";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, processAlive, removeDeadSiblings, randomSuffix, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
 import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
-import { DEFAULT_MAX_ENTRIES } from "../image/extract.js";
+import { DEFAULT_MAX_ENTRIES } from "../image/extract/index.js";
 import { manifestSchema } from "../image/format.js";
 import { acquireLock, LockTimeoutError } from "./lock.js";
 
