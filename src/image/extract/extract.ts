@@ -79,14 +79,22 @@ class Extraction {
     }
   }
 
-  /** Removes whatever is at `relative` (a link itself, never what it points to), unless it is a directory and `keepDir`. */
-  private async clear(relative: string, keepDir: boolean): Promise<"dir" | "cleared"> {
+  /** Removes whatever is at `relative` but a directory (a link itself, never what it points to). */
+  private clear(relative: string): "dir" | "cleared" {
     const kind = this.tree.kind(relative);
-    if (kind === null) return "cleared";
-    if (kind === "dir" && keepDir) return "dir";
-    await this.tree.remove(relative, kind);
-    this.verifiedDirs.deleteTree(relative);
+    if (kind === "dir") return "dir";
+    if (kind !== null) {
+      this.tree.unlink(relative);
+      this.verifiedDirs.deleteTree(relative);
+    }
     return "cleared";
+  }
+
+  private async replaceWithNonDir(relative: string): Promise<void> {
+    if (this.clear(relative) === "dir") {
+      await this.tree.removeDir(relative);
+      this.verifiedDirs.deleteTree(relative);
+    }
   }
 
   async entry(header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
@@ -116,9 +124,9 @@ class Extraction {
     }
   }
 
-  private async directory(relative: string): Promise<void> {
+  private directory(relative: string): void {
     this.reachParents(relative, relative, true);
-    if ((await this.clear(relative, true)) === "dir") this.tree.keepDir(relative);
+    if (this.clear(relative) === "dir") this.tree.keepDir(relative);
     else this.tree.mkdir(relative);
     this.verifiedDirs.set(relative, true);
     this.options.listing?.push({ type: "dir", path: relative });
@@ -126,7 +134,7 @@ class Extraction {
 
   private async file(relative: string, header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     this.reachParents(relative, relative, true);
-    await this.clear(relative, false);
+    await this.replaceWithNonDir(relative);
     const executable = ((header.mode ?? 0o644) & 0o111) !== 0;
     const content = await this.tree.writeFile(relative, header.size ?? 0, body, executable);
     if (content === undefined || this.options.listing === undefined) return;
@@ -137,7 +145,7 @@ class Extraction {
 
   private async symlink(relative: string, link: string): Promise<void> {
     this.reachParents(relative, relative, true);
-    await this.clear(relative, false);
+    await this.replaceWithNonDir(relative);
     await this.tree.symlink(relative, link);
     this.symlinks.add(relative);
     this.options.listing?.push({ type: "symlink", path: relative, link });
@@ -147,7 +155,7 @@ class Extraction {
     this.reachParents(target.path, relative, true);
     if (this.tree.kind(target.path) !== "file") throw this.fail(relative, `is a hard link to "${target.link}", which is not a regular file in the archive`);
     this.reachParents(relative, relative, true);
-    await this.clear(relative, false);
+    await this.replaceWithNonDir(relative);
     await this.tree.link(target.path, relative);
     const original = this.listedFiles.get(target.path);
     if (original) {
@@ -167,7 +175,7 @@ async function checkTreeSymlinks(tree: ExtractTree, symlinks: ReadonlySet<string
   for (const link of [...symlinks].sort()) {
     if (tree.kind(link) !== "symlink") continue;
     if ((await whereLinkLeads(link, readLink, symlinks)) === "escapes") {
-      await tree.remove(link, "symlink");
+      tree.unlink(link);
       throw escapingLinkError(what, link);
     }
   }

@@ -31,8 +31,10 @@ export interface ExtractTree {
   mkdir(relative: string): void;
   /** Keeps the directory already at `relative`, with a directory's mode. */
   keepDir(relative: string): void;
-  /** Removes what is at `relative` (a directory with all it holds; a link itself, never what it points to). */
-  remove(relative: string, kind: NodeKind): Promise<void>;
+  /** Removes what is at `relative`, which is no directory (a link itself, never what it points to). */
+  unlink(relative: string): void;
+  /** Removes the directory at `relative` with all it holds. */
+  removeDir(relative: string): Promise<void>;
   /** Writes a new file where nothing is; its content, or undefined when the tree keeps none. */
   writeFile(relative: string, size: number, body: AsyncIterable<Buffer>, executable: boolean): Promise<FileContent | undefined>;
   symlink(relative: string, link: string): Promise<void>;
@@ -66,9 +68,12 @@ export class DiskTree implements ExtractTree {
     chmodSync(this.full(relative), 0o755);
   }
 
-  async remove(relative: string, kind: NodeKind): Promise<void> {
-    if (kind === "dir") await fs.rm(this.full(relative), { recursive: true, force: true });
-    else unlinkSync(this.full(relative));
+  unlink(relative: string): void {
+    unlinkSync(this.full(relative));
+  }
+
+  async removeDir(relative: string): Promise<void> {
+    await fs.rm(this.full(relative), { recursive: true, force: true });
   }
 
   async writeFile(relative: string, size: number, body: AsyncIterable<Buffer>, executable: boolean): Promise<FileContent> {
@@ -120,7 +125,11 @@ export class MemoryTree implements ExtractTree {
 
   keepDir(): void {}
 
-  remove(relative: string): Promise<void> {
+  unlink(relative: string): void {
+    this.nodes.deleteTree(relative);
+  }
+
+  removeDir(relative: string): Promise<void> {
     this.nodes.deleteTree(relative);
     return Promise.resolve();
   }
