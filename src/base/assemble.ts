@@ -7,7 +7,7 @@
  * written only to be deleted by a later layer.
  */
 import { readFileSync, statSync, utimesSync } from "node:fs";
-import { DEFAULT_MAX_ENTRIES, entryPathProblem, symlinkProblem, type ListedEntry } from "../image/extract.js";
+import { DEFAULT_MAX_ENTRIES, entryPathProblem, symlinkProblem, type ListedEntry } from "../image/extract/index.js";
 import type { RelocationKind } from "../image/format.js";
 import { relocateContent, RelocationError, relocateText } from "../image/relocation.js";
 import { RECORD_PATH } from "../python/record.js";

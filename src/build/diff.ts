@@ -9,6 +9,7 @@
 import * as path from "node:path";
 import type { Base } from "../base/base.js";
 import { isBytecodePath, manifestByPath, METADATA_DIR, scanTree, UnsupportedFileError, type ManifestEntry } from "../base/manifest.js";
+import { linkDestination } from "../image/extract/index.js";
 import { WHITEOUT_PREFIX } from "../image/layer-writer.js";
 import type { RelocationKind } from "../image/format.js";
 import { PypakrError } from "../util/errors.js";
@@ -43,8 +44,7 @@ function portableLink(workEnv: string, entry: ManifestEntry): string {
     }
     relative = path.posix.relative(from, link.slice(workEnv.length + 1));
   }
-  const resolved = path.posix.normalize(path.posix.join(from, relative));
-  if (resolved === ".." || resolved.startsWith("../")) {
+  if (linkDestination(entry.path, relative) === null) {
     throw new PypakrError(`the build made ${entry.path} a symlink to ${link}, outside the environment`, { hint: "Link only to files inside the environment." });
   }
   return relative;

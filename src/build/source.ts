@@ -7,7 +7,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { METADATA_DIR } from "../base/manifest.js";
-import { extractTar } from "../image/extract.js";
+import { extractTar, linkDestination } from "../image/extract/index.js";
 import { WHITEOUT_PREFIX } from "../image/layer-writer.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { describeLeftOut, IGNORE_FILE, SourceRules, VENV_MARKER } from "./pypakrignore.js";
@@ -65,8 +65,7 @@ async function walkSource(tree: SourceTree, dir: string, relativeDir = ""): Prom
       tree.entries.push({ path: relative, type: "file", executable: (stat.mode & 0o111) !== 0 });
     } else if (stat.isSymbolicLink()) {
       const link = await fs.readlink(full);
-      const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(relative), link));
-      if (path.posix.isAbsolute(link) || resolved === ".." || resolved.startsWith("../")) {
+      if (path.posix.isAbsolute(link) || linkDestination(relative, link) === null) {
         throw sourceError(source, `holds the symlink "${relative}" -> "${link}", which points outside the source`, `Replace it with the file itself or a relative link inside the source, ${leaveOut}.`);
       }
       tree.entries.push({ path: relative, type: "symlink", link });

@@ -31,7 +31,7 @@ export interface EntryLimits {
   imageEntries: number;
 }
 
-/** See DEFAULT_MAX_ENTRIES in src/image/extract.ts, which these defaults equal. */
+/** See DEFAULT_MAX_ENTRIES in src/image/extract/entry-rules.ts, which these defaults equal. */
 const DEFAULT_LIMIT = 1_000_000;
 
 function limitFromEnv(env: NodeJS.ProcessEnv, name: string): number {

@@ -12,7 +12,7 @@ import { ConfinedTree } from "../util/confined-tree.js";
 import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
 import { ownPathProblem } from "../config/own-paths.js";
-import { checkSymlinks } from "../image/extract.js";
+import { checkSymlinks } from "../image/extract/index.js";
 import type { PypakrConfig } from "../image/format.js";
 import type { Image } from "../image/reader.js";
 import { forgetAddedImage } from "../store/gc.js";

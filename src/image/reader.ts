@@ -12,7 +12,7 @@ import { BlobWriter, type WrittenBlob } from "../store/ingest.js";
 import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
 import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
 import { METADATA_DIR } from "../base/manifest.js";
-import { checkLayerArchive } from "./extract.js";
+import { checkLayerArchive } from "./extract/index.js";
 import { ANNOTATION_REF_NAME, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from "./media-types.js";
 
 const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { extractTar, type ListedEntry } from "../image/extract.js";
+import { extractTar, type ListedEntry } from "../image/extract/index.js";
 import { METADATA_DIR } from "../base/manifest.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";

@@ -24,7 +24,7 @@ import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { lstatOrNull, processAlive, removeDeadSiblings, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
 import { anyTempOwner, storeTempName, storeTempOwner } from "../util/temp-names.js";
 import { hexOf, SHA256_DIGEST } from "../util/hash.js";
-import { DEFAULT_MAX_ENTRIES } from "../image/extract.js";
+import { DEFAULT_MAX_ENTRIES } from "../image/extract/index.js";
 import { manifestSchema } from "../image/format.js";
 import { commitBlob, type BlobExpectation, type WrittenBlob } from "./ingest.js";
 import { acquireLock, LockTimeoutError } from "./lock.js";

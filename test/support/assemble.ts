@@ -32,7 +32,7 @@ import { planVenv, type LinkMode } from "../../src/base/assemble.js";
 import { manifestDigest, PROMPT_PLACEHOLDER, type Base } from "../../src/base/base.js";
 import { METADATA_DIR, type ManifestEntry } from "../../src/base/manifest.js";
 import { writeVenvTree, type LayerRef } from "../../src/container/container.js";
-import { checkLayerArchive, extractTar } from "../../src/image/extract.js";
+import { checkLayerArchive, extractTar } from "../../src/image/extract/index.js";
 import type { RelocationKind } from "../../src/image/format.js";
 import { PLACEHOLDER } from "../../src/image/relocation.js";
 import { unpackLayer, type UnpackedLayer } from "../../src/store/layers.js";

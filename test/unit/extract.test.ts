@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { materializeVenv, type LinkMode, type PlannedEntry } from "../../src/base/assemble.js";
-import { checkSymlinks, extractTar } from "../../src/image/extract.js";
+import { checkSymlinks, extractTar } from "../../src/image/extract/index.js";
 import { PLACEHOLDER } from "../../src/image/relocation.js";
 import { ConfinedTree } from "../../src/util/confined-tree.js";
 import { PypakrError } from "../../src/util/errors.js";
