@@ -36,6 +36,7 @@ export async function movedFrom(dir: string, record: ContainerRecord): Promise<s
 
 export function movedError(dir: string, from: string): PypakrError {
   return new PypakrError(`container ${dir} was made at ${from} and has been moved or copied since: its venv still names ${from}, so it would run the wrong Python`, {
+    code: "container-moved",
     hint: `Rewrite it for its new path: pypakr relocate -c ${shellWord(dir)}`,
   });
 }
@@ -83,6 +84,7 @@ export async function finishRelocation(dir: string, options: { resuming: boolean
   } catch (error) {
     if (!(error instanceof SyntaxError || error instanceof z.ZodError || isErrno(error, "ENOENT"))) throw error;
     throw new PypakrError(`${journalDir} (an unfinished pypakr relocate) is damaged`, {
+      code: "container-damaged",
       hint: `Make the container afresh: pypakr create-container -i IMAGE -c ${shellWord(dir)} --force`,
     });
   }
@@ -92,7 +94,7 @@ export async function finishRelocation(dir: string, options: { resuming: boolean
     const staged = path.join(journalDir, file.staged);
     if (!lstatOrNullSync(staged)?.isFile()) continue; // renamed before the interruption
     const target = confinedPath(dir, file.path, checked);
-    if (!target) throw new PypakrError(`the unfinished relocation in ${journalDir} names ${show(file.path)}, which is not inside the container; refusing it`, { hint: `Remove ${journalDir} and make the container afresh with pypakr create-container --force.` });
+    if (!target) throw new PypakrError(`the unfinished relocation in ${journalDir} names ${show(file.path)}, which is not inside the container; refusing it`, { code: "container-damaged", hint: `Remove ${journalDir} and make the container afresh with pypakr create-container --force.` });
     renameSync(staged, target);
     await pause(done);
   }

@@ -21,7 +21,7 @@
 import { chmodSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { PypakrError } from "../util/errors.js";
+import { PypakrError, type ErrorCode } from "../util/errors.js";
 import { lstatOrNull, lstatOrNullSync, writeNewFile } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import { PathMap } from "../util/path-map.js";
@@ -69,14 +69,16 @@ export type ListedFile = { type: "file"; path: string; executable: boolean; size
 /** Files up to this size are read whole and written with one call. */
 const SMALL_FILE_BYTES = 1024 * 1024;
 
-function entryError(what: string, entry: string, problem: string): PypakrError {
+function entryError(what: string, entry: string, problem: string, code: ErrorCode = "unsafe-entry"): PypakrError {
   return new PypakrError(`${what}: entry "${entry}" ${problem}; refusing to extract it`, {
+    code,
     hint: "The archive is damaged or was crafted to write outside its target; get it from a trusted source.",
   });
 }
 
 function tooManyEntries(what: string, limit: number): PypakrError {
   return new PypakrError(`${what} holds more than ${limit} entries; refusing it`, {
+    code: "too-large",
     hint: "The archive was crafted to exhaust this machine, or is larger than pypakr allows by default; if you trust it, raise the limit with PYPAKR_MAX_LAYER_ENTRIES.",
   });
 }
@@ -103,12 +105,21 @@ export function entryPathProblem(relative: string, reserved: ReadonlySet<string>
  * its interpreter, which pypakr init made).
  */
 export function symlinkProblem(relative: string, link: string, allowAbsolute = false): string | null {
-  if (link === "" || link.includes("\0")) return "is a symlink with an empty or NUL-holding target";
-  if (path.posix.isAbsolute(link)) return allowAbsolute ? null : `is a symlink to the absolute path "${link}"`;
+  return symlinkFault(relative, link, allowAbsolute)?.problem ?? null;
+}
+
+/**
+ * symlinkProblem with its kind: a link that leaves the tree (absolute, or up
+ * through ..) has its own code, since a tar of a source holding a venv
+ * carries such links and create-image says how to leave them out.
+ */
+function symlinkFault(relative: string, link: string, allowAbsolute = false): { problem: string; code: ErrorCode } | null {
+  if (link === "" || link.includes("\0")) return { problem: "is a symlink with an empty or NUL-holding target", code: "unsafe-entry" };
+  if (path.posix.isAbsolute(link)) return allowAbsolute ? null : { problem: `is a symlink to the absolute path "${link}"`, code: "link-leaves-tree" };
   // normalize keeps a trailing slash ("./a/" -> "a/"), which would hide "itself" and "the target itself".
   const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(relative), link)).replace(/(.)\/+$/, "$1");
-  if (resolved === ".." || resolved.startsWith("../")) return `is a symlink to "${link}", outside the target`;
-  if (resolved === "." || resolved === relative) return `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`;
+  if (resolved === ".." || resolved.startsWith("../")) return { problem: `is a symlink to "${link}", outside the target`, code: "link-leaves-tree" };
+  if (resolved === "." || resolved === relative) return { problem: `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`, code: "unsafe-entry" };
   return null;
 }
 
@@ -159,8 +170,8 @@ function checkEntry(header: TarHeader, options: Pick<ExtractOptions, "what" | "w
     case "contiguous-file":
       return { kind: "file", relative };
     case "symlink": {
-      const linkProblem = symlinkProblem(relative, header.linkname ?? "");
-      if (linkProblem) throw fail(relative, linkProblem);
+      const linkFault = symlinkFault(relative, header.linkname ?? "");
+      if (linkFault) throw entryError(options.what, relative, linkFault.problem, linkFault.code);
       return { kind: "symlink", relative };
     }
     case "link": {
@@ -381,6 +392,7 @@ async function followLink(link: string, readLink: (relative: string) => Promise<
 
 function escapingLinkError(what: string, link: string): PypakrError {
   return new PypakrError(`${what}: the symlink "${link}" leads outside the target (or to the target itself) through other links; refusing it`, {
+    code: "unsafe-entry",
     hint: "The archive is damaged or was crafted to point outside its target; get it from a trusted source.",
   });
 }
@@ -410,6 +422,7 @@ export async function extractTar(archive: string, root: string, options: Extract
     for await (const { header, body } of readTarFile(archive, options.expectSha256 ? (hex) => (actual = hex) : undefined)) await extraction.entry(header, body);
     if (options.expectSha256 && actual !== options.expectSha256) {
       throw new PypakrError(`${options.what} is damaged (its content hashes to sha256:${actual ?? "?"}, not sha256:${options.expectSha256})`, {
+        code: "store-damaged",
         hint: "Run pypakr store verify --repair, then load or build the image again.",
       });
     }
@@ -424,14 +437,15 @@ export async function extractTar(archive: string, root: string, options: Extract
 function archiveError(error: unknown, what: string, root: string | null): PypakrError {
   if (error instanceof PypakrError) return error;
   if (error instanceof ArchiveTooLargeError) {
-    return new PypakrError(`${what} ${error.message}; refusing it`, { hint: "The archive is damaged or was crafted to exhaust the disk; get it from a trusted source." });
+    return new PypakrError(`${what} ${error.message}; refusing it`, { code: "too-large", hint: "The archive is damaged or was crafted to exhaust the disk; get it from a trusted source." });
   }
   const failure = error as NodeJS.ErrnoException;
   // A system call failing on a path in the target (disk full, permissions) is about the target, not the archive.
   if (root !== null && failure.path && (failure.path === root || failure.path.startsWith(`${root}${path.sep}`))) {
-    return new PypakrError(`cannot extract ${what} into ${root}: ${failure.message}`, { hint: "Check free space and permissions there, then try again." });
+    return new PypakrError(`cannot extract ${what} into ${root}: ${failure.message}`, { code: "write-failed", hint: "Check free space and permissions there, then try again." });
   }
   return new PypakrError(`${what} is not a readable tar archive: ${failure.message}`, {
+    code: "archive-invalid",
     hint: "The file is damaged or not a tar (.tar or .tar.gz); make or fetch it again.",
   });
 }

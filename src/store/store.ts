@@ -68,7 +68,7 @@ export async function lockPartialBlob(file: string): Promise<() => Promise<void>
     return await acquireLock(`${file}.lock`, PARTIAL_LOCK_TIMEOUT_MS);
   } catch (error) {
     if (!(error instanceof LockTimeoutError)) throw error;
-    throw new PypakrError(`another pypakr pull has been fetching blob ${path.basename(file)} for too long (${error.message})`, { hint: "Wait for the other pull to finish and try again." });
+    throw new PypakrError(`another pypakr pull has been fetching blob ${path.basename(file)} for too long (${error.message})`, { code: "store-busy", hint: "Wait for the other pull to finish and try again." });
   }
 }
 
@@ -137,9 +137,10 @@ export class Store {
       release = await acquireLock(this.lockFile, LOCK_TIMEOUT_MS);
     } catch (error) {
       if (!(error instanceof LockTimeoutError)) {
-        throw new PypakrError(`cannot lock the store at ${this.dir}: ${describe(error)}`, { hint: "Check that you may write there (permissions, a read-only filesystem).", cause: error });
+        throw new PypakrError(`cannot lock the store at ${this.dir}: ${describe(error)}`, { code: "write-failed", hint: "Check that you may write there (permissions, a read-only filesystem).", cause: error });
       }
       throw new PypakrError(`the store at ${this.dir} is locked by another pypakr process that did not finish in time (${error.message})`, {
+        code: "store-busy",
         hint: "Wait for the other pypakr command to finish and try again.",
       });
     }
@@ -165,7 +166,7 @@ export class Store {
       parsed = null;
     }
     if (!parsed?.success) {
-      throw new PypakrError(`the store's index ${this.indexFile} is damaged`, { hint: "Run pypakr store verify --repair to rebuild what can be rebuilt." });
+      throw new PypakrError(`the store's index ${this.indexFile} is damaged`, { code: "store-damaged", hint: "Run pypakr store verify --repair to rebuild what can be rebuilt." });
     }
     return parsed.data;
   }
@@ -201,6 +202,7 @@ export class Store {
     }
     if (missing.length === 0) return;
     throw new PypakrError(`image ${image} could not be stored: ${missing.join(", ")} went missing from the store meanwhile (another pypakr rmi or gc freed ${missing.length === 1 ? "it" : "them"})`, {
+      code: "concurrent-change",
       hint: "Run the same command again.",
     });
   }
