@@ -21,6 +21,7 @@ import type { Config, EntryLimits } from "../config/config.js";
 import { storeDir, tmpDir } from "../config/config.js";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, processAlive, removeDeadSiblings, randomSuffix, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
+import { readJson } from "../util/json.js";
 import { hexOf, SHA256_DIGEST, type Digest } from "../util/hash.js";
 import { DEFAULT_MAX_ENTRIES } from "../image/extract.js";
 import { manifestSchema } from "../image/format.js";
@@ -119,7 +120,7 @@ export class Store {
 
   /** A stored JSON blob (a manifest, a config), parsed through its schema; throws when absent or malformed. */
   async readDocument<T>(blob: string, schema: z.ZodType<T>): Promise<T> {
-    return schema.parse(JSON.parse(await fs.readFile(this.blobFile(blob), "utf8")));
+    return readJson(this.blobFile(blob), schema, { code: "store-damaged", hint: "Run pypakr store verify --repair, then load or build the image again." });
   }
 
   /** A fresh path under tmp/ that gc knows belongs to this process while it lives. */
@@ -152,23 +153,16 @@ export class Store {
   }
 
   async readIndex(): Promise<StoreIndex> {
-    let text: string;
     try {
-      text = await fs.readFile(this.indexFile, "utf8");
+      return await readJson(this.indexFile, indexSchema, {
+        code: "store-damaged",
+        message: () => `the store's index ${this.indexFile} is damaged`,
+        hint: "Run pypakr store verify --repair to rebuild what can be rebuilt.",
+      });
     } catch (error) {
       if (isErrno(error, "ENOENT")) return emptyIndex();
       throw error;
     }
-    let parsed;
-    try {
-      parsed = indexSchema.safeParse(JSON.parse(text));
-    } catch {
-      parsed = null;
-    }
-    if (!parsed?.success) {
-      throw new PypakrError(`the store's index ${this.indexFile} is damaged`, { code: "store-damaged", hint: "Run pypakr store verify --repair to rebuild what can be rebuilt." });
-    }
-    return parsed.data;
   }
 
   async writeIndex(index: StoreIndex): Promise<void> {
