@@ -77,11 +77,12 @@ export interface Relocation {
 const RESERVED = new Set([METADATA_DIR]);
 
 function planError(entry: string, problem: string): PypakrError {
-  return new PypakrError(`layer entry "${entry}" ${problem}; refusing the image`, { hint: "The image is damaged or was crafted; get it from a trusted source." });
+  return new PypakrError(`layer entry "${entry}" ${problem}; refusing the image`, { code: "unsafe-entry", hint: "The image is damaged or was crafted; get it from a trusted source." });
 }
 
 function baseError(base: Base, entry: string, problem: string): PypakrError {
   return new PypakrError(`the base at ${base.dir} lists "${entry}", which ${problem}; refusing to use it`, {
+    code: "base-damaged",
     hint: "The base's record was damaged or planted; recreate it with pypakr init --force.",
   });
 }
@@ -116,6 +117,7 @@ class Plan {
   place(file: string, planned: PlannedEntry, fail: (problem: string) => PypakrError, below = "a lower layer"): void {
     if (++this.placed > this.maxEntries) {
       throw new PypakrError(`the image and its base hold more than ${this.maxEntries} entries; refusing it`, {
+        code: "too-large",
         hint: "The image was crafted to exhaust this machine, or is larger than pypakr allows by default; if you trust it, raise the limit with PYPAKR_MAX_IMAGE_ENTRIES.",
       });
     }
@@ -258,7 +260,7 @@ class FilePlacer {
         this.tree.copy(source, file, "force");
       } catch (error) {
         if (!NO_REFLINK.has(errorCode(error))) throw error;
-        throw new PypakrError(`this filesystem cannot make reflinks (copy-on-write clones): ${(error as Error).message}`, { hint: "Use --link auto, hardlink or copy." });
+        throw new PypakrError(`this filesystem cannot make reflinks (copy-on-write clones): ${(error as Error).message}`, { code: "reflink-unsupported", hint: "Use --link auto, hardlink or copy." });
       }
     } else {
       this.tree.copy(source, file, "try");
@@ -306,7 +308,7 @@ export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: C
         content = relocatedContent(entry, entry.relocate, prefix, options.prompt);
       } catch (error) {
         if (!(error instanceof RelocationError)) throw error;
-        throw new PypakrError(`cannot relocate ${file} to ${prefix}: ${error.message}`, { hint: `Choose a container path of at most ${Buffer.byteLength(entry.relocate.from)} bytes.` });
+        throw new PypakrError(`cannot relocate ${file} to ${prefix}: ${error.message}`, { code: "path-too-long", hint: `Choose a container path of at most ${Buffer.byteLength(entry.relocate.from)} bytes.` });
       }
       tree.writeFile(file, content, entry.mode);
     } else {

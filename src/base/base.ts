@@ -14,6 +14,7 @@ import { createVenv, supportedWheelTags } from "../python/venv.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, removeTree, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { siblingTempPath } from "../util/temp-names.js";
+import { readJson } from "../util/json.js";
 import { SHA256_DIGEST, sha256Digest, type Digest } from "../util/hash.js";
 import { progress } from "../util/log.js";
 import { shellWord } from "../util/printable.js";
@@ -59,7 +60,7 @@ export type Base = z.infer<typeof baseRecordSchema> & { dir: string; manifestDig
  * image's own layer had put in the store.
  */
 export function baseDir(config: Config, kind: string): string {
-  if (!INTERPRETER_KIND.test(kind)) throw new PypakrError(`"${kind.slice(0, 80)}" is not an interpreter kind`, { hint: "The image was crafted or damaged; get it from a trusted source." });
+  if (!INTERPRETER_KIND.test(kind)) throw new PypakrError(`"${kind.slice(0, 80)}" is not an interpreter kind`, { code: "image-invalid", hint: "The image was crafted or damaged; get it from a trusted source." });
   return path.join(config.basesDir, kind);
 }
 
@@ -94,20 +95,18 @@ export function manifestDigest(entries: ManifestEntry[]): Digest {
 /** The base for `kind`, or null when there is none (or only a broken one). */
 export async function loadBase(config: Config, kind: string): Promise<Base | null> {
   const dir = baseDir(config, kind);
-  let text: string;
+  const unreadable = { code: "base-damaged", message: () => `the base at ${dir} has an unreadable record`, hint: "Recreate it with pypakr init --force --python PATH (the interpreter it was made for)." } as const;
+  let json: { formatVersion?: unknown };
   try {
-    text = await fs.readFile(recordFile(dir), "utf8");
+    json = await readJson(recordFile(dir), z.looseObject({ formatVersion: z.unknown() }), unreadable);
   } catch (error) {
     if (isErrno(error, "ENOENT")) return null;
     throw error;
   }
-  const json = JSON.parse(text) as { formatVersion?: unknown };
   // A base made by an older pypakr is rebuilt, as if it were missing.
   if (json.formatVersion !== BASE_FORMAT_VERSION) return null;
   const parsed = baseRecordSchema.safeParse(json);
-  if (!parsed.success || parsed.data.kind !== kind) {
-    throw new PypakrError(`the base at ${dir} has an unreadable record`, { hint: "Recreate it with pypakr init --force --python PATH (the interpreter it was made for)." });
-  }
+  if (!parsed.success || parsed.data.kind !== kind) throw new PypakrError(unreadable.message(), { code: unreadable.code, hint: unreadable.hint });
   return { ...parsed.data, manifestDigest: parsed.data.manifestDigest as Digest, dir };
 }
 
@@ -166,6 +165,7 @@ async function buildBase(config: Config, interpreter: Interpreter, kind: string)
       // Only a base is ever replaced: with `base = ~` in ~/.pypakr, BASES/<kind> could be a directory of the user's.
       if (!(await exists(recordFile(dir)))) {
         throw new PypakrError(`${dir} exists and is not a pypakr base (it has no ${METADATA_DIR}/base.json), so pypakr init will not replace it`, {
+          code: "target-unusable",
           hint: "Move that directory away, or point `base` in ~/.pypakr (or PYPAKR_HOME) at a directory of pypakr's own.",
         });
       }
@@ -196,7 +196,7 @@ export async function initBase(config: Config, interpreter: Interpreter, options
   progress(`creating the base venv for ${describeInterpreter(interpreter)} at ${baseDir(config, kind)}`);
   await buildBase(config, interpreter, kind);
   const base = await loadBase(config, kind);
-  if (!base) throw new PypakrError(`the base at ${baseDir(config, kind)} vanished while it was being made`, { hint: "Run pypakr init again." });
+  if (!base) throw new PypakrError(`the base at ${baseDir(config, kind)} vanished while it was being made`, { code: "concurrent-change", hint: "Run pypakr init again." });
   return { base, created: true };
 }
 
@@ -225,6 +225,7 @@ function suggestedPython(python: PythonIdentity): string {
 function servingBase(base: Base, wanted: PythonIdentity): Base {
   if (wanted.soabi && base.python.soabi && wanted.soabi !== base.python.soabi) {
     throw new PypakrError(`the image was built for the ABI ${wanted.soabi}, but this machine's ${describeInterpreter(base.python)} has ${base.python.soabi}`, {
+      code: "python-mismatch",
       hint: "Rebuild the image on a machine with this kind of Python, or run it where the ABI matches.",
     });
   }
@@ -262,6 +263,6 @@ export async function chooseBase(config: Config, wanted: PythonIdentity): Promis
   throw new PypakrError(
     `the image needs ${describeKind(wanted)} (it was built with ${wanted.version}), and this machine has ${have.size > 0 ? `only ${machine}` : "no Python pypakr can use"}`,
     // The name is made of the image's fields: quoted, so pasting the hint can never run what an image put there.
-    { hint: `Install ${describeKind(wanted)} (any ${majorMinor(wanted.version)} release), then run: pypakr init --python ${shellWord(suggestedPython(wanted))}` },
+    { code: "python-mismatch", hint: `Install ${describeKind(wanted)} (any ${majorMinor(wanted.version)} release), then run: pypakr init --python ${shellWord(suggestedPython(wanted))}` },
   );
 }

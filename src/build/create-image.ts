@@ -75,7 +75,7 @@ async function makeWorkPath(config: Config): Promise<string> {
     await fs.mkdir(workEnv);
     return workEnv;
   }
-  throw new PypakrError(`no temporary directory with a path shorter than ${PREFIX_LENGTH - 30} characters and without ", $, \`, \\ or line breaks`, { hint: "Set TMPDIR to a short plain path such as /tmp." });
+  throw new PypakrError(`no temporary directory with a path shorter than ${PREFIX_LENGTH - 30} characters and without ", $, \`, \\ or line breaks`, { code: "unsafe-path", hint: "Set TMPDIR to a short plain path such as /tmp." });
 }
 
 /**
@@ -87,16 +87,16 @@ async function makeWorkPath(config: Config): Promise<string> {
 function createdTime(): string {
   const epoch = process.env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && !/^\d+$/.test(epoch)) {
-    throw new PypakrError(`SOURCE_DATE_EPOCH="${epoch}" is not a number of seconds`, { hint: "Set it to an integer such as $(git log -1 --format=%ct), or unset it." });
+    throw new PypakrError(`SOURCE_DATE_EPOCH="${epoch}" is not a number of seconds`, { code: "bad-config", hint: "Set it to an integer such as $(git log -1 --format=%ct), or unset it." });
   }
   return new Date(Number(epoch ?? 0) * 1000).toISOString();
 }
 
 async function checkOutput(image: string): Promise<void> {
   const stat = await fs.stat(path.dirname(image)).catch(() => null);
-  if (!stat?.isDirectory()) throw new PypakrError(`cannot write ${image}: directory ${path.dirname(image)} does not exist`, { hint: "Create the directory first, or write the image elsewhere." });
+  if (!stat?.isDirectory()) throw new PypakrError(`cannot write ${image}: directory ${path.dirname(image)} does not exist`, { code: "target-unusable", hint: "Create the directory first, or write the image elsewhere." });
   const existing = await lstatOrNull(image);
-  if (existing?.isDirectory()) throw new PypakrError(`cannot write ${image}: it is a directory`, { hint: "Name the image file, e.g. -i IMAGE.tar" });
+  if (existing?.isDirectory()) throw new PypakrError(`cannot write ${image}: it is a directory`, { code: "target-unusable", hint: "Name the image file, e.g. -i IMAGE.tar" });
 }
 
 /**
@@ -106,9 +106,9 @@ async function checkOutput(image: string): Promise<void> {
 function checkEnvironment(environment: Record<string, string>): void {
   for (const [name, value] of Object.entries(environment)) {
     if (!ENVIRONMENT_NAME.test(name)) {
-      throw new PypakrError(`environment variable name ${JSON.stringify(name)} is not usable: a name holds only letters, digits and _, and does not start with a digit`, { hint: "Rename the variable, e.g. --env MY_SETTING=value." });
+      throw new PypakrError(`environment variable name ${JSON.stringify(name)} is not usable: a name holds only letters, digits and _, and does not start with a digit`, { code: "bad-env-var", hint: "Rename the variable, e.g. --env MY_SETTING=value." });
     }
-    if (value.includes("\0")) throw new PypakrError(`environment variable ${name} holds a NUL character, which no environment can carry`, { hint: "Remove the NUL from its value." });
+    if (value.includes("\0")) throw new PypakrError(`environment variable ${name} holds a NUL character, which no environment can carry`, { code: "bad-env-var", hint: "Remove the NUL from its value." });
   }
 }
 
@@ -150,6 +150,7 @@ function checkedConfig(config: ImageConfig): ImageConfig {
   const parsed = imageConfigSchema.safeParse(config);
   if (parsed.success) return config;
   throw new PypakrError(`the build cannot be made into an image: its config would be malformed (${describeSchemaError(parsed.error)})`, {
+    code: "build-not-packable",
     hint: "Fix what the source or setup installed (the value named above), then build again.",
   });
 }
@@ -188,7 +189,7 @@ export async function createImage(config: Config, options: CreateImageOptions): 
   await checkOutput(target);
   await checkOutputFile(config, target, "-i");
   await fs.access(source).catch(() => {
-    throw new PypakrError(`source ${source} does not exist`, { hint: "Pass a directory or a .tar/.tar.gz file with -s." });
+    throw new PypakrError(`source ${source} does not exist`, { code: "source-invalid", hint: "Pass a directory or a .tar/.tar.gz file with -s." });
   });
   await removeDeadBuilds(config);
   const scratch = path.join(tmpDir(config), tempName(SCRATCH_NAME));

@@ -39,13 +39,14 @@ function portableLink(workEnv: string, entry: ManifestEntry): string {
   if (path.posix.isAbsolute(link)) {
     if (!link.startsWith(`${workEnv}/`)) {
       throw new PypakrError(`the build made ${entry.path} a symlink to ${link}, outside the environment`, {
+        code: "build-not-packable",
         hint: "Images must be self-contained: copy the file into the environment instead of linking to it.",
       });
     }
     relative = path.posix.relative(from, link.slice(workEnv.length + 1));
   }
   if (linkDestination(entry.path, relative) === null) {
-    throw new PypakrError(`the build made ${entry.path} a symlink to ${link}, outside the environment`, { hint: "Link only to files inside the environment." });
+    throw new PypakrError(`the build made ${entry.path} a symlink to ${link}, outside the environment`, { code: "build-not-packable", hint: "Link only to files inside the environment." });
   }
   return relative;
 }
@@ -59,6 +60,7 @@ function checkImageName(relative: string): void {
   const part = relative.split("/").find((name) => name === METADATA_DIR || name.startsWith(WHITEOUT_PREFIX));
   if (part === undefined) return;
   throw new PypakrError(`the build left ${relative}, and no image may hold a file or directory named "${part}" (${part === METADATA_DIR ? "pypakr's own name" : "an OCI whiteout name"})`, {
+    code: "build-not-packable",
     hint: "Rename it in the source, or remove it in setup.",
   });
 }
@@ -80,7 +82,7 @@ export async function diffWorkEnv(workEnv: string, base: Base): Promise<WorkEnvD
     entries = await scanTree(workEnv, { skip: (relative) => path.posix.basename(relative) === "__pycache__" });
   } catch (error) {
     if (!(error instanceof UnsupportedFileError)) throw error;
-    throw new PypakrError(`the build left ${error.relativePath}, which is not a regular file, directory or symlink`, { hint: "Remove it in setup (an image holds files, directories and symlinks only)." });
+    throw new PypakrError(`the build left ${error.relativePath}, which is not a regular file, directory or symlink`, { code: "build-not-packable", hint: "Remove it in setup (an image holds files, directories and symlinks only)." });
   }
   const baseEntries = manifestByPath(base.entries);
   const work = manifestByPath(entries);

@@ -15,7 +15,7 @@ function installCommand(workEnv: string, files: SourceFiles): { command: string;
   const pip = ["-m", "pip", "install", "--disable-pip-version-check", "--no-compile"];
   if (files.setup === "executable") return { command: "./setup", args: [], label: "setup" };
   if (files.setup === "not-executable") {
-    throw new PypakrError("the source's setup script is not executable", { hint: "Make it executable (chmod +x setup) and build again." });
+    throw new PypakrError("the source's setup script is not executable", { code: "build-failed", hint: "Make it executable (chmod +x setup) and build again." });
   }
   if (files.requirements) return { command: python, args: [...pip, "-r", "requirements.txt"], label: "pip install -r requirements.txt" };
   if (files.pyproject) return { command: python, args: [...pip, "."], label: "pip install ." };
@@ -54,11 +54,12 @@ export async function install(workEnv: string, files: SourceFiles): Promise<void
     result = await runShowingOutput(command.command, command.args, { cwd: workEnv, env: buildEnvironment(workEnv) });
   } catch (error) {
     throw new PypakrError(`cannot start ${command.label}: ${(error as Error).message}`, {
+      code: "build-failed",
       hint: command.label === "setup" ? "Check setup's first line (#!/bin/sh or similar) names an interpreter that exists." : undefined,
     });
   }
   if (result.code === 0) return;
   const how = result.signal ? `was killed by ${result.signal}` : `failed with exit code ${result.code}`;
   // Its output was shown whole as it ran, just above: repeating its last lines (cut) only made it appear twice.
-  throw new PypakrError(`${command.label} ${how} (its output is above)`, { hint: `Fix ${command.label === "setup" ? "the setup script" : "the requirements"} and build again; nothing was written.` });
+  throw new PypakrError(`${command.label} ${how} (its output is above)`, { code: "build-failed", hint: `Fix ${command.label === "setup" ? "the setup script" : "the requirements"} and build again; nothing was written.` });
 }

@@ -54,8 +54,8 @@ export class SourceRules {
     const file = path.join(root, IGNORE_FILE);
     const stat = await fs.lstat(file).catch(() => null);
     if (!stat) return new SourceRules(rules, false);
-    if (!stat.isFile()) throw new PypakrError(`${what}'s ${IGNORE_FILE} is not a regular file`, { hint: `Make ${IGNORE_FILE} a text file of gitignore patterns, or remove it.` });
-    if (stat.size > MAX_IGNORE_FILE) throw new PypakrError(`${what}'s ${IGNORE_FILE} is larger than ${MAX_IGNORE_FILE} bytes`, { hint: "List patterns (gitignore syntax), not files one by one." });
+    if (!stat.isFile()) throw new PypakrError(`${what}'s ${IGNORE_FILE} is not a regular file`, { code: "source-invalid", hint: `Make ${IGNORE_FILE} a text file of gitignore patterns, or remove it.` });
+    if (stat.size > MAX_IGNORE_FILE) throw new PypakrError(`${what}'s ${IGNORE_FILE} is larger than ${MAX_IGNORE_FILE} bytes`, { code: "source-invalid", hint: "List patterns (gitignore syntax), not files one by one." });
     rules.add(await fs.readFile(file, "utf8"));
     return new SourceRules(rules, true);
   }

@@ -20,7 +20,7 @@ export interface SourceFiles {
 }
 
 function sourceError(source: string, problem: string, hint: string): PypakrError {
-  return new PypakrError(`source ${source} ${problem}`, { hint });
+  return new PypakrError(`source ${source} ${problem}`, { code: "source-invalid", hint });
 }
 
 type SourceEntry = { path: string; type: "dir" } | { path: string; type: "file"; executable: boolean } | { path: string; type: "symlink"; link: string };
@@ -114,8 +114,9 @@ export async function readSource(source: string, scratch: string): Promise<Sourc
       await extractTar(source, scratch, { what: `source ${source}`, whiteouts: "refuse" });
     } catch (error) {
       // A tar is checked as any archive, before .pypakrignore could leave a venv's links to its interpreter out.
-      if (!(error instanceof PypakrError) || !/is a symlink to (the absolute path "|"[^"]*", outside the target)/.test(error.message)) throw error;
+      if (!(error instanceof PypakrError) || error.code !== "link-leaves-tree") throw error;
       throw new PypakrError(error.message, {
+        code: error.code,
         hint: `Make the tar without it (a virtual environment: tar --exclude=.venv ...), or build from the folder itself, where ${IGNORE_FILE} leaves venvs out and can name any other link.`,
       });
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import type { Command } from "commander";
 import { PypakrError, USAGE_EXIT_CODE } from "../util/errors.js";
 import { writeErr, writeOut } from "../util/log.js";
 import { printableLine } from "../util/printable.js";
@@ -23,6 +24,8 @@ function indentContinuation(message: string): string {
   return message.replace(/\n/g, "\n  ");
 }
 
+const INTERNAL_HINT = "this is a bug in pypakr; run again with --debug and report the output.";
+
 /**
  * The only place that prints errors: message, then hint; a stack only with
  * --debug. A hint is one line by contract (the command that fixes it), so a
@@ -38,8 +41,41 @@ function report(error: unknown, debug: boolean): number {
   const message = error instanceof Error ? error.message : String(error);
   writeErr(`pypakr: internal error: ${indentContinuation(message)}\n`);
   if (debug && error instanceof Error && error.stack) writeErr(`${error.stack}\n`);
-  else writeErr("pypakr: hint: this is a bug in pypakr; run again with --debug and report the output.\n");
+  else writeErr(`pypakr: hint: ${INTERNAL_HINT}\n`);
   return 1;
+}
+
+/**
+ * The error of a command run with --json, as one JSON document on stderr
+ * (stdout stays for results, so a script reading it never mistakes an error
+ * for one): `{"error": {"code", "message", "hint"}}`, the code from
+ * ERROR_CODES. A stack still follows with --debug.
+ */
+function reportJson(error: unknown, debug: boolean): number {
+  const known = error instanceof PypakrError;
+  const body = {
+    code: known ? error.code : "internal",
+    message: error instanceof Error ? error.message : String(error),
+    hint: known ? (error.hint ?? null) : INTERNAL_HINT,
+  };
+  writeErr(`${JSON.stringify({ error: body }, null, 2)}\n`);
+  if (debug && error instanceof Error && error.stack) writeErr(`${error.stack}\n`);
+  return known ? error.exitCode : 1;
+}
+
+/**
+ * True when the command line asks a command that has --json for it. Read from
+ * the words, as --debug is, because an option's own check (--env) can fail
+ * before commander has parsed a --json that comes after it. The command is
+ * the first word that is no option (the global ones take no value).
+ */
+function ranWithJson(program: Command, argv: readonly string[]): boolean {
+  const words = argv.slice(2);
+  const name = words.find((word) => !word.startsWith("-"));
+  const command = program.commands.find((candidate) => candidate.name() === name);
+  if (!command?.options.some((option) => option.long === "--json")) return false;
+  const end = words.indexOf("--");
+  return (end === -1 ? words : words.slice(0, end)).includes("--json");
 }
 
 async function main(): Promise<void> {
@@ -56,7 +92,7 @@ async function main(): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
       return;
     }
-    process.exitCode = report(error, debug);
+    process.exitCode = ranWithJson(program, process.argv) ? reportJson(error, debug) : report(error, debug);
   }
 }
 

@@ -37,7 +37,7 @@ const DEFAULT_LIMIT = 1_000_000;
 function limitFromEnv(env: NodeJS.ProcessEnv, name: string): number {
   const value = env[name];
   if (value === undefined || value === "") return DEFAULT_LIMIT;
-  if (!/^[1-9][0-9]{0,9}$/.test(value)) throw new PypakrError(`${name}="${value}" is not a positive whole number`, { hint: `Set it to a number of entries such as ${DEFAULT_LIMIT}, or unset it.` });
+  if (!/^[1-9][0-9]{0,9}$/.test(value)) throw new PypakrError(`${name}="${value}" is not a positive whole number`, { code: "bad-config", hint: `Set it to a number of entries such as ${DEFAULT_LIMIT}, or unset it.` });
   return Number(value);
 }
 
@@ -59,7 +59,7 @@ function expandHome(value: string, env: NodeJS.ProcessEnv): string {
 }
 
 function configError(file: string, line: number, problem: string, hint: string): PypakrError {
-  return new PypakrError(`${file}:${line}: ${problem}`, { hint });
+  return new PypakrError(`${file}:${line}: ${problem}`, { code: "bad-config", hint });
 }
 
 /**
@@ -105,6 +105,7 @@ async function readConfigFile(file: string, required: boolean): Promise<string |
   } catch (error) {
     if (!required && isErrno(error, "ENOENT")) return null;
     throw new PypakrError(`cannot read config file ${file}: ${(error as Error).message}`, {
+      code: "bad-config",
       hint: required ? "PYPAKR_CONFIG names a config file that must exist; fix the path or unset it." : "Fix the file's permissions or remove it.",
     });
   }

@@ -84,5 +84,5 @@ export async function ownPathProblem(config: Config, target: string, env: NodeJS
  */
 export async function checkOutputFile(config: Config, file: string, option: string): Promise<void> {
   const own = await ownPathProblem(config, file);
-  if (own) throw new PypakrError(`cannot write ${file}: it ${own}, which pypakr never replaces or writes into`, { hint: `Write the image file elsewhere, e.g. ${option} ./image.tar` });
+  if (own) throw new PypakrError(`cannot write ${file}: it ${own}, which pypakr never replaces or writes into`, { code: "own-path", hint: `Write the image file elsewhere, e.g. ${option} ./image.tar` });
 }

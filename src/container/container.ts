@@ -58,10 +58,11 @@ async function isContainerDir(dir: string): Promise<boolean> {
  */
 async function checkTarget(config: Config, target: string, force: boolean): Promise<void> {
   const reason = unsafePrefixReason(target);
-  if (reason) throw new PypakrError(`container path ${target} ${reason}`, { hint: "Choose a path without double quotes, $, backquotes, backslashes or line breaks (spaces and ' are fine)." });
+  if (reason) throw new PypakrError(`container path ${target} ${reason}`, { code: "unsafe-path", hint: "Choose a path without double quotes, $, backquotes, backslashes or line breaks (spaces and ' are fine)." });
   const own = await ownPathProblem(config, target);
   if (own) {
     throw new PypakrError(`cannot make a container at ${target}: it ${own}, which pypakr never replaces or writes into${force ? ", even with --force" : ""}`, {
+      code: "own-path",
       hint: "Choose a container path of your own, e.g. pypakr create-container -i IMAGE -c ./mycontainer",
     });
   }
@@ -70,17 +71,18 @@ async function checkTarget(config: Config, target: string, force: boolean): Prom
     stat = await fs.lstat(target);
   } catch (error) {
     if (isErrno(error, "ENOENT")) return;
-    if (isErrno(error, "ENOTDIR")) throw new PypakrError(`cannot make a container at ${target}: part of that path is a file`, { hint: "Choose another container path." });
+    if (isErrno(error, "ENOTDIR")) throw new PypakrError(`cannot make a container at ${target}: part of that path is a file`, { code: "target-unusable", hint: "Choose another container path." });
     throw error;
   }
-  if (!stat.isDirectory()) throw new PypakrError(`${target} exists and is not a directory`, { hint: "Choose another container path, or remove that file." });
+  if (!stat.isDirectory()) throw new PypakrError(`${target} exists and is not a directory`, { code: "target-unusable", hint: "Choose another container path, or remove that file." });
   if (await isEmptyDir(target)) return;
   if (!(await isContainerDir(target))) {
     throw new PypakrError(`${target} exists, is not empty, and is not a pypakr container (it has no ${METADATA_DIR}/container.json)`, {
+      code: "target-unusable",
       hint: `${force ? "--force replaces only a pypakr container or an empty directory, never other files. " : ""}Choose another path, or move the files out of ${target} yourself first.`,
     });
   }
-  if (!force) throw new PypakrError(`${target} exists and is not empty (it holds a pypakr container)`, { hint: "Choose another path, or pass --force to replace that container." });
+  if (!force) throw new PypakrError(`${target} exists and is not empty (it holds a pypakr container)`, { code: "target-unusable", hint: "Choose another path, or pass --force to replace that container." });
 }
 
 /** Refuses an image whose wheels this interpreter cannot load (e.g. a manylinux tag newer than this glibc). */
@@ -90,7 +92,7 @@ function checkWheelTags(image: Image, base: Base): void {
     if (distribution.wheelTags.length === 0 || distribution.wheelTags.some((tag) => supported.has(tag))) continue;
     throw new PypakrError(
       `${distribution.name} ${distribution.version} in ${image.source} was built for ${distribution.wheelTags.join(", ")}, which ${describeInterpreter(base.python)} on this machine cannot load`,
-      { hint: "Rebuild the image on a machine like this one (e.g. with an older glibc), or run it on a machine that matches." },
+      { code: "python-mismatch", hint: "Rebuild the image on a machine like this one (e.g. with an older glibc), or run it on a machine that matches." },
     );
   }
 }
@@ -227,10 +229,11 @@ export async function createContainer(config: Config, options: CreateContainerOp
           const layer = isInUnpackedLayer(store, error.source);
           if (!layer) {
             throw new PypakrError(`the base file ${error.source} has changed since pypakr init made it (probably edited in place through a hard-linked container)`, {
+              code: "base-damaged",
               hint: `Remake the base with pypakr init --force${base.python.executable ? ` --python ${shellWord(base.python.executable)}` : ""}; use --link copy for containers whose files you edit.`,
             });
           }
-          if (attempt > 1) throw new PypakrError(`the unpacked layer ${layer} keeps changing while pypakr uses it`, { hint: "Stop whatever is writing into the store and try again." });
+          if (attempt > 1) throw new PypakrError(`the unpacked layer ${layer} keeps changing while pypakr uses it`, { code: "concurrent-change", hint: "Stop whatever is writing into the store and try again." });
           // An unpacked layer changed through a hard-linked container: unpack it afresh from its verified blob.
           progress(`the store's unpacked copy of layer ${layer.slice(0, 19)} was changed through a container; unpacking it again`);
           await forgetUnpackedLayer(store, layer);

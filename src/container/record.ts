@@ -1,9 +1,10 @@
 import * as fs from "node:fs/promises";
 import { containerRecordFile } from "../base/manifest.js";
 import { z } from "zod";
-import { describeSchemaError, INTERPRETER_KIND, pypakrConfigSchema, pythonSchema } from "../image/format.js";
+import { INTERPRETER_KIND, pypakrConfigSchema, pythonSchema } from "../image/format.js";
 import { SHA256_DIGEST } from "../util/hash.js";
 import { isErrno, PypakrError } from "../util/errors.js";
+import { readJson } from "../util/json.js";
 
 /**
  * What a container knows about itself: `.pypakr/container.json`. Checked
@@ -35,22 +36,13 @@ export type ContainerRecord = z.infer<typeof containerRecordSchema>;
 
 export async function readContainerRecord(dir: string): Promise<ContainerRecord> {
   const hint = "Make a container with: pypakr create-container -i IMAGE.tar -c DIR";
-  let text: string;
   try {
-    text = await fs.readFile(containerRecordFile(dir), "utf8");
+    return await readJson(containerRecordFile(dir), containerRecordSchema, { code: "container-damaged", hint: `Recreate the container: ${hint} --force` });
   } catch (error) {
     if (isErrno(error, "ENOENT") || isErrno(error, "ENOTDIR")) {
       const what = (await fs.stat(dir).catch(() => null)) ? "is not a pypakr container (it has no .pypakr/container.json)" : "does not exist";
-      throw new PypakrError(`${dir} ${what}`, { hint });
+      throw new PypakrError(`${dir} ${what}`, { code: "not-a-container", hint });
     }
     throw error;
   }
-  let parsed;
-  try {
-    parsed = containerRecordSchema.safeParse(JSON.parse(text));
-  } catch {
-    parsed = null;
-  }
-  if (!parsed?.success) throw new PypakrError(`${containerRecordFile(dir)} is damaged${parsed ? ` (${describeSchemaError(parsed.error)})` : ""}`, { hint: `Recreate the container: ${hint} --force` });
-  return parsed.data;
 }

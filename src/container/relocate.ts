@@ -21,6 +21,7 @@
 import { accessSync, closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { z } from "zod";
 import { loadBase } from "../base/base.js";
 import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
 import type { Config } from "../config/config.js";
@@ -30,6 +31,7 @@ import { loadImage } from "../store/images.js";
 import { Store } from "../store/store.js";
 import { PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
+import { readJson } from "../util/json.js";
 import { shellWord, show } from "../util/printable.js";
 import type { Digest } from "../util/hash.js";
 import { LAUNCH_FILE, launchScript, RELOCATION_JOURNAL_PATH } from "./launch.js";
@@ -76,12 +78,14 @@ async function relocatedFiles(config: Config, dir: string, record: ContainerReco
   const base = await loadBase(config, record.base.id);
   if (!base) {
     throw new PypakrError(`this machine has no base ${show(record.base.id)}, whose manifest says which of ${dir}'s files name its path`, {
+      code: "base-not-found",
       hint: `Make the container afresh at its new path: pypakr create-container -i ${record.image.digest} -c ${shellWord(dir)} --force (after pypakr init --python PYTHON for that interpreter).`,
     });
   }
   const store = await Store.open(config);
   const image = await loadImage(store, record.image.digest as Digest).catch(() => {
     throw new PypakrError(`the store no longer holds image ${show(record.image.digest)}, whose relocation table says which of ${dir}'s files name its path`, {
+      code: "image-not-found",
       hint: "Load or pull that image again (pypakr load -i IMAGE.tar, pypakr pull REF), then run pypakr relocate again.",
     });
   });
@@ -114,6 +118,7 @@ async function stage(config: Config, dir: string, record: ContainerRecord, rawRe
     } catch (error) {
       if (!(error instanceof RelocationError)) throw error;
       throw new PypakrError(`cannot relocate ${dir}: ${relative} is a binary file that names ${from}, and ${error.message}; nothing was changed`, {
+        code: "path-too-long",
         hint: `Move the container to a path of at most ${Buffer.byteLength(from)} bytes, or make a new container there: pypakr create-container -i ${record.image.digest} -c ${shellWord(dir)} --force`,
       });
     }
@@ -124,7 +129,7 @@ async function stage(config: Config, dir: string, record: ContainerRecord, rawRe
       try {
         accessSync(parent, constants.W_OK);
       } catch {
-        throw new PypakrError(`cannot relocate ${dir}: ${parent} is not writable; nothing was changed`, { hint: `Make it writable (chmod u+w ${shellWord(parent)}) and run pypakr relocate again.` });
+        throw new PypakrError(`cannot relocate ${dir}: ${parent} is not writable; nothing was changed`, { code: "write-failed", hint: `Make it writable (chmod u+w ${shellWord(parent)}) and run pypakr relocate again.` });
       }
       writable.add(parent);
     }
@@ -155,8 +160,9 @@ export interface Relocated {
   files: number;
 }
 
+/** The record with every field it holds (readContainerRecord keeps only those it knows), to be written back changed. */
 async function readRawRecord(dir: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await fs.readFile(containerRecordFile(dir), "utf8")) as Record<string, unknown>;
+  return readJson(containerRecordFile(dir), z.record(z.string(), z.unknown()), { code: "container-damaged", hint: `Make the container afresh: pypakr create-container -i IMAGE -c ${shellWord(dir)} --force` });
 }
 
 /** Whether `dir` still holds a container that was made there (so the store's index keeps it). */
@@ -169,18 +175,19 @@ async function holdsContainerMadeThere(dir: string): Promise<boolean> {
 export async function relocateContainer(config: Config, container: string): Promise<Relocated> {
   const dir = path.resolve(container);
   const metadata = await lstatOrNull(path.join(dir, METADATA_DIR));
-  if (metadata && !metadata.isDirectory()) throw new PypakrError(`${dir} is not a pypakr container (its ${METADATA_DIR} is not a directory)`, { hint: "Name a container made by pypakr create-container." });
+  if (metadata && !metadata.isDirectory()) throw new PypakrError(`${dir} is not a pypakr container (its ${METADATA_DIR} is not a directory)`, { code: "not-a-container", hint: "Name a container made by pypakr create-container." });
   await finishRelocation(dir);
   const record = await readContainerRecord(dir);
   if (record.dir === undefined) {
     throw new PypakrError(`${dir} was made by an older pypakr, whose record does not say where the container was made, so it cannot be relocated`, {
+      code: "container-too-old",
       hint: `Make it afresh: pypakr create-container -i ${record.image.digest} -c ${shellWord(dir)} --force`,
     });
   }
   const from = await movedFrom(dir, record);
   if (from === null) return { dir, from: null, files: 0 };
   const reason = unsafePrefixReason(dir);
-  if (reason) throw new PypakrError(`cannot relocate to ${dir}: the path ${reason}`, { hint: "Move the container to a path without quotes, $, backslashes or line breaks." });
+  if (reason) throw new PypakrError(`cannot relocate to ${dir}: the path ${reason}`, { code: "unsafe-path", hint: "Move the container to a path without quotes, $, backslashes or line breaks." });
   // What an interrupted phase 1 left: nothing had changed, so it goes.
   await removeTree(path.join(dir, STAGING_PATH));
   const rawRecord = await readRawRecord(dir);

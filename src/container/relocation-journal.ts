@@ -10,6 +10,7 @@ import { z } from "zod";
 import { METADATA_DIR } from "../base/manifest.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
+import { readJson } from "../util/json.js";
 import { progress } from "../util/log.js";
 import { shellWord, show } from "../util/printable.js";
 import { RELOCATION_JOURNAL_PATH } from "./launch.js";
@@ -36,6 +37,7 @@ export async function movedFrom(dir: string, record: ContainerRecord): Promise<s
 
 export function movedError(dir: string, from: string): PypakrError {
   return new PypakrError(`container ${dir} was made at ${from} and has been moved or copied since: its venv still names ${from}, so it would run the wrong Python`, {
+    code: "container-moved",
     hint: `Rewrite it for its new path: pypakr relocate -c ${shellWord(dir)}`,
   });
 }
@@ -78,13 +80,16 @@ export async function finishRelocation(dir: string, options: { resuming: boolean
   const [metadata, stat] = await Promise.all([lstatOrNull(path.join(dir, METADATA_DIR)), lstatOrNull(journalDir)]);
   if (!metadata?.isDirectory() || !stat?.isDirectory()) return false;
   let journal: Journal;
+  const damage = {
+    code: "container-damaged",
+    message: () => `${journalDir} (an unfinished pypakr relocate) is damaged`,
+    hint: `Make the container afresh: pypakr create-container -i IMAGE -c ${shellWord(dir)} --force`,
+  } as const;
   try {
-    journal = journalSchema.parse(JSON.parse(await fs.readFile(path.join(journalDir, JOURNAL_NAME), "utf8")));
+    journal = await readJson(path.join(journalDir, JOURNAL_NAME), journalSchema, damage);
   } catch (error) {
-    if (!(error instanceof SyntaxError || error instanceof z.ZodError || isErrno(error, "ENOENT"))) throw error;
-    throw new PypakrError(`${journalDir} (an unfinished pypakr relocate) is damaged`, {
-      hint: `Make the container afresh: pypakr create-container -i IMAGE -c ${shellWord(dir)} --force`,
-    });
+    if (!isErrno(error, "ENOENT")) throw error;
+    throw new PypakrError(damage.message(), { code: damage.code, hint: damage.hint });
   }
   const checked = new Set<string>();
   const pause = breather(500);
@@ -92,7 +97,7 @@ export async function finishRelocation(dir: string, options: { resuming: boolean
     const staged = path.join(journalDir, file.staged);
     if (!lstatOrNullSync(staged)?.isFile()) continue; // renamed before the interruption
     const target = confinedPath(dir, file.path, checked);
-    if (!target) throw new PypakrError(`the unfinished relocation in ${journalDir} names ${show(file.path)}, which is not inside the container; refusing it`, { hint: `Remove ${journalDir} and make the container afresh with pypakr create-container --force.` });
+    if (!target) throw new PypakrError(`the unfinished relocation in ${journalDir} names ${show(file.path)}, which is not inside the container; refusing it`, { code: "container-damaged", hint: `Remove ${journalDir} and make the container afresh with pypakr create-container --force.` });
     renameSync(staged, target);
     await pause(done);
   }

@@ -75,11 +75,12 @@ export async function verifyContainer(config: Config, container: string): Promis
   const store = await Store.open(config);
   const image = await loadImage(store, record.image.digest as Digest).catch(() => {
     throw new PypakrError(`the store no longer holds image ${show(record.image.digest)}, which made ${dir}`, {
+      code: "image-not-found",
       hint: `Load it again (pypakr load -i IMAGE.tar) to verify this container; gc keeps the images of registered containers.`,
     });
   });
   const base = await loadBase(config, record.base.id);
-  if (!base) throw new PypakrError(`this machine no longer has the base ${show(record.base.id)} that made ${dir}`, { hint: "Recreate the container with pypakr create-container --force." });
+  if (!base) throw new PypakrError(`this machine no longer has the base ${show(record.base.id)} that made ${dir}`, { code: "base-not-found", hint: "Recreate the container with pypakr create-container --force." });
   const layers = [];
   for (const layer of image.manifest.layers) layers.push(await unpackLayer(store, layer.digest, `layer ${layer.digest.slice(0, 19)}`));
   const { relocation } = image.config.pypakr;

@@ -135,13 +135,8 @@ export const imageConfigSchema = z.object({
 });
 export type ImageConfig = z.infer<typeof imageConfigSchema>;
 
-/** First problem zod found, as one line a user can act on. */
-export function describeSchemaError(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return "invalid document";
-  const where = issue.path.length > 0 ? issue.path.join(".") : "the document";
-  return `${where}: ${issue.message}`;
-}
+// Lives with readJson; re-exported for the format's readers.
+export { describeSchemaError } from "../util/json.js";
 
 /** Go's GOARCH names, which OCI configs use, for Python's platform.machine(). */
 export function ociArchitecture(machine: string): string {

@@ -31,7 +31,7 @@ export interface Image {
 }
 
 export function notAnImage(file: string, problem: string, hint = "Pass an image made by `pypakr create-image` (an OCI image archive)."): PypakrError {
-  return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { hint });
+  return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { code: "image-invalid", hint });
 }
 
 /**
@@ -93,7 +93,7 @@ export async function readImageArchive(file: string, workDir: string, options: {
   try {
     stat = await fs.stat(file);
   } catch (error) {
-    if (isErrno(error, "ENOENT")) throw new PypakrError(`image file ${file} does not exist`, { hint: "Check the path, or make the image with: pypakr create-image -s SRC -i IMAGE.tar" });
+    if (isErrno(error, "ENOENT")) throw new PypakrError(`image file ${file} does not exist`, { code: "image-file-not-found", hint: "Check the path, or make the image with: pypakr create-image -s SRC -i IMAGE.tar" });
     throw error;
   }
   if (!stat.isFile()) throw notAnImage(file, "it is not a regular file");

@@ -49,25 +49,25 @@ async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | nu
 export async function findInterpreter(python: string, env: NodeJS.ProcessEnv = process.env): Promise<Interpreter> {
   const resolved = python.includes("/") ? path.resolve(python) : await onPath(python, env);
   const hint = "Install it, or pass --python /path/to/python (or set PYPAKR_PYTHON).";
-  if (!resolved) throw new PypakrError(`Python interpreter "${python}" is not on PATH`, { hint });
+  if (!resolved) throw new PypakrError(`Python interpreter "${python}" is not on PATH`, { code: "python-not-found", hint });
   let result;
   try {
     result = await capture(resolved, ["-I", "-c", INTROSPECT], { env });
   } catch (error) {
-    throw new PypakrError(`cannot run Python interpreter ${resolved}: ${(error as Error).message}`, { hint });
+    throw new PypakrError(`cannot run Python interpreter ${resolved}: ${(error as Error).message}`, { code: "python-unusable", hint });
   }
   if (result.code !== 0) {
-    throw new PypakrError(`${resolved} is not a working Python interpreter (exit ${result.code}): ${result.stderr.trim().split("\n").pop() ?? ""}`, { hint });
+    throw new PypakrError(`${resolved} is not a working Python interpreter (exit ${result.code}): ${result.stderr.trim().split("\n").pop() ?? ""}`, { code: "python-unusable", hint });
   }
   let answer: unknown;
   try {
     answer = JSON.parse(result.stdout);
   } catch {
-    throw new PypakrError(`${resolved} did not answer like a Python 3 interpreter`, { hint });
+    throw new PypakrError(`${resolved} did not answer like a Python 3 interpreter`, { code: "python-unusable", hint });
   }
   // Held to the same grammar as an image's record of its interpreter, so a base's kind is always a plain name.
   const parsed = pythonSchema.extend({ executable: z.string().min(1) }).safeParse(answer);
-  if (!parsed.success) throw new PypakrError(`${resolved} describes itself in a way pypakr cannot use (${describeSchemaError(parsed.error)})`, { hint });
+  if (!parsed.success) throw new PypakrError(`${resolved} describes itself in a way pypakr cannot use (${describeSchemaError(parsed.error)})`, { code: "python-unusable", hint });
   return parsed.data;
 }
 
@@ -90,7 +90,7 @@ export function interpreterKind(python: PythonIdentity): string {
   const kind = `${python.implementation}-${majorMinor(python.version)}${python.abiFlags}-${python.os}-${python.machine}`.toLowerCase();
   // The kind names a directory under the bases dir: whatever the fields held, it must be one plain name.
   if (!INTERPRETER_KIND.test(kind)) {
-    throw new PypakrError(`the interpreter kind ${JSON.stringify(kind)} is not a plain name ([a-z0-9._-])`, { hint: "The image was crafted or damaged, or the interpreter reports a strange platform; use an image built by pypakr on a standard Python." });
+    throw new PypakrError(`the interpreter kind ${JSON.stringify(kind)} is not a plain name ([a-z0-9._-])`, { code: "image-invalid", hint: "The image was crafted or damaged, or the interpreter reports a strange platform; use an image built by pypakr on a standard Python." });
   }
   return kind;
 }

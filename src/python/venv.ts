@@ -1,5 +1,7 @@
 import * as path from "node:path";
+import { z } from "zod";
 import { PypakrError } from "../util/errors.js";
+import { parseJson } from "../util/json.js";
 import { capture } from "../util/process.js";
 
 /** Environment for running a venv's Python or its scripts: that venv first on PATH, no PYTHONHOME. */
@@ -18,6 +20,7 @@ export async function createVenv(executable: string, dir: string, prompt: string
   const result = await capture(executable, ["-m", "venv", "--prompt", prompt, dir]);
   if (result.code !== 0) {
     throw new PypakrError(`"${executable} -m venv" failed (exit ${result.code}):\n${result.stderr.trim()}`, {
+      code: "venv-failed",
       hint: "On Debian and Ubuntu, the venv module is a separate package: apt-get install python3-venv.",
     });
   }
@@ -27,6 +30,6 @@ export async function createVenv(executable: string, dir: string, prompt: string
 export async function supportedWheelTags(venv: string): Promise<string[]> {
   const script = "import json; from pip._vendor.packaging.tags import sys_tags; print(json.dumps([str(t) for t in sys_tags()]))";
   const result = await capture(path.join(venv, "bin", "python"), ["-I", "-c", script], { env: venvEnvironment(venv) });
-  if (result.code !== 0) throw new PypakrError(`cannot list the wheel tags of ${venv}: ${result.stderr.trim()}`);
-  return JSON.parse(result.stdout) as string[];
+  if (result.code !== 0) throw new PypakrError(`cannot list the wheel tags of ${venv}: ${result.stderr.trim()}`, { code: "python-unusable" });
+  return parseJson(result.stdout, z.array(z.string()), `the wheel tags of ${venv}`, { code: "python-unusable", message: (detail) => `cannot list the wheel tags of ${venv}: its pip answered ${detail}` });
 }

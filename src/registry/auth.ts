@@ -147,6 +147,7 @@ export class Authorizer {
       return basicHeader(credentials);
     }
     throw new PypakrError(`registry ${registry} asks for authentication pypakr does not know (${challenges.map((c) => c.scheme).join(", ") || "no WWW-Authenticate challenge"})`, {
+      code: "registry-misbehaved",
       hint: "pypakr speaks Basic and Bearer token authentication, as Docker does.",
     });
   }
@@ -158,7 +159,7 @@ export class Authorizer {
     try {
       url = new URL(realm ?? "");
     } catch {
-      throw new PypakrError(`registry ${registry} sent a Bearer challenge without a usable realm`, { hint: "The registry is misconfigured; tell its operator." });
+      throw new PypakrError(`registry ${registry} sent a Bearer challenge without a usable realm`, { code: "registry-misbehaved", hint: "The registry is misconfigured; tell its operator." });
     }
     // Checked whether or not there are credentials: even an anonymous token request must not go
     // in clear text across a network, nor to a file: or data: address. Transport.send checks again.
@@ -184,17 +185,17 @@ export class Authorizer {
     // The realm sent pypakr on to another host, which got no credentials: its refusal is not the login's.
     if ((response.status === 401 || response.status === 403) && response.url.origin !== url.origin) throw credentialsRefusedElsewhere(registry, response.url);
     if (response.status === 401 || response.status === 403) {
-      throw credentials ? new PypakrError(`registry ${registry} refused the stored login for ${credentials.username === IDENTITY_TOKEN_USER ? "its identity token" : `user ${credentials.username}`}`, { hint: `Log in again: pypakr login ${shellWord(registry)}` }) : loginNeeded(registry);
+      throw credentials ? new PypakrError(`registry ${registry} refused the stored login for ${credentials.username === IDENTITY_TOKEN_USER ? "its identity token" : `user ${credentials.username}`}`, { code: "registry-login-refused", hint: `Log in again: pypakr login ${shellWord(registry)}` }) : loginNeeded(registry);
     }
-    if (response.status !== 200) throw new PypakrError(`the token service of registry ${registry} (${url.host}) answered HTTP ${response.status}`, { hint: "Try again later; if it persists, tell the registry's operator." });
+    if (response.status !== 200) throw new PypakrError(`the token service of registry ${registry} (${url.host}) answered HTTP ${response.status}`, { code: "registry-failed", hint: "Try again later; if it persists, tell the registry's operator." });
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       parsed = JSON.parse(body.toString("utf8")) as typeof parsed;
     } catch {
-      throw new PypakrError(`the token service of registry ${registry} sent an answer that is not JSON`, { hint: "Tell the registry's operator." });
+      throw new PypakrError(`the token service of registry ${registry} sent an answer that is not JSON`, { code: "registry-misbehaved", hint: "Tell the registry's operator." });
     }
     const value = typeof parsed.token === "string" && parsed.token ? parsed.token : typeof parsed.access_token === "string" ? parsed.access_token : "";
-    if (!value) throw new PypakrError(`the token service of registry ${registry} sent no token`, { hint: "Tell the registry's operator." });
+    if (!value) throw new PypakrError(`the token service of registry ${registry} sent no token`, { code: "registry-misbehaved", hint: "Tell the registry's operator." });
     registerSecret(value);
     // The spec's default lifetime is 60 s; renew a little early.
     const seconds = typeof parsed.expires_in === "number" && parsed.expires_in > 0 ? parsed.expires_in : 60;
@@ -210,10 +211,11 @@ export class Authorizer {
  */
 export function credentialsRefusedElsewhere(registry: string, url: URL): PypakrError {
   return new PypakrError(`${url.origin} asked for credentials (at ${displayUrl(url)}), and pypakr sends credentials only to registry ${registry} and the token service it names`, {
+    code: "unsafe-transport",
     hint: "The registry sent pypakr to that host (an upload location or a redirect); it should give a URL that needs no login there. Tell the registry's operator.",
   });
 }
 
 export function loginNeeded(registry: string): PypakrError {
-  return new PypakrError(`registry ${registry} requires a login`, { hint: `Log in with: pypakr login ${shellWord(registry)}` });
+  return new PypakrError(`registry ${registry} requires a login`, { code: "registry-login-required", hint: `Log in with: pypakr login ${shellWord(registry)}` });
 }

@@ -76,9 +76,9 @@ export class RegistryClient {
       // no readable error body; the status says enough
     }
     const where = `registry ${this.registry} answered HTTP ${response.status} to ${what} (${displayUrl(response.url)})${detail ? `: ${show(scrub(detail).slice(0, 500))}` : ""}`;
-    if (response.status === 403) return new PypakrError(`${where}; access denied`, { hint: `Check that your login may do this, or log in as another user: pypakr login ${shellWord(this.registry)}` });
-    if (response.status === 404) return new PypakrError(where, { hint: "Check the repository name and tag; pypakr pull needs HOST[:PORT]/REPO[:TAG]." });
-    if (response.status >= 500) return new PypakrError(where, { hint: "The registry failed; try again later." });
-    return new PypakrError(where, { hint: "Check the reference; if it is right, the registry refused the request." });
+    if (response.status === 403) return new PypakrError(`${where}; access denied`, { code: "registry-denied", hint: `Check that your login may do this, or log in as another user: pypakr login ${shellWord(this.registry)}` });
+    if (response.status === 404) return new PypakrError(where, { code: "registry-not-found", hint: "Check the repository name and tag; pypakr pull needs HOST[:PORT]/REPO[:TAG]." });
+    if (response.status >= 500) return new PypakrError(where, { code: "registry-failed", hint: "The registry failed; try again later." });
+    return new PypakrError(where, { code: "registry-refused", hint: "Check the reference; if it is right, the registry refused the request." });
   }
 }

@@ -40,7 +40,7 @@ async function readDockerConfig(file: string): Promise<DockerConfig> {
     text = await fs.readFile(file, "utf8");
   } catch (error) {
     if (isErrno(error, "ENOENT")) return {};
-    throw new PypakrError(`cannot read ${file}: ${describe(error)}`, { hint: "Check the file's permissions (DOCKER_CONFIG names its directory)." });
+    throw new PypakrError(`cannot read ${file}: ${describe(error)}`, { code: "credentials-unreadable", hint: "Check the file's permissions (DOCKER_CONFIG names its directory)." });
   }
   try {
     const parsed: unknown = JSON.parse(text);
@@ -48,7 +48,7 @@ async function readDockerConfig(file: string): Promise<DockerConfig> {
   } catch {
     // reported below, without the file's text (it holds secrets)
   }
-  throw new PypakrError(`${file} is not a valid JSON object`, { hint: "Fix or remove the file, then run pypakr login again." });
+  throw new PypakrError(`${file} is not a valid JSON object`, { code: "credentials-unreadable", hint: "Fix or remove the file, then run pypakr login again." });
 }
 
 async function writeDockerConfig(file: string, config: DockerConfig): Promise<void> {
@@ -68,22 +68,22 @@ function helperFor(config: DockerConfig, registry: string): string | undefined {
 
 /** Runs docker-credential-NAME ACTION with `input` on stdin; resolves to its stdout, or null when it says "not found". */
 export async function runCredentialHelper(helper: string, action: "get" | "store" | "erase", input: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
-  if (!/^[A-Za-z0-9._-]+$/.test(helper)) throw new PypakrError(`the credential helper name "${helper}" in ${dockerConfigFile(env)} is not valid`, { hint: "Fix credsStore / credHelpers in that file." });
+  if (!/^[A-Za-z0-9._-]+$/.test(helper)) throw new PypakrError(`the credential helper name "${helper}" in ${dockerConfigFile(env)} is not valid`, { code: "credential-helper-failed", hint: "Fix credsStore / credHelpers in that file." });
   const program = `docker-credential-${helper}`;
   let result: CommandResult;
   try {
     result = await capture(program, [action], { env, input, timeoutMs: 60_000 });
   } catch (error) {
     throw isErrno(error, "ENOENT")
-      ? new PypakrError(`the credential helper ${program} named in ${dockerConfigFile(env)} is not on PATH`, { hint: `Install ${program}, or remove it from credsStore / credHelpers in that file.` })
-      : new PypakrError(`cannot run the credential helper ${program}: ${describe(error)}`, { hint: "Check the helper's installation." });
+      ? new PypakrError(`the credential helper ${program} named in ${dockerConfigFile(env)} is not on PATH`, { code: "credential-helper-failed", hint: `Install ${program}, or remove it from credsStore / credHelpers in that file.` })
+      : new PypakrError(`cannot run the credential helper ${program}: ${describe(error)}`, { code: "credential-helper-failed", hint: "Check the helper's installation." });
   }
   if (result.code === 0) return result.stdout;
   // Docker's helpers answer a missing entry with this text on stdout and exit 1.
   const said = `${result.stdout}\n${result.stderr}`;
   if (/credentials not found/i.test(said)) return null;
   const firstLine = scrub(said.trim().split("\n")[0] ?? "").slice(0, 200);
-  throw new PypakrError(`the credential helper ${program} failed to ${action} credentials${firstLine ? `: ${firstLine}` : ""} (exit code ${result.code})`, { hint: `Check ${program}, or remove it from credsStore / credHelpers in ${dockerConfigFile(env)}.` });
+  throw new PypakrError(`the credential helper ${program} failed to ${action} credentials${firstLine ? `: ${firstLine}` : ""} (exit code ${result.code})`, { code: "credential-helper-failed", hint: `Check ${program}, or remove it from credsStore / credHelpers in ${dockerConfigFile(env)}.` });
 }
 
 /** The credentials stored for a registry (host[:port]), or null. */
@@ -98,7 +98,7 @@ export async function getCredentials(registry: string, env: NodeJS.ProcessEnv = 
       try {
         parsed = JSON.parse(output) as typeof parsed;
       } catch {
-        throw new PypakrError(`the credential helper docker-credential-${helper} gave an answer that is not JSON`, { hint: "Check the helper's installation." });
+        throw new PypakrError(`the credential helper docker-credential-${helper} gave an answer that is not JSON`, { code: "credential-helper-failed", hint: "Check the helper's installation." });
       }
       if (typeof parsed.Username === "string" && typeof parsed.Secret === "string" && parsed.Secret) {
         registerSecret(parsed.Secret);
@@ -116,7 +116,7 @@ export async function getCredentials(registry: string, env: NodeJS.ProcessEnv = 
       registerSecret(entry.auth);
       const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
       const colon = decoded.indexOf(":");
-      if (colon <= 0) throw new PypakrError(`the stored login for ${registry} in ${file} is malformed`, { hint: `Run pypakr login ${shellWord(registry)} again.` });
+      if (colon <= 0) throw new PypakrError(`the stored login for ${registry} in ${file} is malformed`, { code: "credentials-unreadable", hint: `Run pypakr login ${shellWord(registry)} again.` });
       registerSecret(decoded.slice(colon + 1));
       return { username: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
     }

@@ -161,7 +161,7 @@ export class Transport {
       try {
         ca = readFileSync(options.caFile, "utf8");
       } catch (error) {
-        throw new PypakrError(`cannot read the CA file ${options.caFile}: ${isErrno(error, "ENOENT") ? "it does not exist" : describe(error)}`, { hint: "Pass --ca-file the PEM file of your registry's certificate authority." });
+        throw new PypakrError(`cannot read the CA file ${options.caFile}: ${isErrno(error, "ENOENT") ? "it does not exist" : describe(error)}`, { code: "bad-config", hint: "Pass --ca-file the PEM file of your registry's certificate authority." });
       }
     }
     this.agent = new Agent({ connections: 8, ...(ca ? { connect: { ca } } : {}) });
@@ -195,10 +195,11 @@ export class Transport {
   checkUrl(url: URL, how: string): void {
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       // Only the scheme is shown: the rest of a data: or file: URL is not an address worth printing.
-      throw new PypakrError(`registry ${this.registry} ${how} an unsupported kind of address (${url.protocol})`, { hint: "pypakr follows only http and https addresses; tell the registry's operator." });
+      throw new PypakrError(`registry ${this.registry} ${how} an unsupported kind of address (${url.protocol})`, { code: "unsafe-transport", hint: "pypakr follows only http and https addresses; tell the registry's operator." });
     }
     if (url.protocol === "http:" && !isLoopback(url.host) && !this.options.insecure) {
       throw new PypakrError(`registry ${this.registry} ${how} ${displayUrl(url)} over plain HTTP, which pypakr speaks only to loopback (localhost, 127.0.0.0/8, [::1])`, {
+        code: "unsafe-transport",
         hint: "Nothing was sent there. Pass --insecure only if you trust the network to that host; otherwise tell the registry's operator.",
       });
     }
@@ -233,6 +234,7 @@ export class Transport {
     const code = errorCode(error);
     const tls = code !== undefined && /CERT|SSL|TLS|SELF_SIGNED/.test(code);
     return new PypakrError(`cannot reach registry ${this.registry} (${request.method} ${displayUrl(request.url)}): ${scrub(describe(error))}${code && !describe(error).includes(code) ? ` (${code})` : ""}`, {
+      code: "registry-unreachable",
       hint: tls
         ? "Pass --ca-file with your registry's CA certificate (PEM), or --insecure for a registry that speaks plain HTTP."
         : this.baseUrl.protocol === "https:"
@@ -255,7 +257,7 @@ export class Transport {
       if (url.origin !== owner) {
         delete headers.authorization;
         if (request.secretBody) {
-          throw new PypakrError(`the token service of registry ${this.registry} redirected pypakr to ${displayUrl(url)}, another host, with a secret`, { hint: "pypakr sends an identity token only to the token service the registry names; tell the registry's operator." });
+          throw new PypakrError(`the token service of registry ${this.registry} redirected pypakr to ${displayUrl(url)}, another host, with a secret`, { code: "unsafe-transport", hint: "pypakr sends an identity token only to the token service the registry names; tell the registry's operator." });
         }
       }
       const data = await this.agent.request({
@@ -274,14 +276,14 @@ export class Transport {
       try {
         next = new URL(location, url);
       } catch {
-        throw new PypakrError(`registry ${this.registry} redirected ${request.method} ${displayUrl(request.url)} to something that is not a URL`, { hint: "The registry or the storage behind it is misconfigured; tell its operator." });
+        throw new PypakrError(`registry ${this.registry} redirected ${request.method} ${displayUrl(request.url)} to something that is not a URL`, { code: "registry-misbehaved", hint: "The registry or the storage behind it is misconfigured; tell its operator." });
       }
       if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) method = "GET";
       if (seen.has(`${method} ${next.href}`)) {
-        throw new PypakrError(`registry ${this.registry} redirects in a loop (${request.method} ${displayUrl(request.url)} comes back to ${displayUrl(next)})`, { hint: "The registry or the storage behind it is misconfigured; tell its operator." });
+        throw new PypakrError(`registry ${this.registry} redirects in a loop (${request.method} ${displayUrl(request.url)} comes back to ${displayUrl(next)})`, { code: "registry-misbehaved", hint: "The registry or the storage behind it is misconfigured; tell its operator." });
       }
       if (hops + 1 > this.maxRedirects) {
-        throw new PypakrError(`registry ${this.registry} redirected ${request.method} ${displayUrl(request.url)} more than ${this.maxRedirects} times`, { hint: "The registry or the storage behind it is misconfigured; tell its operator." });
+        throw new PypakrError(`registry ${this.registry} redirected ${request.method} ${displayUrl(request.url)} more than ${this.maxRedirects} times`, { code: "registry-misbehaved", hint: "The registry or the storage behind it is misconfigured; tell its operator." });
       }
       url = next;
     }
@@ -314,6 +316,6 @@ export function sleep(ms: number): Promise<void> {
 export async function readBody(response: HttpResponse, limit: number, what: string): Promise<Buffer> {
   return readLimited(response.body as AsyncIterable<Buffer>, limit, () => {
     response.body.destroy();
-    return new PypakrError(`the registry sent more than ${limit} bytes for ${what}`, { hint: "The registry misbehaves; tell its operator." });
+    return new PypakrError(`the registry sent more than ${limit} bytes for ${what}`, { code: "too-large", hint: "The registry misbehaves; tell its operator." });
   });
 }

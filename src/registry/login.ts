@@ -20,8 +20,8 @@ export async function login(registryText: string, credentials: Credentials, opti
       if (response.status !== 200) throw await client.unexpected(response, "a login check");
       await response.body.dump().catch(() => undefined);
     } catch (error) {
-      if (error instanceof PypakrError && /requires a login|refused the stored login/.test(error.message)) {
-        throw new PypakrError(`login to ${registry} failed: the registry refused user ${credentials.username} with that password`, { hint: "Check the user name and password (or token) and try again." });
+      if (error instanceof PypakrError && (error.code === "registry-login-required" || error.code === "registry-login-refused")) {
+        throw new PypakrError(`login to ${registry} failed: the registry refused user ${credentials.username} with that password`, { code: "registry-login-refused", hint: "Check the user name and password (or token) and try again." });
       }
       throw error;
     } finally {

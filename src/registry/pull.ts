@@ -60,7 +60,7 @@ class WrongBytesError extends PypakrError {}
 async function fetchManifest(client: RegistryClient, ref: Reference, source: string): Promise<{ bytes: Buffer; digest: Digest; manifest: ImageManifest }> {
   const response = await client.fetch({ method: "GET", url: `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`, headers: { accept: ACCEPT } }, [pullScope(ref.repository)]);
   if (response.status !== 200) throw await client.unexpected(response, `a request for the manifest of ${source}`);
-  const tooLarge = () => new PypakrError(`registry ${ref.registry} sent a manifest for ${source} larger than ${MAX_MANIFEST_BYTES} bytes`, { hint: "That is no pypakr image; check the reference." });
+  const tooLarge = () => new PypakrError(`registry ${ref.registry} sent a manifest for ${source} larger than ${MAX_MANIFEST_BYTES} bytes`, { code: "too-large", hint: "That is no pypakr image; check the reference." });
   // Said up front, a size past the limit is refused before any of it is read.
   if (Number(response.headers["content-length"] ?? 0) > MAX_MANIFEST_BYTES) {
     response.body.destroy();
@@ -74,6 +74,7 @@ async function fetchManifest(client: RegistryClient, ref: Reference, source: str
     // The connection failing mid-body (a registry that hangs up) is the registry's doing, not a bug here.
     if (error instanceof PypakrError) throw error;
     throw new PypakrError(`registry ${ref.registry} cut off the manifest of ${source} after ${seen.size} bytes: ${describe(error)}`, {
+      code: "registry-transfer-failed",
       hint: "Try again; if it keeps failing, the registry or the network to it misbehaves.",
       cause: error,
     });
@@ -82,6 +83,7 @@ async function fetchManifest(client: RegistryClient, ref: Reference, source: str
   const named = ref.digest ?? response.headers["docker-content-digest"];
   if (named && named.startsWith("sha256:") && named !== digest) {
     throw new PypakrError(`registry ${ref.registry} sent a manifest for ${source} that does not match its digest ${named} (the bytes hash to ${digest})`, {
+      code: "registry-bad-data",
       hint: "The registry or something between it and you altered the data; nothing was kept. Try again, or tell the registry's operator.",
     });
   }
@@ -111,6 +113,7 @@ async function downloadBlob(client: RegistryClient, ref: Reference, blob: Descri
   const wrong = async (problem: string) => {
     await writer.abort();
     return new WrongBytesError(`registry ${ref.registry} sent wrong bytes for blob ${blob.digest} of ${ref.repository}: ${problem}`, {
+      code: "registry-bad-data",
       hint: "The registry or something between it and you altered the data; nothing of it was kept. Try again, or tell the registry's operator.",
     });
   };
@@ -204,6 +207,7 @@ async function fetchBlob(store: Store, client: RegistryClient, ref: Reference, b
     } catch (error) {
       if (error instanceof PypakrError) throw error;
       throw new PypakrError(`the download of blob ${blob.digest} from registry ${ref.registry} failed: ${describe(error)}`, {
+        code: "registry-transfer-failed",
         hint: "Run the same pull again: it resumes where this one stopped.",
         cause: error,
       });

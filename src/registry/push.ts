@@ -110,12 +110,12 @@ class BlobPusher {
    */
   private location(value: string | undefined, base: URL, what: string): URL {
     const hint = "The registry does not follow the OCI distribution spec; tell its operator.";
-    if (!value) throw new PypakrError(`registry ${this.target.registry} answered ${what} without an upload location`, { hint });
+    if (!value) throw new PypakrError(`registry ${this.target.registry} answered ${what} without an upload location`, { code: "registry-misbehaved", hint });
     let url: URL;
     try {
       url = new URL(value, base);
     } catch {
-      throw new PypakrError(`registry ${this.target.registry} answered ${what} with an upload location that is not a URL`, { hint });
+      throw new PypakrError(`registry ${this.target.registry} answered ${what} with an upload location that is not a URL`, { code: "registry-misbehaved", hint });
     }
     this.client.transport.checkUrl(url, `answered ${what} with an upload location at`);
     return url;
@@ -170,7 +170,7 @@ class BlobPusher {
 /** Pushes a stored image (tag or digest) or an image file to `targetText` (HOST[:PORT]/REPO[:TAG]). */
 export async function pushImage(config: Config, source: string, targetText: string, options: TransferOptions = {}): Promise<PushResult> {
   const target = parseReference(targetText);
-  if (target.digest) throw usageError(`cannot push to a digest (${targetText})`, "Push to a tag: HOST[:PORT]/REPO[:TAG]; the registry computes the digest.");
+  if (target.digest) throw usageError("bad-reference", `cannot push to a digest (${targetText})`, "Push to a tag: HOST[:PORT]/REPO[:TAG]; the registry computes the digest.");
   const tag = target.tag ?? "latest";
   return withoutSecrets(async () => {
     const store = await Store.open(config);
@@ -200,7 +200,7 @@ export async function pushImage(config: Config, source: string, targetText: stri
       if (response.status !== 201 && response.status !== 200) throw await client.unexpected(response, `the manifest for ${tag}`);
       const said = response.headers["docker-content-digest"];
       if (said && said.startsWith("sha256:") && said !== sha256Digest(manifestBytes)) {
-        throw new PypakrError(`registry ${target.registry} stored the manifest under ${said}, but it is ${digest}`, { hint: "The registry changed the manifest; pypakr images must stay byte-identical. Use another registry." });
+        throw new PypakrError(`registry ${target.registry} stored the manifest under ${said}, but it is ${digest}`, { code: "registry-misbehaved", hint: "The registry changed the manifest; pypakr images must stay byte-identical. Use another registry." });
       }
       await recordBlobSources(store, target.registry, target.repository, blobs.map((blob) => blob.digest));
       return { reference: formatReference({ ...target, tag }), digest, uploaded: counts.uploaded, skipped: counts.skipped, mounted: counts.mounted, bytesUploaded };

@@ -27,7 +27,7 @@ export function looksLikeRegistryReference(text: string): boolean {
 export function registryHost(text: string): string {
   const host = text.replace(/^https?:\/\//, "").replace(/\/+$/, "").toLowerCase();
   if (!isRegistryHost(host) || !isUrlHost(host)) {
-    throw usageError(`"${text}" is not a registry address`, "Give HOST or HOST:PORT, e.g. registry.example.com or 127.0.0.1:5000");
+    throw usageError("bad-reference", `"${text}" is not a registry address`, "Give HOST or HOST:PORT, e.g. registry.example.com or 127.0.0.1:5000");
   }
   return host;
 }
@@ -45,7 +45,7 @@ function isUrlHost(host: string): boolean {
 /** Parses a full registry reference; `TAG` defaults to latest unless a digest is given. */
 export function parseReference(text: string): Reference {
   const hint = "Write HOST[:PORT]/REPO[:TAG] or HOST[:PORT]/REPO@sha256:<64 hex>, e.g. 127.0.0.1:5000/myapp:1.0";
-  if (!looksLikeRegistryReference(text)) throw usageError(`"${text}" does not name a registry (its first part must be a host, e.g. registry.example.com/ or localhost:5000/)`, hint);
+  if (!looksLikeRegistryReference(text)) throw usageError("bad-reference", `"${text}" does not name a registry (its first part must be a host, e.g. registry.example.com/ or localhost:5000/)`, hint);
   const slash = text.indexOf("/");
   const registry = registryHost(text.slice(0, slash));
   let rest = text.slice(slash + 1);
@@ -53,7 +53,7 @@ export function parseReference(text: string): Reference {
   const at = rest.indexOf("@");
   if (at >= 0) {
     const value = rest.slice(at + 1);
-    if (!isDigest(value)) throw usageError(`"${text}" has a malformed digest`, hint);
+    if (!isDigest(value)) throw usageError("bad-reference", `"${text}" has a malformed digest`, hint);
     digest = value as Digest;
     rest = rest.slice(0, at);
   }
@@ -62,10 +62,10 @@ export function parseReference(text: string): Reference {
   if (colon >= 0) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!isTag(tag)) throw usageError(`"${text}" has a malformed tag "${tag}"`, hint);
+    if (!isTag(tag)) throw usageError("bad-reference", `"${text}" has a malformed tag "${tag}"`, hint);
   }
   if (!isRepositoryName(rest)) {
-    throw usageError(`"${text}" has a malformed repository name "${rest}" (lowercase letters, digits and . _ - separators)`, hint);
+    throw usageError("bad-reference", `"${text}" has a malformed repository name "${rest}" (lowercase letters, digits and . _ - separators)`, hint);
   }
   if (!digest && !tag) tag = "latest";
   return { registry, repository: rest, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };

@@ -40,12 +40,12 @@ async function checkProgram(dir: string, program: string): Promise<void> {
   if (!program.includes("/")) return;
   const file = path.resolve(dir, program);
   const stat = await fs.stat(file).catch(() => null);
-  if (!stat) throw new PypakrError(`${show(program)} does not exist in container ${dir}`, { hint: "Name a script inside the container, or a command on its PATH, with -r.", exitCode: NOT_FOUND });
-  if (!stat.isFile()) throw new PypakrError(`${show(program)} in container ${dir} is not a file`, { hint: "Name a script with -r." });
+  if (!stat) throw new PypakrError(`${show(program)} does not exist in container ${dir}`, { code: "command-not-found", hint: "Name a script inside the container, or a command on its PATH, with -r.", exitCode: NOT_FOUND });
+  if (!stat.isFile()) throw new PypakrError(`${show(program)} in container ${dir} is not a file`, { code: "not-executable", hint: "Name a script with -r." });
   try {
     await fs.access(file, fs.constants.X_OK);
   } catch {
-    throw new PypakrError(`${show(program)} in container ${dir} is not executable`, { hint: `Make it executable in the source (chmod +x ${shellWord(program.startsWith("-") ? `./${program}` : program)}) and rebuild the image.`, exitCode: NOT_EXECUTABLE });
+    throw new PypakrError(`${show(program)} in container ${dir} is not executable`, { code: "not-executable", hint: `Make it executable in the source (chmod +x ${shellWord(program.startsWith("-") ? `./${program}` : program)}) and rebuild the image.`, exitCode: NOT_EXECUTABLE });
   }
 }
 
@@ -84,6 +84,7 @@ export async function runInContainer(options: RunOptions): Promise<number> {
       child.on("error", (error) => {
         const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
         reject(new PypakrError(missing ? `command ${quote(program)} was not found in container ${dir}` : `cannot run ${show(program)}: ${error.message}`, {
+          code: missing ? "command-not-found" : "not-executable",
           hint: missing ? "Install it in the image (setup), or name a script inside the container with -r (e.g. -r ./scripts/x)." : undefined,
           exitCode: missing ? NOT_FOUND : NOT_EXECUTABLE,
         }));

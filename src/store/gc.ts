@@ -8,7 +8,9 @@ import { containerRecordFile } from "../base/manifest.js";
 import { manifestSchema } from "../image/format.js";
 import { removeDeadSiblings, removeDeadTemp, removeTree } from "../util/fs.js";
 import { anySiblingOwner, storeTempOwner } from "../util/temp-names.js";
+import { z } from "zod";
 import { isErrno } from "../util/errors.js";
+import { readJson } from "../util/json.js";
 import { hexOf, type Digest } from "../util/hash.js";
 import { isLockHeld } from "./lock.js";
 import { PARTIAL_LOCK_STALE_MS, processAlive, treeSize, type Store, type StoreIndex } from "./store.js";
@@ -18,10 +20,13 @@ export interface GcResult {
   removedImages: string[];
 }
 
-/** The image a registered container still holds, or null when it is gone or holds another. */
+/** Just what gc needs of a container's record, so a record of another pypakr version still counts. */
+const heldImageSchema = z.object({ image: z.object({ digest: z.string().optional() }).optional() });
+
+/** The image a registered container still holds, or null when it is gone, damaged or holds another. */
 async function containerImage(dir: string): Promise<string | null> {
   try {
-    const record = JSON.parse(await fs.readFile(containerRecordFile(dir), "utf8")) as { image?: { digest?: string } };
+    const record = await readJson(containerRecordFile(dir), heldImageSchema, { code: "container-damaged" });
     return record.image?.digest ?? null;
   } catch {
     return null;

@@ -16,7 +16,7 @@ import type { Store, StoreIndex } from "./store.js";
 
 /** `name` means `name:latest`, as in Docker; a colon before the last "/" is a registry's port, not a tag. */
 export function normalizeTag(tag: string): string {
-  if (!isImageName(tag)) throw usageError(`"${tag}" is not a valid image name`, "Use lowercase [HOST[:PORT]/]NAME[:TAG], e.g. myapp:1.0 or 127.0.0.1:5000/myapp:1.0");
+  if (!isImageName(tag)) throw usageError("bad-image-name", `"${tag}" is not a valid image name`, "Use lowercase [HOST[:PORT]/]NAME[:TAG], e.g. myapp:1.0 or 127.0.0.1:5000/myapp:1.0");
   return tag.slice(tag.lastIndexOf("/") + 1).includes(":") ? tag : `${tag}:latest`;
 }
 
@@ -38,19 +38,19 @@ export async function resolveRef(store: Store, ref: string, options: { fileToo?:
   const listHint = "pypakr images lists the stored images, by tag and digest.";
   if (isDigest(ref)) {
     if (index.images[ref]) return ref as Digest;
-    throw new PypakrError(`no image ${ref} in the store`, { hint: options.fileToo ? "pypakr images lists what is there; pypakr load -i IMAGE.tar adds one." : listHint });
+    throw new PypakrError(`no image ${ref} in the store`, { code: "image-not-found", hint: options.fileToo ? "pypakr images lists what is there; pypakr load -i IMAGE.tar adds one." : listHint });
   }
   const prefix = digestPrefix(ref);
   if (prefix) {
     const matches = Object.keys(index.images).filter((digest) => digest.startsWith(`sha256:${prefix}`));
     if (matches.length === 1) return matches[0] as Digest;
-    if (matches.length > 1) throw new PypakrError(`"${ref}" matches ${matches.length} images`, { hint: "Give more digits of the digest." });
+    if (matches.length > 1) throw new PypakrError(`"${ref}" matches ${matches.length} images`, { code: "image-ambiguous", hint: "Give more digits of the digest." });
   }
   const tag = isImageName(ref) ? normalizeTag(ref) : null;
   const digest = tag ? index.tags[tag] : undefined;
   if (digest) return digest as Digest;
-  if (!options.fileToo) throw new PypakrError(`no image "${ref}" in the store`, { hint: listHint });
-  throw new PypakrError(`no image "${ref}" in the store, and no file by that name`, { hint: "pypakr images lists stored images; or pass the path of an image file." });
+  if (!options.fileToo) throw new PypakrError(`no image "${ref}" in the store`, { code: "image-not-found", hint: listHint });
+  throw new PypakrError(`no image "${ref}" in the store, and no file by that name`, { code: "image-not-found", hint: "pypakr images lists stored images; or pass the path of an image file." });
 }
 
 /**
@@ -61,13 +61,13 @@ export async function resolveRef(store: Store, ref: string, options: { fileToo?:
 export async function imageArgument(arg: string): Promise<"file" | "ref"> {
   if ((await lstatOrNull(arg))?.isFile()) return "file";
   if (isImageName(arg) || looksLikeDigest(arg)) return "ref";
-  throw new PypakrError(`image file ${arg} does not exist`, { hint: "Check the path, or name a stored image by tag or digest (pypakr images lists them)." });
+  throw new PypakrError(`image file ${arg} does not exist`, { code: "image-file-not-found", hint: "Check the path, or name a stored image by tag or digest (pypakr images lists them)." });
 }
 
 /** Loads and validates a stored image. */
 export async function loadImage(store: Store, digest: Digest): Promise<Image> {
   const size = await store.blobSize(digest);
-  if (size === undefined) throw new PypakrError(`the store lacks the manifest of image ${digest}`, { hint: "Run pypakr store verify --repair, then load or build the image again." });
+  if (size === undefined) throw new PypakrError(`the store lacks the manifest of image ${digest}`, { code: "store-damaged", hint: "Run pypakr store verify --repair, then load or build the image again." });
   const index = await store.readIndex();
   const tag = Object.entries(index.tags).find(([, image]) => image === digest)?.[0];
   const descriptor: Descriptor = { mediaType: MEDIA_TYPE_MANIFEST, digest, size, ...(tag ? { annotations: { "org.opencontainers.image.ref.name": tag } } : {}) };
@@ -164,7 +164,7 @@ export async function acquireImage(store: Store, arg: string, target?: string): 
   }
   const digest = await resolveRef(store, arg, { fileToo: true });
   return store.updateIndex((index) => {
-    if (!index.images[digest]) throw new PypakrError(`image ${arg} was removed from the store just now`, { hint: "Another pypakr rmi or gc ran meanwhile; build or load it again." });
+    if (!index.images[digest]) throw new PypakrError(`image ${arg} was removed from the store just now`, { code: "concurrent-change", hint: "Another pypakr rmi or gc ran meanwhile; build or load it again." });
     return { digest, lease: addLease(store, index, digest, target) };
   });
 }

@@ -8,10 +8,12 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { z } from "zod";
 import { extractTar, type ListedEntry } from "../image/extract/index.js";
 import { METADATA_DIR } from "../base/manifest.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
+import { readJson } from "../util/json.js";
 import { hexOf, sha256File } from "../util/hash.js";
 import type { Store } from "./store.js";
 
@@ -29,20 +31,29 @@ export async function isLayerComplete(store: Store, digest: string): Promise<boo
   return (await lstatOrNull(path.join(layerDir(store, digest), "entries.json"))) !== null;
 }
 
+/** `entries.json`: the ListedEntry list extractTar made as it unpacked the layer. */
+const listingSchema = z.array(
+  z.discriminatedUnion("type", [
+    z.object({ type: z.literal("dir"), path: z.string() }),
+    z.object({ type: z.literal("file"), path: z.string(), executable: z.boolean(), size: z.number(), sha256: z.string(), mtimeMs: z.number().optional() }),
+    z.object({ type: z.literal("symlink"), path: z.string(), link: z.string() }),
+    z.object({ type: z.literal("whiteout"), path: z.string() }),
+    z.object({ type: z.literal("opaque"), path: z.string() }),
+  ]),
+);
+
 async function readUnpacked(store: Store, digest: string): Promise<UnpackedLayer | null> {
   const dir = layerDir(store, digest);
-  let text: string;
+  let entries: ListedEntry[];
   try {
-    text = await fs.readFile(path.join(dir, "entries.json"), "utf8");
+    entries = await readJson(path.join(dir, "entries.json"), listingSchema, {
+      code: "store-damaged",
+      message: () => `the unpacked layer ${digest} in the store is damaged`,
+      hint: "Run pypakr store verify --repair.",
+    });
   } catch (error) {
     if (isErrno(error, "ENOENT")) return null;
     throw error;
-  }
-  // pypakr wrote this listing and reads it for every container: a shape check, not a full schema pass.
-  const entries = JSON.parse(text) as ListedEntry[];
-  const kinds = new Set(["dir", "file", "symlink", "whiteout", "opaque"]);
-  if (!Array.isArray(entries) || !entries.every((entry) => typeof entry?.path === "string" && kinds.has(entry.type))) {
-    throw new PypakrError(`the unpacked layer ${digest} in the store is damaged`, { hint: "Run pypakr store verify --repair." });
   }
   return { digest, tree: path.join(dir, "tree"), entries };
 }
@@ -80,7 +91,7 @@ export async function unpackLayer(store: Store, digest: string, what: string): P
     await removeTree(work);
   }
   const unpacked = await readUnpacked(store, digest);
-  if (!unpacked) throw new PypakrError(`the unpacked layer ${digest} vanished from the store`, { hint: "Another pypakr gc ran meanwhile; try again." });
+  if (!unpacked) throw new PypakrError(`the unpacked layer ${digest} vanished from the store`, { code: "concurrent-change", hint: "Another pypakr gc ran meanwhile; try again." });
   return unpacked;
 }
 

@@ -14,15 +14,15 @@
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { z } from "zod";
 import { isErrno } from "../util/errors.js";
+import { readJson } from "../util/json.js";
 import { processAlive, removeDeadSiblings, removeTree } from "../util/fs.js";
 import { randomSuffix, siblingTempPath } from "../util/temp-names.js";
 
-interface Owner {
-  pid: number;
-  host: string;
-  id: string;
-}
+/** Who holds a lock: `owner.json` inside it. */
+const ownerSchema = z.object({ pid: z.number(), host: z.string(), id: z.string() });
+type Owner = z.infer<typeof ownerSchema>;
 
 /** A lock from another machine counts as abandoned when not refreshed for this long. */
 const STALE_MS = 10_000;
@@ -38,8 +38,7 @@ function sleep(ms: number): Promise<void> {
 
 async function readOwner(lock: string): Promise<Owner | null> {
   try {
-    const owner = JSON.parse(await fs.readFile(path.join(lock, "owner.json"), "utf8")) as Partial<Owner>;
-    return typeof owner.pid === "number" && typeof owner.host === "string" && typeof owner.id === "string" ? (owner as Owner) : null;
+    return await readJson(path.join(lock, "owner.json"), ownerSchema, { code: "store-damaged" });
   } catch {
     return null;
   }

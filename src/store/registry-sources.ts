@@ -7,11 +7,11 @@
  *
  *   store/registry-sources.json  {"formatVersion":1,"registries":{"HOST":{"sha256:..":["repo",..]}}}
  */
-import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import { isErrno } from "../util/errors.js";
+import { isErrno, PypakrError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
+import { readJson } from "../util/json.js";
 import type { Store } from "./store.js";
 
 /** Newest first; older names fall off, a mount needs only one that still works. */
@@ -29,10 +29,9 @@ function sourcesFile(store: Store): string {
 
 async function readSources(store: Store): Promise<Sources> {
   try {
-    const parsed = sourcesSchema.safeParse(JSON.parse(await fs.readFile(sourcesFile(store), "utf8")));
-    if (parsed.success) return parsed.data;
+    return await readJson(sourcesFile(store), sourcesSchema, { code: "store-damaged" });
   } catch (error) {
-    if (!isErrno(error, "ENOENT") && !(error instanceof SyntaxError)) throw error;
+    if (!isErrno(error, "ENOENT") && !(error instanceof PypakrError && error.code === "store-damaged")) throw error;
   }
   // Missing or damaged: it is only a hint, so start afresh.
   return { formatVersion: 1, registries: {} };

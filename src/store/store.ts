@@ -22,6 +22,7 @@ import type { Config, EntryLimits } from "../config/config.js";
 import { storeDir, tmpDir } from "../config/config.js";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { lstatOrNull, processAlive, removeDeadSiblings, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";
+import { readJson } from "../util/json.js";
 import { anyTempOwner, storeTempName, storeTempOwner } from "../util/temp-names.js";
 import { hexOf, SHA256_DIGEST } from "../util/hash.js";
 import { DEFAULT_MAX_ENTRIES } from "../image/extract/index.js";
@@ -71,7 +72,7 @@ export async function lockPartialBlob(file: string): Promise<() => Promise<void>
     return await acquireLock(`${file}.lock`, PARTIAL_LOCK_TIMEOUT_MS);
   } catch (error) {
     if (!(error instanceof LockTimeoutError)) throw error;
-    throw new PypakrError(`another pypakr pull has been fetching blob ${path.basename(file)} for too long (${error.message})`, { hint: "Wait for the other pull to finish and try again." });
+    throw new PypakrError(`another pypakr pull has been fetching blob ${path.basename(file)} for too long (${error.message})`, { code: "store-busy", hint: "Wait for the other pull to finish and try again." });
   }
 }
 
@@ -122,7 +123,7 @@ export class Store {
 
   /** A stored JSON blob (a manifest, a config), parsed through its schema; throws when absent or malformed. */
   async readDocument<T>(blob: string, schema: z.ZodType<T>): Promise<T> {
-    return schema.parse(JSON.parse(await fs.readFile(this.blobFile(blob), "utf8")));
+    return readJson(this.blobFile(blob), schema, { code: "store-damaged", hint: "Run pypakr store verify --repair, then load or build the image again." });
   }
 
   /** A fresh path under tmp/ that gc knows belongs to this process while it lives. */
@@ -140,9 +141,10 @@ export class Store {
       release = await acquireLock(this.lockFile, LOCK_TIMEOUT_MS);
     } catch (error) {
       if (!(error instanceof LockTimeoutError)) {
-        throw new PypakrError(`cannot lock the store at ${this.dir}: ${describe(error)}`, { hint: "Check that you may write there (permissions, a read-only filesystem).", cause: error });
+        throw new PypakrError(`cannot lock the store at ${this.dir}: ${describe(error)}`, { code: "write-failed", hint: "Check that you may write there (permissions, a read-only filesystem).", cause: error });
       }
       throw new PypakrError(`the store at ${this.dir} is locked by another pypakr process that did not finish in time (${error.message})`, {
+        code: "store-busy",
         hint: "Wait for the other pypakr command to finish and try again.",
       });
     }
@@ -154,23 +156,16 @@ export class Store {
   }
 
   async readIndex(): Promise<StoreIndex> {
-    let text: string;
     try {
-      text = await fs.readFile(this.indexFile, "utf8");
+      return await readJson(this.indexFile, indexSchema, {
+        code: "store-damaged",
+        message: () => `the store's index ${this.indexFile} is damaged`,
+        hint: "Run pypakr store verify --repair to rebuild what can be rebuilt.",
+      });
     } catch (error) {
       if (isErrno(error, "ENOENT")) return emptyIndex();
       throw error;
     }
-    let parsed;
-    try {
-      parsed = indexSchema.safeParse(JSON.parse(text));
-    } catch {
-      parsed = null;
-    }
-    if (!parsed?.success) {
-      throw new PypakrError(`the store's index ${this.indexFile} is damaged`, { hint: "Run pypakr store verify --repair to rebuild what can be rebuilt." });
-    }
-    return parsed.data;
   }
 
   async writeIndex(index: StoreIndex): Promise<void> {
@@ -204,6 +199,7 @@ export class Store {
     }
     if (missing.length === 0) return;
     throw new PypakrError(`image ${image} could not be stored: ${missing.join(", ")} went missing from the store meanwhile (another pypakr rmi or gc freed ${missing.length === 1 ? "it" : "them"})`, {
+      code: "concurrent-change",
       hint: "Run the same command again.",
     });
   }

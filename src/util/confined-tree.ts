@@ -24,6 +24,7 @@ export class ConfinedTree {
     const name = relative.slice(slash + 1);
     if (name === "" || name === "." || name === ".." || relative.includes("\0") || !this.madeDirs.has(parent)) {
       throw new PypakrError(`refusing to write "${relative}" into ${this.root}: ${this.madeDirs.has(parent) ? "not a plain name" : `its parent "${parent}" is not a directory pypakr made there`}`, {
+        code: "unsafe-entry",
         hint: "The image or base asked for a path outside the container; this is a bug or a crafted image. Get the image from a trusted source.",
       });
     }

@@ -80,7 +80,7 @@ describe("secrets", () => {
 
   test("scrubError cleans the message, the stack and the causes", () => {
     registerSecret("tok-123456");
-    const error = new PypakrError("failed with tok-123456", { cause: new Error("inner tok-123456") });
+    const error = new PypakrError("failed with tok-123456", { code: "registry-failed", cause: new Error("inner tok-123456") });
     scrubError(error);
     assert.doesNotMatch(`${error.message}${error.stack}${(error.cause as Error).message}${(error.cause as Error).stack}`, /tok-123456/);
   });

@@ -5,7 +5,7 @@ import type { CommandSpec } from "../command.js";
 
 function collectEnv(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(value);
-  if (!match) throw usageError(`--env "${value}" is not KEY=VALUE`, "Write it as --env NAME=value.");
+  if (!match) throw usageError("usage", `--env "${value}" is not KEY=VALUE`, "Write it as --env NAME=value.");
   return { ...previous, [match[1] ?? ""]: match[2] ?? "" };
 }
 

@@ -41,10 +41,10 @@ export const login: CommandSpec = {
     const { login: check } = await import("../../registry/login.js");
     const { usageError } = await import("../../util/errors.js");
     const interactive = Boolean(process.stdin.isTTY);
-    if (options.passwordStdin && options.password !== undefined) throw usageError("--password and --password-stdin exclude each other", "Give the password one way.");
+    if (options.passwordStdin && options.password !== undefined) throw usageError("usage", "--password and --password-stdin exclude each other", "Give the password one way.");
     let username = typeof options.username === "string" ? options.username : "";
     if (!username) {
-      if (!interactive || options.passwordStdin) throw usageError("no user name given", "Pass -u USER (with --password-stdin to read the password from stdin).");
+      if (!interactive || options.passwordStdin) throw usageError("usage", "no user name given", "Pass -u USER (with --password-stdin to read the password from stdin).");
       username = (await ask("Username: ", false)).trim();
     }
     let password: string;
@@ -53,8 +53,8 @@ export const login: CommandSpec = {
       writeErr("pypakr: warning: a password on the command line can be seen by other users; use --password-stdin\n");
       password = options.password;
     } else if (interactive) password = await ask("Password: ", true);
-    else throw usageError("no password given", "Pipe it in with --password-stdin.");
-    if (!username || !password) throw usageError("the user name and the password must not be empty", "Give both.");
+    else throw usageError("usage", "no password given", "Pipe it in with --password-stdin.");
+    if (!username || !password) throw usageError("usage", "the user name and the password must not be empty", "Give both.");
     await check(args[0] ?? "", { username, secret: password }, registryOptions(options));
     writeOut("Login succeeded\n");
   },

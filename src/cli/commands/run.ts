@@ -60,7 +60,7 @@ export const run: CommandSpec = {
   async run(options, args) {
     if (options.container === undefined && options.image === undefined) {
       const { usageError } = await import("../../util/errors.js");
-      throw usageError("run needs a container (-c DIR) or an image (-i IMAGE)", "e.g. pypakr run -c CONT, or pypakr run -i 127.0.0.1:5000/app:1");
+      throw usageError("usage", "run needs a container (-c DIR) or an image (-i IMAGE)", "e.g. pypakr run -c CONT, or pypakr run -i 127.0.0.1:5000/app:1");
     }
     const container = options.image !== undefined ? await containerFor(options) : (options.container as string);
     const { runInContainer } = await import("../../run/run.js");

@@ -13,7 +13,7 @@ export const store: CommandSpec = {
   },
   async run(options, args, { config }) {
     const { usageError } = await import("../../util/errors.js");
-    if (args[0] !== "verify") throw usageError(`unknown store action "${args[0] ?? ""}"`, "The store action is: pypakr store verify [--repair]");
+    if (args[0] !== "verify") throw usageError("usage", `unknown store action "${args[0] ?? ""}"`, "The store action is: pypakr store verify [--repair]");
     const { Store } = await import("../../store/store.js");
     const { verifyStore } = await import("../../store/verify.js");
     const result = await verifyStore(await Store.open(config), { repair: Boolean(options.repair) });

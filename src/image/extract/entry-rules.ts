@@ -9,10 +9,10 @@
  * - no devices, fifos or other special files;
  * - well-formed whiteouts (whiteouts.ts).
  */
-import { PypakrError } from "../../util/errors.js";
+import { PypakrError, type ErrorCode } from "../../util/errors.js";
 import { normalizeEntryName, type TarHeader } from "../../util/tar.js";
 import { WHITEOUT_PREFIX } from "../layer-writer.js";
-import { symlinkProblem } from "./symlinks.js";
+import { symlinkFault } from "./symlinks.js";
 import { whiteoutEntry, type WhiteoutEntry, type WhiteoutMode } from "./whiteouts.js";
 
 /**
@@ -36,14 +36,16 @@ export interface EntryRules {
 /** Makes the refusal of one entry. */
 export type EntryFailure = (entry: string, problem: string) => PypakrError;
 
-export function entryError(what: string, entry: string, problem: string): PypakrError {
+export function entryError(what: string, entry: string, problem: string, code: ErrorCode = "unsafe-entry"): PypakrError {
   return new PypakrError(`${what}: entry "${entry}" ${problem}; refusing to extract it`, {
+    code,
     hint: "The archive is damaged or was crafted to write outside its target; get it from a trusted source.",
   });
 }
 
 export function tooManyEntries(what: string, limit: number): PypakrError {
   return new PypakrError(`${what} holds more than ${limit} entries; refusing it`, {
+    code: "too-large",
     hint: "The archive was crafted to exhaust this machine, or is larger than pypakr allows by default; if you trust it, raise the limit with PYPAKR_MAX_LAYER_ENTRIES.",
   });
 }
@@ -93,8 +95,8 @@ export function checkEntry(header: TarHeader, rules: EntryRules): CheckedEntry |
       return { kind: "file", relative };
     case "symlink": {
       const link = header.linkname ?? "";
-      const linkProblem = symlinkProblem(relative, link);
-      if (linkProblem) throw fail(relative, linkProblem);
+      const linkFault = symlinkFault(relative, link);
+      if (linkFault) throw entryError(rules.what, relative, linkFault.problem, linkFault.code);
       return { kind: "symlink", relative, link };
     }
     case "link": {

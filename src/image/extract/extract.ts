@@ -194,6 +194,7 @@ async function extractInto(archive: string, tree: ExtractTree, options: ExtractO
     for await (const { header, body } of readTarFile(archive, options.expectSha256 ? (hex) => (actual = hex) : undefined)) await extraction.entry(header, body);
     if (options.expectSha256 && actual !== options.expectSha256) {
       throw new PypakrError(`${options.what} is damaged (its content hashes to sha256:${actual ?? "?"}, not sha256:${options.expectSha256})`, {
+        code: "store-damaged",
         hint: "Run pypakr store verify --repair, then load or build the image again.",
       });
     }
@@ -227,14 +228,15 @@ export async function checkLayerArchive(archive: string, options: { what: string
 function archiveError(error: unknown, what: string, root: string | null): PypakrError {
   if (error instanceof PypakrError) return error;
   if (error instanceof ArchiveTooLargeError) {
-    return new PypakrError(`${what} ${error.message}; refusing it`, { hint: "The archive is damaged or was crafted to exhaust the disk; get it from a trusted source." });
+    return new PypakrError(`${what} ${error.message}; refusing it`, { code: "too-large", hint: "The archive is damaged or was crafted to exhaust the disk; get it from a trusted source." });
   }
   const failure = error as NodeJS.ErrnoException;
   // A system call failing on a path in the target (disk full, permissions) is about the target, not the archive.
   if (root !== null && failure.path && (failure.path === root || failure.path.startsWith(`${root}${path.sep}`))) {
-    return new PypakrError(`cannot extract ${what} into ${root}: ${failure.message}`, { hint: "Check free space and permissions there, then try again." });
+    return new PypakrError(`cannot extract ${what} into ${root}: ${failure.message}`, { code: "write-failed", hint: "Check free space and permissions there, then try again." });
   }
   return new PypakrError(`${what} is not a readable tar archive: ${failure.message}`, {
+    code: "archive-invalid",
     hint: "The file is damaged or not a tar (.tar or .tar.gz); make or fetch it again.",
   });
 }

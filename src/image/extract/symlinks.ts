@@ -4,7 +4,7 @@
  * links the tree holds (as the kernel would follow them).
  */
 import * as path from "node:path";
-import { PypakrError } from "../../util/errors.js";
+import { PypakrError, type ErrorCode } from "../../util/errors.js";
 
 /**
  * Where the relative link text `link` of a symlink at `relative` leads, as
@@ -24,11 +24,20 @@ export function linkDestination(relative: string, link: string): string | null {
  * its interpreter, which pypakr init made).
  */
 export function symlinkProblem(relative: string, link: string, allowAbsolute = false): string | null {
-  if (link === "" || link.includes("\0")) return "is a symlink with an empty or NUL-holding target";
-  if (path.posix.isAbsolute(link)) return allowAbsolute ? null : `is a symlink to the absolute path "${link}"`;
+  return symlinkFault(relative, link, allowAbsolute)?.problem ?? null;
+}
+
+/**
+ * symlinkProblem with its kind: a link that leaves the tree (absolute, or up
+ * through ..) has its own code, since a tar of a source holding a venv
+ * carries such links and create-image says how to leave them out.
+ */
+export function symlinkFault(relative: string, link: string, allowAbsolute = false): { problem: string; code: ErrorCode } | null {
+  if (link === "" || link.includes("\0")) return { problem: "is a symlink with an empty or NUL-holding target", code: "unsafe-entry" };
+  if (path.posix.isAbsolute(link)) return allowAbsolute ? null : { problem: `is a symlink to the absolute path "${link}"`, code: "link-leaves-tree" };
   const resolved = linkDestination(relative, link);
-  if (resolved === null) return `is a symlink to "${link}", outside the target`;
-  if (resolved === "." || resolved === relative) return `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`;
+  if (resolved === null) return { problem: `is a symlink to "${link}", outside the target`, code: "link-leaves-tree" };
+  if (resolved === "." || resolved === relative) return { problem: `is a symlink to "${link}", which resolves to ${resolved === "." ? "the target itself" : "itself"}`, code: "unsafe-entry" };
   return null;
 }
 
@@ -81,6 +90,7 @@ export async function whereLinkLeads(link: string, readLink: ReadLink, madeByArc
 
 export function escapingLinkError(what: string, link: string): PypakrError {
   return new PypakrError(`${what}: the symlink "${link}" leads outside the target (or to the target itself) through other links; refusing it`, {
+    code: "unsafe-entry",
     hint: "The archive is damaged or was crafted to point outside its target; get it from a trusted source.",
   });
 }
