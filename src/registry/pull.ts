@@ -169,8 +169,9 @@ async function downloadBlob(client: RegistryClient, ref: Reference, blob: Descri
     if (written.digest !== blob.digest) throw await wrong(`the ${blob.size} bytes hash to ${written.digest}`);
     return { written, travelled };
   } finally {
-    // Kept (closed) for the next try to resume, unless `wrong` removed it.
+    // Kept (closed) for the next try to resume, unless `wrong` removed it; a file with nothing to resume from is not kept.
     await writer.finish().catch(() => undefined);
+    if (writer.size === 0) await fs.rm(file, { force: true });
   }
 }
 
