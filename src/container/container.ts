@@ -147,7 +147,7 @@ async function materialize(store: Store, image: Image, base: Base, staging: stri
   const record: ContainerRecord = {
     formatVersion: 1,
     image: { digest: image.manifestDigest, source: image.source, ...(image.tag ? { tag: image.tag } : {}) },
-    base: { id: base.kind, manifestDigest: base.manifestDigest, dir: base.dir },
+    base: { kind: base.kind, manifestDigest: base.manifestDigest, dir: base.dir },
     python: image.config.pypakr.python,
     entrypoint: image.config.pypakr.entrypoint,
     environment: image.config.pypakr.environment,

@@ -75,9 +75,9 @@ function writeStaged(file: string, content: string | Buffer, mode: number, sync 
 
 /** The files create-container relocated: the base's (from its manifest) and the image's (its relocation table). */
 async function relocatedFiles(config: Config, dir: string, record: ContainerRecord): Promise<Map<string, RelocationKind>> {
-  const base = await loadBase(config, record.base.id);
+  const base = await loadBase(config, record.base.kind);
   if (!base) {
-    throw new PypakrError(`this machine has no base ${show(record.base.id)}, whose manifest says which of ${dir}'s files name its path`, {
+    throw new PypakrError(`this machine has no base ${show(record.base.kind)}, whose manifest says which of ${dir}'s files name its path`, {
       code: "base-not-found",
       hint: `Make the container afresh at its new path: pypakr create-container -i ${record.image.digest} -c ${shellWord(dir)} --force (after pypakr init --python PYTHON for that interpreter).`,
     });

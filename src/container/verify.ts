@@ -79,8 +79,8 @@ export async function verifyContainer(config: Config, container: string): Promis
       hint: `Load it again (pypakr load -i IMAGE.tar) to verify this container; gc keeps the images of registered containers.`,
     });
   });
-  const base = await loadBase(config, record.base.id);
-  if (!base) throw new PypakrError(`this machine no longer has the base ${show(record.base.id)} that made ${dir}`, { code: "base-not-found", hint: "Recreate the container with pypakr create-container --force." });
+  const base = await loadBase(config, record.base.kind);
+  if (!base) throw new PypakrError(`this machine no longer has the base ${show(record.base.kind)} that made ${dir}`, { code: "base-not-found", hint: "Recreate the container with pypakr create-container --force." });
   const layers = [];
   for (const layer of image.manifest.layers) layers.push(await unpackLayer(store, layer.digest, `layer ${layer.digest.slice(0, 19)}`));
   const { relocation } = image.config.pypakr;

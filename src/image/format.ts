@@ -102,10 +102,25 @@ const environmentSchema = z.record(z.string().regex(ENVIRONMENT_NAME), withoutNu
   error: (issue) => (issue.code === "invalid_key" ? "is not an environment variable name (letters, digits and _, not starting with a digit)" : undefined),
 });
 
+const interpreterKind = z.string().regex(INTERPRETER_KIND, "must be an interpreter kind such as cpython-3.11-linux-x86_64");
+
+/**
+ * The base an image was built on (and a container made from): the interpreter
+ * kind that names a base on each machine, and that base's manifest digest.
+ * Format 1 called the kind `id`, though it is not the base's identity (the
+ * manifest digest is); such documents still read, as `kind`.
+ */
+export const baseNeedSchema = z.preprocess(
+  (value) => (value !== null && typeof value === "object" && "id" in value && !("kind" in value) ? { ...value, kind: value.id, id: undefined } : value),
+  z.object({ kind: interpreterKind, manifestDigest: digest }),
+);
+export type BaseNeed = z.output<typeof baseNeedSchema>;
+
 export const pypakrConfigSchema = z.object({
-  formatVersion: z.literal(PYPAKR_FORMAT_VERSION),
+  // Format 2 renamed base.id to base.kind; nothing else changed, so format 1 images still load.
+  formatVersion: z.union([z.literal(1), z.literal(PYPAKR_FORMAT_VERSION)]),
   python: pythonSchema,
-  base: z.object({ id: z.string().regex(INTERPRETER_KIND, "must be an interpreter kind such as cpython-3.11-linux-x86_64"), manifestDigest: digest }),
+  base: baseNeedSchema,
   entrypoint: z.array(withoutNul),
   environment: environmentSchema,
   distributions: z.array(distributionSchema),

@@ -66,7 +66,7 @@ export function formatInspection(inspection: Inspection): string {
     ...(inspection.tag ? [`Tag:          ${show(inspection.tag)}`] : []),
     `Created:      ${show(inspection.created)}`,
     `Needs:        base ${show(inspection.needs.kind)}, any patch release (built with ${show(inspection.needs.python)})`,
-    `Built on:     base ${show(inspection.needs.base.id)} ${inspection.needs.base.manifestDigest.slice(0, 19)}`,
+    `Built on:     base ${show(inspection.needs.base.kind)} ${inspection.needs.base.manifestDigest.slice(0, 19)}`,
     `Entry point:  ${inspection.entrypoint.length > 0 ? inspection.entrypoint.map(showWord).join(" ") : "(none; pypakr run needs -r or a command)"}`,
     ...Object.entries(inspection.environment).map(([key, value], index) => `${index === 0 ? "Environment:  " : "              "}${show(key)}=${show(value)}`),
     `Relocated:    ${count(inspection.relocatedFiles, "file")} name${inspection.relocatedFiles === 1 ? "s" : ""} the container's path`,

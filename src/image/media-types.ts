@@ -12,7 +12,7 @@ export const MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json";
 export const MEDIA_TYPE_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
 export const ANNOTATION_PYPAKR_FORMAT = "org.pypakr.image.format";
-export const PYPAKR_FORMAT_VERSION = 1;
+export const PYPAKR_FORMAT_VERSION = 2;
 /**
  * The largest manifest and config pypakr reads, whether pulled or in an image
  * file: far more than a real one needs (a config lists each distribution and

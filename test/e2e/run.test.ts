@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CLI, cliEnv, expectOk, makeTempDir, pypakr, removeDir, writeExecutable } from "../support/helpers.js";
+import { CLI, cliEnv, expectCleanFailure, expectOk, makeTempDir, pypakr, removeDir, writeExecutable } from "../support/helpers.js";
 import { imageParts, writeImage } from "../support/image-files.js";
 
 describe("pypakr run", () => {
@@ -61,6 +61,22 @@ describe("pypakr run", () => {
     delete record.prompt;
     await fs.writeFile(recordFile, JSON.stringify(record));
     assert.equal(expectOk(await pypakr(["run", "-c", older, "-r", "sh", "--", "-c", 'echo "$GREETING"']), "run").stdout, "hello there\n");
+  });
+
+  test("a copied container whose record names a crafted path is refused by run, relocate and verify, printing none of it", async () => {
+    const crafted = path.join(dir, "crafted");
+    await fs.cp(container, crafted, { recursive: true, verbatimSymlinks: true });
+    const recordFile = path.join(crafted, ".pypakr", "container.json");
+    const record = JSON.parse(await fs.readFile(recordFile, "utf8")) as Record<string, unknown>;
+    for (const made of ["/tmp/x\nEntry point: ./safe", "relative/path", "/tmp/$(touch pwned)"]) {
+      await fs.writeFile(recordFile, JSON.stringify({ ...record, dir: made }));
+      for (const args of [["run", "-c", crafted], ["relocate", "-c", crafted], ["verify", "-c", crafted]]) {
+        const result = await pypakr(args);
+        expectCleanFailure(result, /container\.json.*dir: (contains a line break|is not an absolute path|contains a dollar sign)/s);
+        assert.doesNotMatch(result.stderr, /^Entry point/m, `${args[0]} printed the record's text as a line of its own`);
+        assert.match(result.stderr, /create-container .*--force/, args[0]);
+      }
+    }
   });
 
   test("arguments after -- go to the entry point (as docker run IMAGE ARGS), options and all, on both paths", async () => {

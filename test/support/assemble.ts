@@ -476,7 +476,7 @@ export async function containerPaths(tree: string): Promise<string[]> {
 }
 
 /**
- * Extracts a source archive as create-image does (src/build/source.ts:
+ * Extracts a source archive as create-image does (src/builder/source.ts:
  * extractTar with whiteouts "refuse", nothing reserved) into the
  * workspace's target, reporting the same as assembleLayers.
  */

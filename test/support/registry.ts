@@ -607,9 +607,9 @@ function imageConfig(layers: { digest: Digest }[], pypakr = true): ImageConfig {
     os: "linux",
     rootfs: { type: "layers" as const, diff_ids: layers.map((layer) => layer.digest) },
     pypakr: {
-      formatVersion: 1 as const,
+      formatVersion: 2 as const,
       python: { implementation: "cpython", version: "3.11.7", abiFlags: "", soabi: "cpython-311-x86_64-linux-gnu", os: "linux", machine: "x86_64", libc: "glibc", libcVersion: "2.36" },
-      base: { id: "cpython-3.11-linux-x86_64", manifestDigest: `sha256:${"0".repeat(64)}` },
+      base: { kind: "cpython-3.11-linux-x86_64", manifestDigest: `sha256:${"0".repeat(64)}` },
       entrypoint: ["./run"],
       environment: {},
       distributions: [],

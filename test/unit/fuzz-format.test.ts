@@ -92,9 +92,9 @@ function imageConfig(layerDigests: string[], relocationPaths: string[]): ImageCo
     os: "linux",
     rootfs: { type: "layers", diff_ids: layerDigests },
     pypakr: {
-      formatVersion: 1,
+      formatVersion: 2,
       python: { implementation: "cpython", version: "3.11.7", abiFlags: "", soabi: "cpython-311-x86_64-linux-gnu", os: "linux", machine: "x86_64", libc: "glibc", libcVersion: "2.36" },
-      base: { id: "cpython-3.11-linux-x86_64", manifestDigest: `sha256:${"0".repeat(64)}` },
+      base: { kind: "cpython-3.11-linux-x86_64", manifestDigest: `sha256:${"0".repeat(64)}` },
       entrypoint: ["run"],
       environment: {},
       distributions: [],

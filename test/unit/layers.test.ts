@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { headerValues, normalizedName } from "../../src/build/layers.js";
+import { headerValues, normalizedName } from "../../src/builder/layers.js";
 import { recordPaths } from "../../src/python/record.js";
 
 describe("recordPaths", () => {

@@ -1,5 +1,5 @@
 /**
- * .pypakrignore's rules (src/build/pypakrignore.ts): the defaults, a file's
+ * .pypakrignore's rules (src/builder/pypakrignore.ts): the defaults, a file's
  * own lines read after them, venvs found by their pyvenv.cfg, and matching
  * as git does (case-sensitive on Linux).
  */
@@ -8,7 +8,7 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { SourceRules } from "../../src/build/pypakrignore.js";
+import { SourceRules } from "../../src/builder/pypakrignore.js";
 import { PypakrError } from "../../src/util/errors.js";
 
 let dir: string;

@@ -13,6 +13,7 @@ import type { Config } from "../config/config.js";
 import { tmpDir } from "../config/config.js";
 import { checkOutputFile } from "../config/own-paths.js";
 import { writeImageArchive, type WrittenImage } from "../image/archive.js";
+import { PYPAKR_FORMAT_VERSION } from "../image/media-types.js";
 import { describeSchemaError, ENVIRONMENT_NAME, imageConfigSchema, ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
 import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
 import { PLACEHOLDER, PREFIX_LENGTH, unsafePrefixReason } from "../image/relocation.js";
@@ -129,9 +130,9 @@ function imageConfig(base: Base, layers: WrittenLayer[], distributions: Distribu
     },
     rootfs: { type: "layers", diff_ids: layers.map((layer) => layer.diffId) },
     pypakr: {
-      formatVersion: 1,
+      formatVersion: PYPAKR_FORMAT_VERSION,
       python,
-      base: { id: base.kind, manifestDigest: base.manifestDigest },
+      base: { kind: base.kind, manifestDigest: base.manifestDigest },
       entrypoint,
       environment,
       distributions,
