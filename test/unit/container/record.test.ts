@@ -52,8 +52,8 @@ describe("readContainerRecord", () => {
   });
 
   test("a record from before the rename names the base's kind as id, and still reads", async () => {
-    const { kind: _kind, ...legacyBase } = record({}).base as Record<string, unknown>;
-    const read = await readContainerRecord(await containerWith("legacy", record({ base: { ...legacyBase, id: "cpython-3.11-linux-x86_64" } })));
+    const legacyBase = { id: "cpython-3.11-linux-x86_64", manifestDigest: digest, dir: "/home/u/.pypakr/bases/cpython-3.11-linux-x86_64" };
+    const read = await readContainerRecord(await containerWith("legacy", record({ base: legacyBase })));
     assert.equal(read.base.kind, "cpython-3.11-linux-x86_64");
   });
 
