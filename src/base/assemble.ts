@@ -16,7 +16,8 @@ import { PypakrError } from "../util/errors.js";
 import { PathMap } from "../util/path-map.js";
 import { normalizeEntryName } from "../util/tar.js";
 import { PROMPT_PLACEHOLDER, type Base } from "./base.js";
-import { METADATA_DIR, type ManifestEntry } from "./manifest.js";
+import type { ManifestEntry } from "./manifest.js";
+import { RESERVED_NAMES } from "../layout/index.js";
 
 /**
  * How shared files reach a container: the base's files and those installed
@@ -73,9 +74,6 @@ export interface Relocation {
   placeholder: string;
 }
 
-/** Names no entry of a base or a layer may use, at any depth. */
-const RESERVED = new Set([METADATA_DIR]);
-
 function planError(entry: string, problem: string): PypakrError {
   return new PypakrError(`layer entry "${entry}" ${problem}; refusing the image`, { code: "unsafe-entry", hint: "The image is damaged or was crafted; get it from a trusted source." });
 }
@@ -92,7 +90,7 @@ function baseEntryProblem(entry: ManifestEntry): string | null {
   const name = normalizeEntryName(entry.path);
   if ("error" in name) return name.error;
   if (name.path !== entry.path || name.path === "") return "is not a plain relative path";
-  const problem = entryPathProblem(entry.path, RESERVED);
+  const problem = entryPathProblem(entry.path, RESERVED_NAMES);
   if (problem) return problem;
   if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o777) return "has a mode outside 0-0777";
   // A base is made by pypakr init from a local interpreter: its links to that interpreter are absolute.

@@ -8,7 +8,8 @@
  */
 import * as path from "node:path";
 import type { Base } from "../base/base.js";
-import { isBytecodePath, manifestByPath, METADATA_DIR, scanTree, UnsupportedFileError, type ManifestEntry } from "../base/manifest.js";
+import { isBytecodePath, manifestByPath, scanTree, UnsupportedFileError, type ManifestEntry } from "../base/manifest.js";
+import { METADATA_DIR } from "../layout/index.js";
 import { linkDestination } from "../image/extract/index.js";
 import { WHITEOUT_PREFIX } from "../image/layer-writer.js";
 import type { RelocationKind } from "../image/format.js";

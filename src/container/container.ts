@@ -9,7 +9,7 @@ import type { Base } from "../base/base.js";
 import { chooseBase } from "../base/base.js";
 import { materializeVenv, planVenv, StaleSourceError, type LinkMode } from "../base/assemble.js";
 import { ConfinedTree } from "../util/confined-tree.js";
-import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
+import { containerRecordFile, launchFile, METADATA_DIR } from "../layout/index.js";
 import type { Config } from "../config/config.js";
 import { ownPathProblem } from "../config/own-paths.js";
 import { checkSymlinks } from "../image/extract/index.js";
@@ -26,7 +26,7 @@ import { shellWord } from "../util/printable.js";
 import { exists, isEmptyDir, lstatOrNull, processAlive, removeTree, withTempPath, fsyncFile } from "../util/fs.js";
 import { siblingOwner, siblingTempPath } from "../util/temp-names.js";
 import { progress } from "../util/log.js";
-import { launchFile, launchScript } from "./launch.js";
+import { launchScript } from "./launch.js";
 import type { ContainerRecord } from "./record.js";
 
 export interface CreateContainerOptions {

@@ -1,5 +1,5 @@
 import * as fs from "node:fs/promises";
-import { containerRecordFile } from "../base/manifest.js";
+import { containerRecordFile } from "../layout/index.js";
 import { z } from "zod";
 import { baseNeedSchema, pypakrConfigSchema, pythonSchema } from "../image/format.js";
 import { unsafePrefixReason } from "../image/relocation.js";

@@ -8,7 +8,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { planVenv, relocatedContent, type PlannedEntry } from "../base/assemble.js";
 import { loadBase } from "../base/base.js";
-import { METADATA_DIR } from "../base/manifest.js";
+import { METADATA_DIR } from "../layout/index.js";
 import type { Config } from "../config/config.js";
 import { loadImage } from "../store/images.js";
 import { unpackLayer } from "../store/layers.js";
