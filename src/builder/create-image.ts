@@ -17,7 +17,7 @@ import { PYPAKR_FORMAT_VERSION } from "../image/media-types.js";
 import { describeSchemaError, ENVIRONMENT_NAME, imageConfigSchema, ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
 import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
 import { PLACEHOLDER, PREFIX_LENGTH, unsafePrefixReason } from "../image/relocation.js";
-import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
+import { describeInterpreter, majorMinor, pythonIdentity } from "../python/index.js";
 import { PypakrError } from "../util/errors.js";
 import { cleanupOnInterrupt, lstatOrNull, removeDeadTemp, removeTree } from "../util/fs.js";
 import { progress } from "../util/log.js";

@@ -20,7 +20,7 @@ import { acquireImage, loadImage } from "../store/images.js";
 import { forgetUnpackedLayer, isInUnpackedLayer, unpackLayer } from "../store/layers.js";
 import { Store } from "../store/store.js";
 import { unsafePrefixReason } from "../image/relocation.js";
-import { describeInterpreter } from "../python/interpreter.js";
+import { describeInterpreter } from "../python/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { shellWord } from "../util/printable.js";
 import { exists, isEmptyDir, lstatOrNull, processAlive, removeTree, withTempPath, fsyncFile } from "../util/fs.js";
