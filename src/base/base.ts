@@ -6,10 +6,9 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import type { Config } from "../config/config.js";
-import { relocateContent } from "../image/relocation.js";
-import { describeInterpreter, describeKind, findInterpreter, implementationName, INTERPRETER_KIND, interpreterKind, majorMinor, pythonIdentity, pythonSchema, type Interpreter, type PythonIdentity } from "../python/index.js";
-import { createVenv, supportedWheelTags } from "../python/venv.js";
+import type { Config } from "../config/index.js";
+import { relocateContent } from "../image/index.js";
+import { createVenv, describeInterpreter, describeKind, findInterpreter, implementationName, type Interpreter, INTERPRETER_KIND, interpreterKind, majorMinor, pythonIdentity, type PythonIdentity, pythonSchema, supportedWheelTags } from "../python/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, removeTree, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { siblingTempPath } from "../util/temp-names.js";

@@ -8,9 +8,8 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { RelocationKind } from "../image/format.js";
-import { canonicalShebang, CANONICAL_INTERPRETER, PLACEHOLDER, relocateText, relocationKind, replaceAll } from "../image/relocation.js";
-import { normalizeRecord, RECORD_PATH } from "../python/record.js";
+import { CANONICAL_INTERPRETER, canonicalShebang, PLACEHOLDER, relocateText, type RelocationKind, relocationKind, replaceAll } from "../image/index.js";
+import { normalizeRecord, RECORD_PATH } from "../python/index.js";
 import { METADATA_DIR } from "../layout/index.js";
 import { sha256Hex } from "../util/hash.js";
 

@@ -13,7 +13,7 @@
 import * as path from "node:path";
 import { RELOCATION_JOURNAL_PATH } from "../layout/index.js";
 import { shellQuote } from "../util/printable.js";
-import { ENVIRONMENT_NAME } from "../image/format.js";
+import { ENVIRONMENT_NAME } from "../image/index.js";
 
 // The quoting rule lives with the other rules for showing untrusted text; kept exported here for existing callers.
 export { shellQuote };

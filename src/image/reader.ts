@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { z } from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { hexOf, sha256Stream, SHA256_DIGEST, type Digest } from "../util/hash.js";
-import { BlobWriter, type WrittenBlob } from "../store/ingest.js";
+import { BlobWriter, type WrittenBlob } from "../util/blob-writer.js";
 import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
 import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
 import { RESERVED_NAMES } from "../layout/index.js";

@@ -9,7 +9,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import { extractTar, type ListedEntry } from "../image/extract/index.js";
+import { extractTar, type ListedEntry } from "../image/index.js";
 import { RESERVED_NAMES } from "../layout/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";

@@ -1,4 +1,4 @@
-import { imageConfigSchema, manifestSchema } from "../image/format.js";
+import { imageConfigSchema, manifestSchema } from "../image/index.js";
 import { describeInterpreter } from "../python/index.js";
 import { formatBytes } from "../util/log.js";
 import { show } from "../util/printable.js";
