@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { Config } from "../config/config.js";
+import type { Config } from "../config/index.js";
 
 /** What every command gets: the settings (loaded on first use) and the global flags. */
 export interface CommandContext {

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Help } from "commander";
-import { defaultConfigFile, loadConfig, type Config } from "../config/config.js";
+import { type Config, defaultConfigFile, loadConfig } from "../config/index.js";
 import { setQuiet, writeErr, writeOut } from "../util/log.js";
 import type { CommandSpec } from "./command.js";
 import { createContainer } from "./commands/create-container.js";

@@ -22,20 +22,18 @@ import { accessSync, closeSync, constants, fchmodSync, fsyncSync, openSync, read
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import { loadBase } from "../base/base.js";
-import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
-import type { Config } from "../config/config.js";
-import type { RelocationKind } from "../image/format.js";
-import { RelocationError, relocateContent, unfixShebang, unsafePrefixReason } from "../image/relocation.js";
-import { loadImage } from "../store/images.js";
-import { Store } from "../store/store.js";
+import { loadBase } from "../base/index.js";
+import { containerRecordFile, JOURNAL_NAME, LAUNCH_FILE, METADATA_DIR, RELOCATION_JOURNAL_PATH } from "../layout/index.js";
+import type { Config } from "../config/index.js";
+import { relocateContent, RelocationError, type RelocationKind, unfixShebang, unsafePrefixReason } from "../image/index.js";
+import { loadImage, Store } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
 import { readJson } from "../util/json.js";
 import { shellWord, show } from "../util/printable.js";
 import type { Digest } from "../util/hash.js";
-import { LAUNCH_FILE, launchScript, RELOCATION_JOURNAL_PATH } from "./launch.js";
-import { breather, confinedPath, finishRelocation, JOURNAL_NAME, movedFrom, type Journal } from "./relocation-journal.js";
+import { launchScript } from "./launch.js";
+import { breather, confinedPath, finishRelocation, movedFrom, type Journal } from "./relocation-journal.js";
 
 const STAGING_PATH = `${RELOCATION_JOURNAL_PATH}.tmp`;
 

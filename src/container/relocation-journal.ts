@@ -7,16 +7,13 @@ import { renameSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import { METADATA_DIR } from "../base/manifest.js";
+import { JOURNAL_NAME, METADATA_DIR, RELOCATION_JOURNAL_PATH } from "../layout/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
 import { readJson } from "../util/json.js";
 import { progress } from "../util/log.js";
 import { shellWord, show } from "../util/printable.js";
-import { RELOCATION_JOURNAL_PATH } from "./launch.js";
 import type { ContainerRecord } from "./record.js";
-
-export const JOURNAL_NAME = "journal.json";
 
 const journalSchema = z.object({
   formatVersion: z.literal(1),

@@ -6,13 +6,11 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { planVenv, relocatedContent, type PlannedEntry } from "../base/assemble.js";
-import { loadBase } from "../base/base.js";
-import { METADATA_DIR } from "../base/manifest.js";
-import type { Config } from "../config/config.js";
-import { loadImage } from "../store/images.js";
-import { unpackLayer } from "../store/layers.js";
-import { Store } from "../store/store.js";
+import { loadBase, type PlannedEntry, planVenv } from "../base/index.js";
+import { relocatedContent } from "./materialize.js";
+import { METADATA_DIR } from "../layout/index.js";
+import type { Config } from "../config/index.js";
+import { loadImage, Store, unpackLayer } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
 import { lstatOrNull } from "../util/fs.js";
 import { show } from "../util/printable.js";

@@ -12,16 +12,11 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { Config } from "../config/config.js";
-import { checkOutputFile } from "../config/own-paths.js";
-import { describeSchemaError, manifestSchema, type Descriptor, type ImageManifest } from "../image/format.js";
-import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
-import { checkLayers, notAnImage, openImage, type BlobSource, type Image } from "../image/reader.js";
-import { saveImage } from "../image/save.js";
-import { loadImage, tagsOf } from "../store/images.js";
-import { recordBlobSources } from "../store/registry-sources.js";
-import { BlobWriter, OverlongBlobError, writeBlob, type WrittenBlob } from "../store/ingest.js";
-import { lockPartialBlob, Store } from "../store/store.js";
+import { checkOutputFile, type Config } from "../config/index.js";
+import { describeSchemaError } from "../util/json.js";
+import { type BlobSource, checkLayers, type Descriptor, type Image, type ImageManifest, manifestSchema, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, notAnImage, openImage, saveImage } from "../image/index.js";
+import { loadImage, lockPartialBlob, recordBlobSources, Store, tagsOf } from "../store/index.js";
+import { BlobWriter, OverlongBlobError, writeBlob, type WrittenBlob } from "../util/blob-writer.js";
 import { describe, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import { hexOf, sha256Digest, type Digest } from "../util/hash.js";

@@ -5,7 +5,7 @@
  * a ":" or is "localhost", Docker's own rule.
  */
 import { usageError } from "../util/errors.js";
-import { isDigest, isRepositoryName, isRegistryHost, isTag } from "../image/names.js";
+import { isDigest, isRegistryHost, isRepositoryName, isTag } from "../image/index.js";
 import type { Digest } from "../util/hash.js";
 
 export interface Reference {

@@ -4,10 +4,7 @@
  * from gc while a process uses it.
  */
 import * as fs from "node:fs/promises";
-import type { Descriptor } from "../image/format.js";
-import { MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
-import { digestPrefix, isDigest, isImageName, looksLikeDigest } from "../image/names.js";
-import { openImage, readImageArchive, type Image } from "../image/reader.js";
+import { type Descriptor, digestPrefix, type Image, isDigest, isImageName, looksLikeDigest, MEDIA_TYPE_MANIFEST, openImage, readImageArchive } from "../image/index.js";
 import { PypakrError, usageError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import type { Digest } from "../util/hash.js";

@@ -19,12 +19,12 @@ export const createContainer: CommandSpec = {
     defineRegistryOptions(command).option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
-    const { createContainer: create } = await import("../../container/container.js");
-    const { looksLikeRegistryReference } = await import("../../registry/reference.js");
+    const { createContainer: create } = await import("../../container/index.js");
+    const { looksLikeRegistryReference } = await import("../../registry/index.js");
     let image = options.image as string;
     // Only a registry-shaped argument can need a pull; the rest goes to create-container as before.
     if (looksLikeRegistryReference(image)) {
-      const { ensureLocalImage } = await import("../../registry/ensure.js");
+      const { ensureLocalImage } = await import("../../registry/index.js");
       image = (await ensureLocalImage(config, image, registryOptions(options))).image;
     }
     const created = await create(config, {

@@ -22,9 +22,9 @@ export const createImage: CommandSpec = {
       .option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
-    const { createImage: build } = await import("../../builder/create-image.js");
+    const { createImage: build } = await import("../../builder/index.js");
     const { formatBytes } = await import("../../util/log.js");
-    const { normalizeTag } = await import("../../store/images.js");
+    const { normalizeTag } = await import("../../store/index.js");
     const tag = options.tag ? normalizeTag(options.tag as string) : undefined;
     const image = await build(config, {
       source: options.src as string,

@@ -9,8 +9,8 @@ export const gc: CommandSpec = {
     command.option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
-    const { Store } = await import("../../store/store.js");
-    const { collectGarbage } = await import("../../store/gc.js");
+    const { Store } = await import("../../store/index.js");
+    const { collectGarbage } = await import("../../store/index.js");
     const { formatBytes } = await import("../../util/log.js");
     const result = await collectGarbage(await Store.open(config));
     if (options.json) writeJson(result);

@@ -8,8 +8,8 @@ export const images: CommandSpec = {
     command.option("--json", "print the list as JSON");
   },
   async run(options, _args, { config }) {
-    const { listImages, formatImageList } = await import("../../store/listing.js");
-    const { Store } = await import("../../store/store.js");
+    const { listImages, formatImageList } = await import("../../store/index.js");
+    const { Store } = await import("../../store/index.js");
     const list = await listImages(await Store.open(config));
     if (options.json) writeJson(list);
     else writeOut(formatImageList(list));

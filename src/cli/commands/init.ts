@@ -11,8 +11,8 @@ export const init: CommandSpec = {
       .option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
-    const { findInterpreter, describeInterpreter } = await import("../../python/interpreter.js");
-    const { initBase } = await import("../../base/base.js");
+    const { findInterpreter, describeInterpreter } = await import("../../python/index.js");
+    const { initBase } = await import("../../base/index.js");
     const interpreter = await findInterpreter((options.python as string | undefined) ?? config.python);
     const { base, created } = await initBase(config, interpreter, { force: Boolean(options.force) });
     if (options.json) {

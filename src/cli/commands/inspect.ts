@@ -8,10 +8,10 @@ export const inspect: CommandSpec = {
     command.argument("<IMAGE>", "image file, or a stored image's tag or digest").option("--json", "print the manifest and config as JSON");
   },
   async run(options, args, { config }) {
-    const { inspectImage, formatInspection } = await import("../../image/inspect.js");
-    const { tmpDir } = await import("../../config/config.js");
-    const { Store } = await import("../../store/store.js");
-    const { imageArgument, loadImage, resolveRef } = await import("../../store/images.js");
+    const { inspectImage, formatInspection } = await import("../../image/index.js");
+    const { tmpDir } = await import("../../config/index.js");
+    const { Store } = await import("../../store/index.js");
+    const { imageArgument, loadImage, resolveRef } = await import("../../store/index.js");
     const fromStore = async (ref: string) => {
       const store = await Store.open(config);
       return loadImage(store, await resolveRef(store, ref, { fileToo: true }));

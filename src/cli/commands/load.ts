@@ -9,8 +9,8 @@ export const load: CommandSpec = {
     command.requiredOption("-i, --input <IMAGE.tar>", "image file to load").option("-t, --tag <NAME:TAG>", "tag it with this name instead of the file's own");
   },
   async run(options, _args, { config }) {
-    const { Store } = await import("../../store/store.js");
-    const { addImageArchive, normalizeTag } = await import("../../store/images.js");
+    const { Store } = await import("../../store/index.js");
+    const { addImageArchive, normalizeTag } = await import("../../store/index.js");
     const store = await Store.open(config);
     const tag = options.tag ? normalizeTag(options.tag as string) : undefined;
     const loaded = await addImageArchive(store, options.input as string, { ...(tag ? { tag } : {}), keepArchiveTag: true });

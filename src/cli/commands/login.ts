@@ -38,7 +38,7 @@ export const login: CommandSpec = {
   },
   needsConfig: false,
   async run(options, args) {
-    const { login: check } = await import("../../registry/login.js");
+    const { login: check } = await import("../../registry/index.js");
     const { usageError } = await import("../../util/errors.js");
     const interactive = Boolean(process.stdin.isTTY);
     if (options.passwordStdin && options.password !== undefined) throw usageError("usage", "--password and --password-stdin exclude each other", "Give the password one way.");

@@ -10,7 +10,7 @@ export const logout: CommandSpec = {
     command.argument("<REGISTRY>", "HOST[:PORT]");
   },
   async run(_options, args) {
-    const { logout: remove } = await import("../../registry/login.js");
+    const { logout: remove } = await import("../../registry/index.js");
     const { registry, removed } = await remove(args[0] ?? "");
     writeOut(removed ? `Removed login credentials for ${show(registry)}\n` : `Not logged in to ${show(registry)}\n`);
   },

@@ -12,7 +12,7 @@ export const pull: CommandSpec = {
     defineRegistryOptions(command).option("--json", "print the result as JSON");
   },
   async run(options, args, { config }) {
-    const { pullImage } = await import("../../registry/pull.js");
+    const { pullImage } = await import("../../registry/index.js");
     const { formatBytes, progress } = await import("../../util/log.js");
     const result = await pullImage(config, args[0] ?? "", { ...registryOptions(options), ...(typeof options.output === "string" ? { output: options.output } : {}) });
     progress(`${count(result.downloaded, "blob")} downloaded (${formatBytes(result.bytesDownloaded)}), ${result.present} already present`);

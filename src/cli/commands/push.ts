@@ -12,7 +12,7 @@ export const push: CommandSpec = {
     defineRegistryOptions(command).option("--json", "print the result as JSON");
   },
   async run(options, args, { config }) {
-    const { pushImage } = await import("../../registry/push.js");
+    const { pushImage } = await import("../../registry/index.js");
     const { formatBytes, progress } = await import("../../util/log.js");
     const result = await pushImage(config, args[0] ?? "", args[1] ?? "", registryOptions(options));
     progress(`${count(result.uploaded, "blob")} uploaded (${formatBytes(result.bytesUploaded)}), ${result.skipped} already there, ${result.mounted} mounted`);

@@ -8,7 +8,7 @@ export const relocate: CommandSpec = {
     command.requiredOption("-c, --container <DIR>", "container directory, where it is now").option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
-    const { relocateContainer } = await import("../../container/relocate.js");
+    const { relocateContainer } = await import("../../container/index.js");
     const result = await relocateContainer(config, options.container as string);
     if (options.json) writeJson(result);
     else if (result.from === null) writeOut(`${result.dir} has not moved: it is where it was made; nothing to do\n`);

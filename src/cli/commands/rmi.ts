@@ -10,10 +10,10 @@ export const rmi: CommandSpec = {
     command.argument("<IMAGE...>", "tags (name[:tag]) or digests (full or 12+ leading hex digits)").option("-f, --force", "remove an image even if containers were made from it");
   },
   async run(options, args, { config }) {
-    const { Store } = await import("../../store/store.js");
-    const { resolveRef, normalizeTag } = await import("../../store/images.js");
-    const { removeImages } = await import("../../store/gc.js");
-    const { looksLikeDigest } = await import("../../image/names.js");
+    const { Store } = await import("../../store/index.js");
+    const { resolveRef, normalizeTag } = await import("../../store/index.js");
+    const { removeImages } = await import("../../store/index.js");
+    const { looksLikeDigest } = await import("../../image/index.js");
     const { formatBytes } = await import("../../util/log.js");
     const store = await Store.open(config);
     const index = await store.readIndex();

@@ -9,14 +9,14 @@ import { defineRegistryOptions, registryOptions } from "../registry-options.js";
  */
 async function containerFor(options: Record<string, unknown>): Promise<string> {
   const path = await import("node:path");
-  const { loadConfig } = await import("../../config/config.js");
-  const { ensureLocalImage } = await import("../../registry/ensure.js");
-  const { Store } = await import("../../store/store.js");
-  const { addImageArchive } = await import("../../store/images.js");
-  const { readContainerRecord } = await import("../../container/record.js");
-  const { createContainer } = await import("../../container/container.js");
+  const { loadConfig } = await import("../../config/index.js");
+  const { ensureLocalImage } = await import("../../registry/index.js");
+  const { Store } = await import("../../store/index.js");
+  const { addImageArchive } = await import("../../store/index.js");
+  const { readContainerRecord } = await import("../../container/index.js");
+  const { createContainer } = await import("../../container/index.js");
   const { cleanUpOnSignals } = await import("../signals.js");
-  const { looksLikeDigest } = await import("../../image/names.js");
+  const { looksLikeDigest } = await import("../../image/index.js");
   const config = await loadConfig();
   const arg = options.image as string;
   const stopCleanup = cleanUpOnSignals();
@@ -63,7 +63,7 @@ export const run: CommandSpec = {
       throw usageError("usage", "run needs a container (-c DIR) or an image (-i IMAGE)", "e.g. pypakr run -c CONT, or pypakr run -i 127.0.0.1:5000/app:1");
     }
     const container = options.image !== undefined ? await containerFor(options) : (options.container as string);
-    const { runInContainer } = await import("../../run/run.js");
+    const { runInContainer } = await import("../../run/index.js");
     return runInContainer({ container, ...(options.script ? { script: options.script as string } : {}), args });
   },
 };

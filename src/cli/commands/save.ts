@@ -8,12 +8,12 @@ export const save: CommandSpec = {
     command.argument("<IMAGE>", "tag or digest of a stored image").requiredOption("-o, --output <IMAGE.tar>", "file to write");
   },
   async run(options, args, { config }) {
-    const { Store } = await import("../../store/store.js");
-    const { resolveRef, loadImage, tagsOf } = await import("../../store/images.js");
-    const { saveImage } = await import("../../image/save.js");
+    const { Store } = await import("../../store/index.js");
+    const { resolveRef, loadImage, tagsOf } = await import("../../store/index.js");
+    const { saveImage } = await import("../../image/index.js");
     const { formatBytes } = await import("../../util/log.js");
     const path = await import("node:path");
-    const { checkOutputFile } = await import("../../config/own-paths.js");
+    const { checkOutputFile } = await import("../../config/index.js");
     await checkOutputFile(config, path.resolve(options.output as string), "-o");
     const store = await Store.open(config);
     const digest = await resolveRef(store, args[0] ?? "");

@@ -14,8 +14,8 @@ export const store: CommandSpec = {
   async run(options, args, { config }) {
     const { usageError } = await import("../../util/errors.js");
     if (args[0] !== "verify") throw usageError("usage", `unknown store action "${args[0] ?? ""}"`, "The store action is: pypakr store verify [--repair]");
-    const { Store } = await import("../../store/store.js");
-    const { verifyStore } = await import("../../store/verify.js");
+    const { Store } = await import("../../store/index.js");
+    const { verifyStore } = await import("../../store/index.js");
     const result = await verifyStore(await Store.open(config), { repair: Boolean(options.repair) });
     if (options.json) writeJson(result);
     else {

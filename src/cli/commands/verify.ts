@@ -10,7 +10,7 @@ export const verify: CommandSpec = {
     command.requiredOption("-c, --container <DIR>", "container directory").option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
-    const { verifyContainer } = await import("../../container/verify.js");
+    const { verifyContainer } = await import("../../container/index.js");
     const check = await verifyContainer(config, options.container as string);
     if (options.json) writeJson(check);
     else {
