@@ -43,6 +43,9 @@ type DockerConfig = z.infer<typeof dockerConfigSchema>;
 const MAX_USERNAME_CHARS = 4096;
 const MAX_SECRET_CHARS = 64 * 1024;
 
+/** All a helper may print: an answer is a few fields of at most those lengths. */
+const MAX_HELPER_OUTPUT_CHARS = 1024 * 1024;
+
 /** What `docker-credential-NAME get` prints (Docker's credential helper protocol). */
 const helperAnswerSchema = z.object({
   ServerURL: z.string().max(MAX_USERNAME_CHARS).nullish(),
@@ -87,11 +90,14 @@ export async function runCredentialHelper(helper: string, action: "get" | "store
   const program = `docker-credential-${helper}`;
   let result: CommandResult;
   try {
-    result = await capture(program, [action], { env, input, timeoutMs: 60_000 });
+    result = await capture(program, [action], { env, input, timeoutMs: 60_000, maxOutputChars: MAX_HELPER_OUTPUT_CHARS });
   } catch (error) {
     throw isErrno(error, "ENOENT")
       ? new PypakrError(`the credential helper ${program} named in ${dockerConfigFile(env)} is not on PATH`, { code: "credential-helper-failed", hint: `Install ${program}, or remove it from credsStore / credHelpers in that file.` })
       : new PypakrError(`cannot run the credential helper ${program}: ${describe(error)}`, { code: "credential-helper-failed", hint: "Check the helper's installation." });
+  }
+  if (result.overflowed) {
+    throw new PypakrError(`the credential helper ${program} printed more than ${MAX_HELPER_OUTPUT_CHARS} characters to ${action} credentials; it was stopped`, { code: "credential-helper-failed", hint: `Check ${program}, or remove it from credsStore / credHelpers in ${dockerConfigFile(env)}.` });
   }
   if (result.code === 0) return result.stdout;
   // Docker's helpers answer a missing entry with this text on stdout and exit 1.

@@ -200,6 +200,12 @@ describe("Docker's config.json and credential helpers are checked", () => {
     });
   }
 
+  test("a credential helper printing without end: stopped at a limit, a clean error", { timeout: 20_000 }, async () => {
+    await fs.writeFile(path.join(bin, "docker-credential-endless"), "#!/bin/sh\ncat >/dev/null\nexec yes '{\"Username\": \"george\"'\n", { mode: 0o755 });
+    await writeConfig({ credsStore: "endless" });
+    await assert.rejects(getCredentials("reg.example.com", env), expectPypakrError("credential-helper-failed", /docker-credential-endless printed more than 1048576 characters to get credentials; it was stopped/));
+  });
+
   test("a credential helper's empty Secret means no login there, as before", async () => {
     await fs.writeFile(path.join(bin, "docker-credential-empty"), `#!/bin/sh\ncat >/dev/null\necho '{"ServerURL":"reg.example.com","Username":"","Secret":""}'\n`, { mode: 0o755 });
     await writeConfig({ credsStore: "empty" });
