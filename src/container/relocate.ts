@@ -11,12 +11,14 @@
  * 2. renaming that directory to `.pypakr/relocating` commits.
  * 3. each staged file is renamed over its original (a rename replaces a hard
  *    link without touching the store's copy), the record last; then the
- *    journal goes. A re-run, or any `pypakr run`, finishes an interrupted
- *    phase 3 from the journal, renaming what is still staged: no content is
- *    ever substituted twice (a new path that starts with the old one, as in
- *    /x/c -> /x/cc, stays right).
+ *    journal goes. A re-run, or any `pypakr run` or `verify -c`, finishes
+ *    an interrupted phase 3 from the journal, renaming what is still staged:
+ *    no content is ever substituted twice (a new path that starts with the
+ *    old one, as in /x/c -> /x/cc, stays right).
  * The launch file refuses the container while the journal exists, so the
- * shell's fast path never runs a half-relocated container.
+ * shell's fast path never runs a half-relocated container. All of it runs
+ * under the container's relocation lock (relocation-journal.ts): a second
+ * relocate waits, and is then the no-op of a container that has not moved.
  */
 import { accessSync, closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -33,7 +35,7 @@ import { readJson } from "../util/json.js";
 import { shellWord, show } from "../util/printable.js";
 import type { Digest } from "../util/hash.js";
 import { launchScript } from "./launch.js";
-import { breather, confinedPath, finishRelocation, movedFrom, type Journal } from "./relocation-journal.js";
+import { breather, confinedPath, finishJournal, movedFrom, withRelocationLock, type Journal } from "./relocation-journal.js";
 
 const STAGING_PATH = `${RELOCATION_JOURNAL_PATH}.tmp`;
 
@@ -174,7 +176,13 @@ export async function relocateContainer(config: Config, container: string): Prom
   const dir = path.resolve(container);
   const metadata = await lstatOrNull(path.join(dir, METADATA_DIR));
   if (metadata && !metadata.isDirectory()) throw new PypakrError(`${dir} is not a pypakr container (its ${METADATA_DIR} is not a directory)`, { code: "not-a-container", hint: "Name a container made by pypakr create-container." });
-  await finishRelocation(dir);
+  // No metadata directory, no container: the record's reader says so (before any lock is made there).
+  if (!metadata) await readContainerRecord(dir);
+  return withRelocationLock(dir, () => relocateLocked(config, dir));
+}
+
+async function relocateLocked(config: Config, dir: string): Promise<Relocated> {
+  await finishJournal(dir);
   const record = await readContainerRecord(dir);
   if (record.dir === undefined) {
     throw new PypakrError(`${dir} was made by an older pypakr, whose record does not say where the container was made, so it cannot be relocated`, {
@@ -203,7 +211,7 @@ export async function relocateContainer(config: Config, container: string): Prom
   await store.updateIndex((index) => {
     index.containers[dir] = record.image.digest;
   });
-  await finishRelocation(dir, { resuming: false });
+  await finishJournal(dir, { resuming: false });
   if (!(await holdsContainerMadeThere(from))) {
     await store.updateIndex((index) => {
       if (index.containers[from] === record.image.digest) delete index.containers[from];

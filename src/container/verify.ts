@@ -16,7 +16,7 @@ import { lstatOrNull } from "../util/fs.js";
 import { show } from "../util/printable.js";
 import { sha256File, sha256Hex, type Digest } from "../util/hash.js";
 import { readContainerRecord } from "./record.js";
-import { movedFrom as movedFromPath } from "./relocation-journal.js";
+import { finishRelocation, movedFrom as movedFromPath } from "./relocation-journal.js";
 
 export interface Difference {
   path: string;
@@ -69,6 +69,8 @@ async function addedFiles(dir: string, plan: ReadonlyMap<string, PlannedEntry>):
 
 export async function verifyContainer(config: Config, container: string): Promise<ContainerCheck> {
   const dir = path.resolve(container);
+  // Half relocated, its files name two paths: finished first (as run does), it is checked as one.
+  await finishRelocation(dir);
   const record = await readContainerRecord(dir);
   const store = await Store.open(config);
   const image = await loadImage(store, record.image.digest as Digest).catch(() => {

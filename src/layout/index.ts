@@ -46,3 +46,6 @@ export const RELOCATION_JOURNAL_PATH = `${METADATA_DIR}/relocating`;
 
 /** The journal's file inside RELOCATION_JOURNAL_PATH. */
 export const JOURNAL_NAME = "journal.json";
+
+/** The container's relocation lock (container/relocation-journal.ts), relative to the container: it moves and goes with it. */
+export const RELOCATION_LOCK_PATH = `${METADATA_DIR}/relocation.lock`;

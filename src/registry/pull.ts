@@ -12,6 +12,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { z } from "zod";
 import { checkOutputFile, type Config } from "../config/index.js";
 import { describeSchemaError } from "../util/json.js";
 import { type BlobSource, checkLayers, type Descriptor, type Image, type ImageManifest, manifestSchema, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, notAnImage, openImage, saveImage } from "../image/index.js";
@@ -51,6 +52,9 @@ const BLOB_ATTEMPTS = 4;
 
 class WrongBytesError extends PypakrError {}
 
+/** The media type a manifest or index names for itself. */
+const declaredMediaTypeSchema = z.object({ mediaType: z.string() });
+
 /** Fetches and checks the manifest: its bytes must hash to the digest asked for (or that the registry names). */
 async function fetchManifest(client: RegistryClient, ref: Reference, source: string): Promise<{ bytes: Buffer; digest: Digest; manifest: ImageManifest }> {
   const response = await client.fetch({ method: "GET", url: `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`, headers: { accept: ACCEPT } }, [pullScope(ref.repository)]);
@@ -82,13 +86,15 @@ async function fetchManifest(client: RegistryClient, ref: Reference, source: str
       hint: "The registry or something between it and you altered the data; nothing was kept. Try again, or tell the registry's operator.",
     });
   }
-  let json: { mediaType?: unknown };
+  let json: unknown;
   try {
-    json = JSON.parse(bytes.toString("utf8")) as { mediaType?: unknown };
+    json = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
     throw notAnImage(source, `its manifest is not valid JSON (${describe(error)})`);
   }
-  const mediaType = typeof json.mediaType === "string" ? json.mediaType : (response.headers["content-type"] ?? "");
+  // Read before the manifest schema, to name an index for what it is; any JSON value may come (null, a list).
+  const declared = declaredMediaTypeSchema.safeParse(json);
+  const mediaType = declared.success ? declared.data.mediaType : (response.headers["content-type"] ?? "");
   if (mediaType.includes("index") || mediaType.includes("manifest.list")) {
     throw notAnImage(source, "it is a multi-platform index, and a pypakr image has one manifest", "Pull an image that pypakr push put there, or make one with pypakr create-image.");
   }

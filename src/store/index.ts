@@ -4,5 +4,6 @@ export { acquireImage, addImageArchive, imageArgument, loadImage, normalizeTag, 
 export { forgetUnpackedLayer, isInUnpackedLayer, unpackLayer } from "./layers.js";
 export { formatImageList, listImages } from "./listing.js";
 export { blobSources, recordBlobSources } from "./registry-sources.js";
+export { acquireLock, isLockHeld, LockTimeoutError } from "./lock.js";
 export { lockPartialBlob, Store } from "./store.js";
 export { verifyStore } from "./verify.js";
