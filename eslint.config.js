@@ -27,7 +27,7 @@ const SIDEWAYS = {
   base: ["python", "image"],
   store: ["python", "image"],
   builder: ["container"],
-  run: ["container"],
+  run: ["container", "registry"],
 };
 // util is a toolbox of unrelated leaf modules (fs, hashing, tar, output), not a domain with a surface to keep small:
 // its files are imported directly. Every other folder is reached only through its index.ts.

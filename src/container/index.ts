@@ -5,3 +5,6 @@ export { readContainerRecord } from "./record.js";
 export { relocateContainer } from "./relocate.js";
 export { finishRelocation, movedError, movedFrom } from "./relocation-journal.js";
 export { verifyContainer } from "./verify.js";
+export type { ContainerCheck } from "./verify.js";
+export type { CreateContainerOptions } from "./container.js";
+export type { CreatedContainer } from "./container.js";

@@ -4,3 +4,4 @@ export { login, logout } from "./login.js";
 export { pullImage } from "./pull.js";
 export { pushImage } from "./push.js";
 export { looksLikeRegistryReference } from "./reference.js";
+export type { TransportOptions } from "./http.js";

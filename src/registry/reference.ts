@@ -54,7 +54,7 @@ export function parseReference(text: string): Reference {
   if (at >= 0) {
     const value = rest.slice(at + 1);
     if (!isDigest(value)) throw usageError("bad-reference", `"${text}" has a malformed digest`, hint);
-    digest = value as Digest;
+    digest = value;
     rest = rest.slice(0, at);
   }
   let tag: string | undefined;

@@ -7,3 +7,7 @@ export { blobSources, recordBlobSources } from "./registry-sources.js";
 export { acquireLock, isLockHeld, LockTimeoutError } from "./lock.js";
 export { lockPartialBlob, Store } from "./store.js";
 export { verifyStore } from "./verify.js";
+export type { RemoveResult } from "./gc.js";
+export { inspectImageArgument } from "./inspect.js";
+export { removeImagesByRef } from "./remove.js";
+export { saveStoredImage } from "./save.js";
