@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
-import { assembleLayers, assemblyWorkspace, containerPaths, EMPTY_BASE, layerTar, type Assembly, type BaseEntrySpec, type LayerEntry } from "../support/assemble.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
+import { assembleLayers, assemblyWorkspace, containerPaths, EMPTY_BASE, layerTar, type Assembly, type BaseEntrySpec, type LayerEntry } from "../../support/assemble.js";
+import { makeTempDir, removeDir } from "../../support/helpers.js";
 
 let scratch = "";
 

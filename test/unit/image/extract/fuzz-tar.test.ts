@@ -18,11 +18,11 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import { PLACEHOLDER } from "../../src/image/relocation.js";
-import { normalizeEntryName, unsafeNameReason } from "../../src/util/tar.js";
-import { assembleLayers, assemblyWorkspace, extractSourceArchive, layerTar, SENTINEL_TEXT, venvBase, VICTIM_TEXT, type Assembly, type AssemblyWorkspace, type LayerEntryType } from "../support/assemble.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
-import { bounded } from "../support/fuzz.js";
+import { PLACEHOLDER } from "../../../../src/image/relocation.js";
+import { normalizeEntryName, unsafeNameReason } from "../../../../src/util/tar.js";
+import { assembleLayers, assemblyWorkspace, extractSourceArchive, layerTar, SENTINEL_TEXT, venvBase, VICTIM_TEXT, type Assembly, type AssemblyWorkspace, type LayerEntryType } from "../../../support/assemble.js";
+import { makeTempDir, removeDir } from "../../../support/helpers.js";
+import { bounded } from "../../../support/fuzz.js";
 
 // ---------------------------------------------------------------------------
 // Entry names against a reference model

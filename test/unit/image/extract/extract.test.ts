@@ -15,11 +15,11 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { materializeVenv, type LinkMode, type PlannedEntry } from "../../src/base/assemble.js";
-import { checkSymlinks, extractTar } from "../../src/image/extract/index.js";
-import { PLACEHOLDER } from "../../src/image/relocation.js";
-import { ConfinedTree } from "../../src/util/confined-tree.js";
-import { PypakrError } from "../../src/util/errors.js";
+import { materializeVenv, type LinkMode, type PlannedEntry } from "../../../../src/base/assemble.js";
+import { checkSymlinks, extractTar } from "../../../../src/image/extract/index.js";
+import { PLACEHOLDER } from "../../../../src/image/relocation.js";
+import { ConfinedTree } from "../../../../src/util/confined-tree.js";
+import { PypakrError } from "../../../../src/util/errors.js";
 import {
   assembleLayers,
   assemblyWorkspace,
@@ -36,8 +36,8 @@ import {
   type BaseSpec,
   type LayerEntry,
   type Stage,
-} from "../support/assemble.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
+} from "../../../support/assemble.js";
+import { makeTempDir, removeDir } from "../../../support/helpers.js";
 
 let scratch = "";
 
