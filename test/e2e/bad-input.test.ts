@@ -9,7 +9,8 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildJokesImage, expectCleanFailure, listTree, makeTempDir, privateHome, pypakr, removeDir, writeExecutable, type CliResult } from "../support/helpers.js";
-import { gzipTar, imageParts, packTar, writeImage, type ImageParts } from "../support/image-files.js";
+import { imageParts, writeImage, type ImageParts } from "../support/image-files.js";
+import { tarOf, type TarEntry } from "../support/tar.js";
 
 let dir: string;
 let home: string;
@@ -57,14 +58,14 @@ describe("create-image refuses bad sources", () => {
   test("a truncated .tar.gz source", async () => {
     const file = path.join(dir, "truncated.tar.gz");
     // Random bytes do not compress, so the cut lands inside the entry's data.
-    const whole = await gzipTar([{ name: "setup", body: randomBytes(50_000), mode: 0o755 }]);
+    const whole = tarOf([{ name: "setup", body: randomBytes(50_000), mode: 0o755 }], { gzip: true });
     await fs.writeFile(file, whole.subarray(0, whole.length / 2));
     expectCleanFailure(await build(file), /not a readable tar/);
   });
 
   test("a source tar with an entry outside its root", async () => {
     const file = path.join(dir, "escape.tar");
-    await fs.writeFile(file, await packTar([{ name: "run", body: Buffer.from("#!/bin/sh\n"), mode: 0o755 }, { name: "../escaped", body: Buffer.from("x") }]));
+    await fs.writeFile(file, tarOf([{ name: "run", body: Buffer.from("#!/bin/sh\n"), mode: 0o755 }, { name: "../escaped", body: Buffer.from("x") }]));
     expectCleanFailure(await build(file), /\.\.\/escaped/);
     await assert.rejects(fs.access(path.join(home, "tmp", "escaped")));
   });
@@ -134,7 +135,7 @@ describe("create-container refuses bad images", () => {
 
   test("a tar that is not an OCI layout", async () => {
     const file = path.join(dir, "plain.tar");
-    await fs.writeFile(file, await packTar([{ name: "hello.txt", body: Buffer.from("hi") }]));
+    await fs.writeFile(file, tarOf([{ name: "hello.txt", body: Buffer.from("hi") }]));
     expectCleanFailure(await create(file), /no oci-layout/);
   });
 
@@ -173,7 +174,7 @@ describe("create-container refuses bad images", () => {
     expectCleanFailure(await create(file), /bytes, but the image says/);
   });
 
-  const hostileLayers: [string, Parameters<typeof gzipTar>[0], RegExp][] = [
+  const hostileLayers: [string, TarEntry[], RegExp][] = [
     ["dot-dot", [{ name: "../sentinel", body: Buffer.from("pwned") }], /\.\.\/sentinel/],
     ["absolute", [{ name: "/tmp/pypakr-absolute-entry", body: Buffer.from("pwned") }], /absolute/],
     ["symlink-out", [{ name: "escape", type: "symlink", linkname: "../../../sentinel" }], /outside the target/],
@@ -184,8 +185,8 @@ describe("create-container refuses bad images", () => {
   ];
   for (const [name, entries, message] of hostileLayers) {
     test(`a layer entry that would escape or is not allowed: ${name}`, async () => {
-      const file = await craft(`hostile-${name}`, async (parts) => {
-        parts.layers.push(await gzipTar(entries));
+      const file = await craft(`hostile-${name}`, (parts) => {
+        parts.layers.push(tarOf(entries, { gzip: true }));
       });
       expectCleanFailure(await create(file), message);
       await assert.rejects(fs.access("/tmp/pypakr-absolute-entry"));

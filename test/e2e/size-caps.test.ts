@@ -11,7 +11,8 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
-import { gz, imageArchive, type Context } from "../fixtures/hostile.js";
+import { imageArchive, type Context } from "../fixtures/hostile.js";
+import { tarOf } from "../support/tar.js";
 import { CLI, cliEnv, expectCleanFailure, expectOk, listTree, makeTempDir, privateHome, pypakr, removeDir, type CliResult } from "../support/helpers.js";
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from "../../src/image/media-types.js";
 
@@ -70,7 +71,7 @@ describe("image files: manifest and config size caps", () => {
   });
   after(() => removeDir(dir));
 
-  const layer = () => gz([{ name: "app/", type: "dir" }, { name: "app/hello.txt", body: "hello\n" }]);
+  const layer = () => tarOf([{ name: "app/", type: "directory" }, { name: "app/hello.txt", body: "hello\n" }], { gzip: true });
 
   test("a 32 MiB config, 33 KiB gzipped, is refused quickly and without reading it into memory", async () => {
     const file = path.join(dir, "padded-config.tar.gz");
