@@ -97,7 +97,7 @@ describe("acquireLock", () => {
         const release = await acquireLock(lock, 10_000);
         holders += 1;
         most = Math.max(most, holders);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, 30));
         holders -= 1;
         done += 1;
         await release();
