@@ -5,8 +5,11 @@
 #   - the hostile corpus, then the longest files that work in pypakr homes
 #     of their own (sharing only the base, which nothing modifies), so they
 #     cannot disturb the others' shared home; they even out the two e2e
-#     streams (about 500 s each on the 2-core machine);
-#   - the unit files, which work in their own temp dirs and homes.
+#     streams (about 500 s each on the 2-core machine). Such a file says so
+#     itself on its first line: `// test-stream: own-home` (tsc keeps the
+#     comment in the built file);
+#   - the unit files, then the integration files (in-process servers and
+#     stores), all of which work in their own temp dirs and homes.
 # Then the SIGKILL series runs alone: it kills commands at fractions of a
 # normal run's time and needs most kills to land mid-way, which a machine
 # busy with other streams makes unpredictable.
@@ -19,7 +22,7 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 hostile=dist/test/e2e/hostile.test.js
 crash=dist/test/e2e/crash.test.js
-own_homes=(dist/test/e2e/relocate.test.js dist/test/e2e/paths.test.js dist/test/e2e/layer-identity.test.js dist/test/e2e/reproducible.test.js)
+mapfile -t own_homes < <(grep -lx '// test-stream: own-home' dist/test/e2e/*.test.js)
 rest=()
 for file in dist/test/e2e/*.test.js; do
   case " $hostile $crash ${own_homes[*]} " in *" $file "*) ;; *) rest+=("$file") ;; esac
@@ -27,7 +30,7 @@ done
 
 node --test "$hostile" "${own_homes[@]}" >"$logs/hostile" 2>&1 &
 hostile_pid=$!
-node --test dist/test/unit/ >"$logs/unit" 2>&1 &
+node --test dist/test/unit/ dist/test/integration/ >"$logs/unit" 2>&1 &
 unit_pid=$!
 node --test "${rest[@]}"
 rest_status=$?
@@ -38,6 +41,6 @@ unit_status=$?
 node --test "$crash" >"$logs/crash" 2>&1
 crash_status=$?
 
-echo "run-tests: e2e exit ${rest_status}, hostile corpus and own-home files exit ${hostile_status}, SIGKILL series exit ${crash_status}, unit exit ${unit_status}; the latter three runs' output follows"
+echo "run-tests: e2e exit ${rest_status}, hostile corpus and own-home files exit ${hostile_status}, SIGKILL series exit ${crash_status}, unit and integration exit ${unit_status}; the latter three runs' output follows"
 cat "$logs/hostile" "$logs/crash" "$logs/unit"
 [ "$rest_status" -eq 0 ] && [ "$hostile_status" -eq 0 ] && [ "$crash_status" -eq 0 ] && [ "$unit_status" -eq 0 ]

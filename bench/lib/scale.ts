@@ -14,7 +14,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { gz, imageArchive, localPython } from "../../test/fixtures/hostile.js";
+import { imageArchive, localPython } from "../../test/fixtures/hostile.js";
+import { tarOf } from "../../test/support/tar.js";
 import { compare, type Comparison, type Measurement } from "./measure.js";
 import { CLI, PYPAKR_HOME, SCRATCH } from "./paths.js";
 import { benchEnv, run, timeSteps } from "./proc.js";
@@ -30,7 +31,7 @@ export interface ScaleResult {
 function dirsThenFiles(entries: number): Buffer {
   const half = Math.floor(entries / 2);
   const names = Array.from({ length: half }, (_, index) => `d${index}`);
-  return gz([...names.map((name) => ({ name: `${name}/`, type: "dir" as const })), ...names.map((name) => ({ name }))]);
+  return tarOf([...names.map((name) => ({ name: `${name}/`, type: "directory" as const })), ...names.map((name) => ({ name }))], { gzip: true });
 }
 
 export function measureScale(python: string, sizes: readonly [number, number], runs: number, log: (message: string) => void): ScaleResult {

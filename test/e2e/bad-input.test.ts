@@ -7,66 +7,63 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { buildJokesImage, expectCleanFailure, listTree, makeTempDir, privateHome, pypakr, removeDir, writeExecutable, type CliResult } from "../support/helpers.js";
-import { gzipTar, imageParts, packTar, writeImage, type ImageParts } from "../support/image-files.js";
+import { describe, test } from "node:test";
+import { buildJokesImage, type CliResult, expectCleanFailure, listTree, pypakr, usePrivateHome, writeExecutable } from "../support/helpers.js";
+import { imageParts, writeImage, type ImageParts } from "../support/image-files.js";
+import { tarOf, type TarEntry } from "../support/tar.js";
 
-let dir: string;
-let home: string;
 let good: string;
-
-before(async () => {
-  dir = await makeTempDir();
-  home = await privateHome(dir);
-  good = await buildJokesImage(dir, { home });
+const own = usePrivateHome({
+  setup: async () => {
+    good = await buildJokesImage(own.dir, { home: own.home });
+  },
 });
-after(() => removeDir(dir));
 
 async function assertNothingLeft(): Promise<void> {
-  assert.deepEqual(await listTree(path.join(home, "tmp")), [], "pypakr's tmp dir is not empty");
-  assert.deepEqual((await fs.readdir(dir)).filter((name) => name.startsWith(".")), [], "hidden temp paths beside the target");
+  assert.deepEqual(await listTree(path.join(own.home, "tmp")), [], "pypakr's tmp dir is not empty");
+  assert.deepEqual((await fs.readdir(own.dir)).filter((name) => name.startsWith(".")), [], "hidden temp paths beside the target");
 }
 
 describe("create-image refuses bad sources", () => {
-  const image = () => path.join(dir, "out.tar");
+  const image = () => path.join(own.dir, "out.tar");
 
   async function build(source: string): Promise<CliResult> {
-    const result = await pypakr(["create-image", "-s", source, "-i", image()], { home });
+    const result = await pypakr(["create-image", "-s", source, "-i", image()], { home: own.home });
     await assert.rejects(fs.access(image()), "a partial image was left");
     await assertNothingLeft();
     return result;
   }
 
   async function sourceDir(name: string, files: Record<string, string>): Promise<string> {
-    const root = path.join(dir, name);
+    const root = path.join(own.dir, name);
     await fs.mkdir(root, { recursive: true });
     for (const [file, content] of Object.entries(files)) await writeExecutable(path.join(root, file), content);
     return root;
   }
 
   test("a missing source", async () => {
-    expectCleanFailure(await build(path.join(dir, "missing.tar")), /does not exist/);
+    expectCleanFailure(await build(path.join(own.dir, "missing.tar")), /does not exist/);
   });
 
   test("a corrupt source tar", async () => {
-    const file = path.join(dir, "corrupt.tar");
+    const file = path.join(own.dir, "corrupt.tar");
     await fs.writeFile(file, Buffer.alloc(3000, 7));
     expectCleanFailure(await build(file), /not a readable tar/);
   });
 
   test("a truncated .tar.gz source", async () => {
-    const file = path.join(dir, "truncated.tar.gz");
+    const file = path.join(own.dir, "truncated.tar.gz");
     // Random bytes do not compress, so the cut lands inside the entry's data.
-    const whole = await gzipTar([{ name: "setup", body: randomBytes(50_000), mode: 0o755 }]);
+    const whole = tarOf([{ name: "setup", body: randomBytes(50_000), mode: 0o755 }], { gzip: true });
     await fs.writeFile(file, whole.subarray(0, whole.length / 2));
     expectCleanFailure(await build(file), /not a readable tar/);
   });
 
   test("a source tar with an entry outside its root", async () => {
-    const file = path.join(dir, "escape.tar");
-    await fs.writeFile(file, await packTar([{ name: "run", body: Buffer.from("#!/bin/sh\n"), mode: 0o755 }, { name: "../escaped", body: Buffer.from("x") }]));
+    const file = path.join(own.dir, "escape.tar");
+    await fs.writeFile(file, tarOf([{ name: "run", body: Buffer.from("#!/bin/sh\n"), mode: 0o755 }, { name: "../escaped", body: Buffer.from("x") }]));
     expectCleanFailure(await build(file), /\.\.\/escaped/);
-    await assert.rejects(fs.access(path.join(home, "tmp", "escaped")));
+    await assert.rejects(fs.access(path.join(own.home, "tmp", "escaped")));
   });
 
   test("a failing setup: its exit code is named, and its output shown once, whole", async () => {
@@ -96,7 +93,7 @@ describe("create-image refuses bad sources", () => {
   });
 
   test("an image path in a missing directory", async () => {
-    const result = await pypakr(["create-image", "-s", path.join(dir, "jokes-src"), "-i", path.join(dir, "no", "such", "dir", "x.tar")], { home });
+    const result = await pypakr(["create-image", "-s", path.join(own.dir, "jokes-src"), "-i", path.join(own.dir, "no", "such", "dir", "x.tar")], { home: own.home });
     expectCleanFailure(result, /does not exist/);
     await assertNothingLeft();
   });
@@ -106,35 +103,35 @@ describe("create-container refuses bad images", () => {
   async function craft(name: string, change: (parts: ImageParts) => void | Promise<void>): Promise<string> {
     const parts = await imageParts(good);
     await change(parts);
-    const file = path.join(dir, `${name}.tar`);
+    const file = path.join(own.dir, `${name}.tar`);
     await writeImage(file, parts);
     return file;
   }
 
   async function create(image: string): Promise<CliResult> {
-    const sentinel = path.join(dir, "sentinel");
+    const sentinel = path.join(own.dir, "sentinel");
     await fs.writeFile(sentinel, "untouched");
-    const container = path.join(dir, "box", "container");
-    const result = await pypakr(["create-container", "-i", image, "-c", container], { home });
-    await assert.rejects(fs.access(path.join(dir, "box")), "a partial container (or its parent) was left");
+    const container = path.join(own.dir, "box", "container");
+    const result = await pypakr(["create-container", "-i", image, "-c", container], { home: own.home });
+    await assert.rejects(fs.access(path.join(own.dir, "box")), "a partial container (or its parent) was left");
     assert.equal(await fs.readFile(sentinel, "utf8"), "untouched");
     await assertNothingLeft();
     return result;
   }
 
   test("a missing image file", async () => {
-    expectCleanFailure(await create(path.join(dir, "nope.tar")), /does not exist/);
+    expectCleanFailure(await create(path.join(own.dir, "nope.tar")), /does not exist/);
   });
 
   test("a file that is not an image", async () => {
-    const file = path.join(dir, "garbage.tar");
+    const file = path.join(own.dir, "garbage.tar");
     await fs.writeFile(file, "this is not a tar archive at all".repeat(40));
     expectCleanFailure(await create(file), /not a usable pypakr image/);
   });
 
   test("a tar that is not an OCI layout", async () => {
-    const file = path.join(dir, "plain.tar");
-    await fs.writeFile(file, await packTar([{ name: "hello.txt", body: Buffer.from("hi") }]));
+    const file = path.join(own.dir, "plain.tar");
+    await fs.writeFile(file, tarOf([{ name: "hello.txt", body: Buffer.from("hi") }]));
     expectCleanFailure(await create(file), /no oci-layout/);
   });
 
@@ -146,7 +143,7 @@ describe("create-container refuses bad images", () => {
   });
 
   test("a blob whose content does not match its digest", async () => {
-    const file = path.join(dir, "corrupt-blob.tar");
+    const file = path.join(own.dir, "corrupt-blob.tar");
     const bytes = await fs.readFile(good);
     // Flip a byte inside the last blob's data (the archive ends with two zero blocks plus padding).
     const { readArchive, writeArchive } = await import("../support/image-files.js");
@@ -162,7 +159,7 @@ describe("create-container refuses bad images", () => {
 
   test("a blob whose size differs from its descriptor", async () => {
     const parts = await imageParts(good);
-    const file = path.join(dir, "size.tar");
+    const file = path.join(own.dir, "size.tar");
     await writeImage(file, parts);
     const { readArchive, writeArchive } = await import("../support/image-files.js");
     const files = await readArchive(file);
@@ -173,7 +170,7 @@ describe("create-container refuses bad images", () => {
     expectCleanFailure(await create(file), /bytes, but the image says/);
   });
 
-  const hostileLayers: [string, Parameters<typeof gzipTar>[0], RegExp][] = [
+  const hostileLayers: [string, TarEntry[], RegExp][] = [
     ["dot-dot", [{ name: "../sentinel", body: Buffer.from("pwned") }], /\.\.\/sentinel/],
     ["absolute", [{ name: "/tmp/pypakr-absolute-entry", body: Buffer.from("pwned") }], /absolute/],
     ["symlink-out", [{ name: "escape", type: "symlink", linkname: "../../../sentinel" }], /outside the target/],
@@ -184,8 +181,8 @@ describe("create-container refuses bad images", () => {
   ];
   for (const [name, entries, message] of hostileLayers) {
     test(`a layer entry that would escape or is not allowed: ${name}`, async () => {
-      const file = await craft(`hostile-${name}`, async (parts) => {
-        parts.layers.push(await gzipTar(entries));
+      const file = await craft(`hostile-${name}`, (parts) => {
+        parts.layers.push(tarOf(entries, { gzip: true }));
       });
       expectCleanFailure(await create(file), message);
       await assert.rejects(fs.access("/tmp/pypakr-absolute-entry"));

@@ -7,23 +7,19 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { buildJokesImage, expectOk, JOKE, makeJokesSource, makeTempDir, privateHome, pypakr, removeDir, tarDirectory, type CliResult, homeSharingBases } from "../support/helpers.js";
+import { buildJokesImage, type CliResult, expectOk, homeSharingBases, JOKE, makeJokesSource, pypakr, tarDirectory, usePrivateHome } from "../support/helpers.js";
 import { requireBinaries, startRegistry, type Registry } from "../support/registry.js";
 
-let dir: string;
-let home: string;
 let image: string;
-
-before(async () => {
-  dir = await makeTempDir();
-  home = await privateHome(dir);
-  image = await buildJokesImage(dir, { home });
+const own = usePrivateHome({
+  setup: async () => {
+    image = await buildJokesImage(own.dir, { home: own.home });
+  },
 });
-after(() => removeDir(dir));
 
 /** Another pypakr home sharing the machine's base, with a store of its own. */
 function otherHome(name: string): Promise<string> {
-  return homeSharingBases(home, path.join(dir, name));
+  return homeSharingBases(own.home, path.join(own.dir, name));
 }
 
 async function storeClean(storeHome: string, what: string): Promise<void> {
@@ -42,21 +38,21 @@ function succeededOrFailedClearly(result: CliResult, what: string): boolean {
 }
 
 test("create-container, load, rmi and gc running together leave a clean store and working containers", { timeout: 300_000 }, async () => {
-  expectOk(await pypakr(["load", "-i", image, "-t", "doomed:1"], { home }), "load");
+  expectOk(await pypakr(["load", "-i", image, "-t", "doomed:1"], { home: own.home }), "load");
   const jobs = [
-    ...[1, 2, 3, 4].map((n) => pypakr(["create-container", "-i", n % 2 === 0 ? image : "jokes:1", "-c", path.join(dir, `c${n}`)], { home })),
-    pypakr(["load", "-i", image, "-t", "again:1"], { home }),
-    pypakr(["rmi", "doomed:1"], { home }),
-    pypakr(["gc"], { home }),
-    pypakr(["gc"], { home }),
+    ...[1, 2, 3, 4].map((n) => pypakr(["create-container", "-i", n % 2 === 0 ? image : "jokes:1", "-c", path.join(own.dir, `c${n}`)], { home: own.home })),
+    pypakr(["load", "-i", image, "-t", "again:1"], { home: own.home }),
+    pypakr(["rmi", "doomed:1"], { home: own.home }),
+    pypakr(["gc"], { home: own.home }),
+    pypakr(["gc"], { home: own.home }),
   ];
   const results = await Promise.all(jobs);
   results.forEach((result, index) => assert.equal(result.code, 0, `job ${index}: ${result.stderr}`));
   for (const n of [1, 2, 3, 4]) {
-    assert.ok(expectOk(await pypakr(["run", "-c", path.join(dir, `c${n}`)], { home }), "run").stdout.startsWith(JOKE));
+    assert.ok(expectOk(await pypakr(["run", "-c", path.join(own.dir, `c${n}`)], { home: own.home }), "run").stdout.startsWith(JOKE));
   }
-  await storeClean(home, "after the jobs");
-  const tags = (JSON.parse(expectOk(await pypakr(["images", "--json"], { home }), "images").stdout) as { tags: string[] }[]).flatMap((listed) => listed.tags).sort();
+  await storeClean(own.home, "after the jobs");
+  const tags = (JSON.parse(expectOk(await pypakr(["images", "--json"], { home: own.home }), "images").stdout) as { tags: string[] }[]).flatMap((listed) => listed.tags).sort();
   assert.deepEqual(tags, ["again:1", "jokes:1"]);
 });
 
@@ -68,12 +64,12 @@ describe("real registry: 8 processes at once", () => {
     requireBinaries(["docker-registry"]);
     registry = await startRegistry();
     for (const name of ["a", "b", "c"]) {
-      const variant = await makeJokesSource(path.join(dir, `variant-${name}`));
+      const variant = await makeJokesSource(path.join(own.dir, `variant-${name}`));
       for (let n = 0; n < 50; n++) await fs.writeFile(path.join(variant, `data-${n}.txt`), `${name} ${n}\n`);
-      const variantImage = path.join(dir, `variant-${name}.tar`);
-      expectOk(await pypakr(["create-image", "-s", tarDirectory(variant, path.join(dir, `variant-${name}-src.tar`)), "-i", variantImage], { home }), "create-image of a variant");
+      const variantImage = path.join(own.dir, `variant-${name}.tar`);
+      expectOk(await pypakr(["create-image", "-s", tarDirectory(variant, path.join(own.dir, `variant-${name}-src.tar`)), "-i", variantImage], { home: own.home }), "create-image of a variant");
       references.push(`${registry.host}/variant-${name}:1`);
-      expectOk(await pypakr(["push", variantImage, references.at(-1) as string], { home }), "push");
+      expectOk(await pypakr(["push", variantImage, references.at(-1) as string], { home: own.home }), "push");
     }
   });
   after(() => registry?.stop());
@@ -85,7 +81,7 @@ describe("real registry: 8 processes at once", () => {
     const failures = new Set<string>();
     const rounds = Number(process.env.PYPAKR_TEST_ROUNDS ?? 4);
     for (let round = 0; round < rounds; round++) {
-      const out = path.join(dir, `round-${round}`);
+      const out = path.join(own.dir, `round-${round}`);
       await fs.mkdir(out);
       expectOk(await pypakr(["load", "-i", image, "-t", `doomed:${round}`], { home: storeHome }), "load a tag to remove");
       // Each puller fetches another image (see the todo test below for two pulls of one blob); the rmi jobs take turns removing them as they come.

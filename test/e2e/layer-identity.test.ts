@@ -1,3 +1,4 @@
+// test-stream: own-home
 /**
  * The same wheel on the same base makes the same layer, however pip was run:
  * `pip`, `pip3` and `python3` write a console script's shebang naming

@@ -1,3 +1,4 @@
+// test-stream: own-home
 /**
  * Paths a user may choose that need quoting: `python -m venv "/tmp/bob's venv"`
  * works, activate and pip included, so a container or a pypakr home there

@@ -8,19 +8,13 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { expectCleanFailure, expectOk, listTree, makeTempDir, makeWheel, privateHome, pypakr, removeDir, sh, writeExecutable, type CliOptions } from "../support/helpers.js";
+import { before, describe, test } from "node:test";
+import { type CliOptions, expectCleanFailure, expectOk, listTree, makeWheel, pypakr, sh, usePrivateHome, writeExecutable } from "../support/helpers.js";
 import { layerEntryNames } from "../support/image-files.js";
 
-let dir: string;
-let home: string;
-before(async () => {
-  dir = await makeTempDir();
-  home = await privateHome(dir);
-});
-after(() => removeDir(dir));
+const own = usePrivateHome();
 
-const run = (args: string[], options: CliOptions = {}) => pypakr(args, { home, ...options });
+const run = (args: string[], options: CliOptions = {}) => pypakr(args, { home: own.home, ...options });
 
 async function write(root: string, files: Record<string, string>): Promise<void> {
   for (const [file, content] of Object.entries(files)) {
@@ -69,7 +63,7 @@ describe("a project folder as a source", () => {
   let source: string;
 
   before(async () => {
-    source = path.join(dir, "project");
+    source = path.join(own.dir, "project");
     await write(source, {
       "app.py": "print('the app')\n",
       "pkg/__init__.py": "",
@@ -102,9 +96,9 @@ describe("a project folder as a source", () => {
 
   for (const form of ["directory", "tar"] as const) {
     test(`.git, venvs, bytecode, build output, tool caches and what .pypakrignore names stay out (${form})`, async () => {
-      const image = path.join(dir, `project-${form}.tar`);
+      const image = path.join(own.dir, `project-${form}.tar`);
       // A tar is checked as any untrusted archive before .pypakrignore applies, so it cannot hold a venv's absolute links.
-      const given = form === "tar" ? tarWithout(source, path.join(dir, "project-src.tar"), [".venv", "tools/env"]) : source;
+      const given = form === "tar" ? tarWithout(source, path.join(own.dir, "project-src.tar"), [".venv", "tools/env"]) : source;
       const result = expectOk(await run(["create-image", "-s", given, "-i", image]), "create-image of a project folder");
       assert.match(result.stderr, /left out of the image \(\.pypakrignore\): \.git, \.mypy_cache/);
       const paths = await imagePaths(image);
@@ -114,23 +108,23 @@ describe("a project folder as a source", () => {
         [],
         "app files are missing from the image",
       );
-      const container = path.join(dir, `project-${form}-container`);
+      const container = path.join(own.dir, `project-${form}-container`);
       expectOk(await run(["create-container", "-i", image, "-c", container]), "create-container");
       assert.equal(expectOk(await run(["run", "-c", container]), "run").stdout, "the app\n");
     });
   }
 
   test("a tar holding a venv is refused with a hint to leave it out of the tar or build from the folder", async () => {
-    const tar = tarWithout(source, path.join(dir, "project-with-venv.tar"), []);
-    const result = await run(["create-image", "-s", tar, "-i", path.join(dir, "with-venv.tar")]);
+    const tar = tarWithout(source, path.join(own.dir, "project-with-venv.tar"), []);
+    const result = await run(["create-image", "-s", tar, "-i", path.join(own.dir, "with-venv.tar")]);
     expectCleanFailure(result, /"(\.venv|tools\/env)\/bin\/python[0-9.]*" is a symlink to the absolute path/);
     assert.match(result.stderr, /hint: Make the tar without it \(a virtual environment: tar --exclude=\.venv \.\.\.\), or build from the folder itself, where \.pypakrignore/);
   });
 
   test("a venv is taken back only by name (!.venv/), and then its outside link is refused with a hint", async () => {
-    const copy = path.join(dir, "project-venv-back");
+    const copy = path.join(own.dir, "project-venv-back");
     assert.equal(sh(`cp -a '${source}' '${copy}' && printf '!.venv/\\n' >> '${copy}/.pypakrignore'`).code, 0);
-    const result = await run(["create-image", "-s", copy, "-i", path.join(dir, "venv-back.tar")]);
+    const result = await run(["create-image", "-s", copy, "-i", path.join(own.dir, "venv-back.tar")]);
     expectCleanFailure(result, /symlink "\.venv\/bin\/python[0-9.]*" -> "\/[^"]*", which points outside the source/);
     assert.match(result.stderr, /hint: .*"\/\.venv\/bin\/python[0-9.]*" in \.pypakrignore/);
   });
@@ -138,10 +132,10 @@ describe("a project folder as a source", () => {
 
 describe("hints and refusals", () => {
   test("a symlink out of the source is refused with a hint naming .pypakrignore; listed there, it stays out", async () => {
-    const source = path.join(dir, "outlink");
+    const source = path.join(own.dir, "outlink");
     await write(source, { "app.py": "print('x')\n" });
     await fs.symlink("/etc/hostname", path.join(source, "hostname"));
-    const image = path.join(dir, "outlink.tar");
+    const image = path.join(own.dir, "outlink.tar");
     const refused = await run(["create-image", "-s", source, "-i", image]);
     expectCleanFailure(refused, /symlink "hostname" -> "\/etc\/hostname", which points outside the source/);
     assert.match(refused.stderr, /leave it out of the image with the line "\/hostname" in \.pypakrignore/);
@@ -154,11 +148,11 @@ describe("hints and refusals", () => {
 
   test("an empty source is refused before anything is made: no base, no image, no temp files", async () => {
     // A home of its own with no base: a refused source must not make one (init takes a while).
-    const fresh = path.join(dir, "fresh-home");
+    const fresh = path.join(own.dir, "fresh-home");
     await fs.mkdir(fresh);
-    const empty = path.join(dir, "empty");
+    const empty = path.join(own.dir, "empty");
     await fs.mkdir(path.join(empty, "just-a-dir"), { recursive: true });
-    const image = path.join(dir, "empty.tar");
+    const image = path.join(own.dir, "empty.tar");
     const result = await pypakr(["create-image", "-s", empty, "-i", image], { home: fresh });
     expectCleanFailure(result, /source .*empty holds no files, so there is nothing to build/);
     assert.match(result.stderr, /hint: Put your app's files, with a setup script, requirements\.txt or pyproject\.toml/);
@@ -178,7 +172,7 @@ describe("hints and refusals", () => {
 // Not hermetic: pip builds the setuptools project in an isolated env, fetching setuptools and wheel from the
 // configured package index (PyPI or a mirror), as the Flask walkthrough test fetches Flask.
 test("pip install . in setup leaves its build/ and *.egg-info out of the image (package index)", { timeout: 600_000 }, async () => {
-  const source = path.join(dir, "setuptools-project");
+  const source = path.join(own.dir, "setuptools-project");
   await write(source, {
     "pyproject.toml": '[build-system]\nrequires = ["setuptools>=61", "wheel"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "mylib"\nversion = "1.0"\n',
     "src/mylib/__init__.py": "WORD = 'installed'\n",
@@ -186,7 +180,7 @@ test("pip install . in setup leaves its build/ and *.egg-info out of the image (
   // A subpackage named build, as pip's own pip/_internal/operations/build: the rules are for the app's files only.
   makeWheel(path.join(source, "packages"), { name: "helper", files: { "helper/__init__.py": "", "helper/build/__init__.py": "" } });
   await writeExecutable(path.join(source, "setup"), "#!/bin/sh\nset -e\npip install .\npip install --no-index --find-links packages helper\ntest -d build && ls -d src/*.egg-info\n");
-  const image = path.join(dir, "setuptools.tar");
+  const image = path.join(own.dir, "setuptools.tar");
   const result = expectOk(await run(["create-image", "-s", source, "-i", image], { timeoutMs: 540_000 }), "create-image");
   assert.match(result.stderr, /left out of the image what setup made \(\.pypakrignore\): build, src\/mylib\.egg-info/);
   const paths = await imagePaths(image);

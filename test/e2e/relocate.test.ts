@@ -1,3 +1,4 @@
+// test-stream: own-home
 /**
  * Moved and copied containers (issue 10, item 1): a container knows where it
  * was made; `run` refuses it elsewhere on both paths (the shell launcher and
@@ -14,39 +15,36 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { CLI, cliEnv, expectCleanFailure, expectOk, JOKE, makeJokesSource, makeTempDir, privateHome, pypakr, removeDir, sh, tarDirectory, writeExecutable, type CliResult } from "../support/helpers.js";
+import { describe, test } from "node:test";
+import { CLI, cliEnv, type CliResult, expectCleanFailure, expectOk, JOKE, makeJokesSource, pypakr, sh, tarDirectory, usePrivateHome, writeExecutable } from "../support/helpers.js";
 
 const MANY = 600;
 const PREFIX_PROBE = "import sys; print(sys.prefix)";
 
-let dir: string;
-let home: string;
 let image: string;
-
-const cli = (args: string[]) => pypakr(args, { home });
-
-before(async () => {
-  dir = await makeTempDir("pypakr-relocate-");
-  home = await privateHome(dir);
-  const source = await makeJokesSource(path.join(dir, "src"));
-  await writeExecutable(
-    path.join(source, "setup"),
-    [
-      "#!/bin/sh",
-      "set -e",
-      "pip install --no-index --find-links packages jokes-cli",
-      'mkdir -p "$VIRTUAL_ENV/share/many"',
-      "i=0",
-      `while [ $i -lt ${MANY} ]; do echo "$VIRTUAL_ENV/bin/python" > "$VIRTUAL_ENV/share/many/f$i"; i=$((i+1)); done`,
-      `printf 'head\\000%s/lib/libx.so\\000tail' "$VIRTUAL_ENV" > "$VIRTUAL_ENV/share/paths.bin"`,
-      "",
-    ].join("\n"),
-  );
-  image = path.join(dir, "image.tar");
-  expectOk(await cli(["create-image", "-s", tarDirectory(source, path.join(dir, "src.tar")), "-i", image]), "create-image");
+const own = usePrivateHome({
+  prefix: "pypakr-relocate-",
+  setup: async () => {
+    const source = await makeJokesSource(path.join(own.dir, "src"));
+    await writeExecutable(
+      path.join(source, "setup"),
+      [
+        "#!/bin/sh",
+        "set -e",
+        "pip install --no-index --find-links packages jokes-cli",
+        'mkdir -p "$VIRTUAL_ENV/share/many"',
+        "i=0",
+        `while [ $i -lt ${MANY} ]; do echo "$VIRTUAL_ENV/bin/python" > "$VIRTUAL_ENV/share/many/f$i"; i=$((i+1)); done`,
+        `printf 'head\\000%s/lib/libx.so\\000tail' "$VIRTUAL_ENV" > "$VIRTUAL_ENV/share/paths.bin"`,
+        "",
+      ].join("\n"),
+    );
+    image = path.join(own.dir, "image.tar");
+    expectOk(await cli(["create-image", "-s", tarDirectory(source, path.join(own.dir, "src.tar")), "-i", image]), "create-image");
+  },
 });
-after(() => removeDir(dir));
+
+const cli = (args: string[]) => pypakr(args, { home: own.home });
 
 async function makeContainer(at: string): Promise<string> {
   await fs.mkdir(path.dirname(at), { recursive: true });
@@ -114,14 +112,14 @@ async function snapshot(root: string): Promise<Map<string, string>> {
 }
 
 async function indexedContainers(): Promise<Record<string, string>> {
-  const index = JSON.parse(await fs.readFile(path.join(home, "store", "index.json"), "utf8")) as { containers: Record<string, string> };
+  const index = JSON.parse(await fs.readFile(path.join(own.home, "store", "index.json"), "utf8")) as { containers: Record<string, string> };
   return index.containers;
 }
 
 describe("moved and copied containers", () => {
   test("a moved container: run refuses it on both paths, verify says moved, relocate makes it run its own Python", async () => {
-    const made = await makeContainer(path.join(dir, "made", "container-with-a-long-name"));
-    const moved = move(made, path.join(dir, "elsewhere", "c2"));
+    const made = await makeContainer(path.join(own.dir, "made", "container-with-a-long-name"));
+    const moved = move(made, path.join(own.dir, "elsewhere", "c2"));
     await expectRefusedAsMoved(moved, made);
 
     const verified = await cli(["verify", "-c", moved]);
@@ -138,7 +136,7 @@ describe("moved and copied containers", () => {
   });
 
   test("relocate on a container that has not moved says so and changes nothing", async () => {
-    const container = await makeContainer(path.join(dir, "still", "c"));
+    const container = await makeContainer(path.join(own.dir, "still", "c"));
     const before = await snapshot(container);
     const result = expectOk(await cli(["relocate", "-c", container]), "relocate");
     assert.match(result.stdout, /has not moved.*nothing to do/);
@@ -146,8 +144,8 @@ describe("moved and copied containers", () => {
   });
 
   test("a cp -a copy, relocated, and its original each run their own interpreter", async () => {
-    const original = await makeContainer(path.join(dir, "orig", "c"));
-    const copy = path.join(dir, "copy", "c");
+    const original = await makeContainer(path.join(own.dir, "orig", "c"));
+    const copy = path.join(own.dir, "copy", "c");
     const copied = sh(`mkdir -p ${JSON.stringify(path.dirname(copy))} && cp -a ${JSON.stringify(original)} ${JSON.stringify(copy)}`);
     assert.equal(copied.code, 0, copied.stderr);
     // Before: the copy would run the original's interpreter; it is refused instead.
@@ -160,8 +158,8 @@ describe("moved and copied containers", () => {
   });
 
   test("a path a binary file cannot hold is refused before anything changes", async () => {
-    const made = await makeContainer(path.join(dir, "s", "c"));
-    const longer = move(made, path.join(dir, "s", "a-much-longer-name-than-the-binary-file-has-room-for"));
+    const made = await makeContainer(path.join(own.dir, "s", "c"));
+    const longer = move(made, path.join(own.dir, "s", "a-much-longer-name-than-the-binary-file-has-room-for"));
     const before = await snapshot(longer);
     const result = await cli(["relocate", "-c", longer]);
     expectCleanFailure(result, /share\/paths\.bin is a binary file that names .*; nothing was changed/);
@@ -172,10 +170,10 @@ describe("moved and copied containers", () => {
   });
 
   test("a new path that starts with the old one (/x/c -> /x/cc, and back) is substituted once", async () => {
-    let current = await makeContainer(path.join(dir, "p", "c"));
+    let current = await makeContainer(path.join(own.dir, "p", "c"));
     // The binary file could not take the longer path (see above): without it, the text files can.
     await fs.rm(path.join(current, "share", "paths.bin"));
-    for (const to of [path.join(dir, "p", "cc"), path.join(dir, "p", "c")]) {
+    for (const to of [path.join(own.dir, "p", "cc"), path.join(own.dir, "p", "c")]) {
       current = move(current, to);
       expectOk(await cli(["relocate", "-c", to]), `relocate to ${to}`);
       assert.equal(await fs.readFile(path.join(to, "share", "many", "f7"), "utf8"), `${to}/bin/python\n`);
@@ -188,7 +186,7 @@ describe("moved and copied containers", () => {
 
   test("relocate killed at any point leaves a container that is refused or right, and a re-run or run finishes it", async (t) => {
     // Same-length names: the binary file cannot take a longer path.
-    const at = (n: number) => path.join(dir, "kill", `c${String(n).padStart(6, "0")}`);
+    const at = (n: number) => path.join(own.dir, "kill", `c${String(n).padStart(6, "0")}`);
     let container = await makeContainer(at(0));
     let next = 1;
     const started = Date.now();
@@ -203,7 +201,7 @@ describe("moved and copied containers", () => {
     for (const [i, point] of points.entries()) {
       const previous = container;
       container = move(container, at(next++));
-      const child = spawn(CLI, ["relocate", "-c", container], { env: cliEnv({ home }), stdio: "ignore" });
+      const child = spawn(CLI, ["relocate", "-c", container], { env: cliEnv({ home: own.home }), stdio: "ignore" });
       let exited = false;
       const closed = new Promise<void>((resolve) => child.on("close", () => ((exited = true), resolve())));
       if (typeof point === "number") await new Promise((resolve) => setTimeout(resolve, point));

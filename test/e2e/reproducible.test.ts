@@ -1,3 +1,4 @@
+// test-stream: own-home
 /**
  * Images are reproducible: the same source built twice, in different work
  * dirs, at different times, in different stores (each with its own base, at

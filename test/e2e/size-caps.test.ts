@@ -10,9 +10,10 @@ import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
-import { after, before, describe, test } from "node:test";
-import { gz, imageArchive, type Context } from "../fixtures/hostile.js";
-import { CLI, cliEnv, expectCleanFailure, expectOk, listTree, makeTempDir, privateHome, pypakr, removeDir, type CliResult } from "../support/helpers.js";
+import { describe, test } from "node:test";
+import { imageArchive, type Context } from "../fixtures/hostile.js";
+import { tarOf } from "../support/tar.js";
+import { CLI, cliEnv, type CliResult, expectCleanFailure, expectOk, listTree, pypakr, usePrivateHome } from "../support/helpers.js";
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from "../../src/image/media-types.js";
 
 /** Any well-formed interpreter: these images are refused before a base is looked for. */
@@ -61,40 +62,33 @@ function measured(args: string[], home: string): Promise<Measured> {
 }
 
 describe("image files: manifest and config size caps", () => {
-  let dir: string;
-  let home: string;
+  const own = usePrivateHome();
 
-  before(async () => {
-    dir = await makeTempDir();
-    home = await privateHome(dir);
-  });
-  after(() => removeDir(dir));
-
-  const layer = () => gz([{ name: "app/", type: "dir" }, { name: "app/hello.txt", body: "hello\n" }]);
+  const layer = () => tarOf([{ name: "app/", type: "directory" }, { name: "app/hello.txt", body: "hello\n" }], { gzip: true });
 
   test("a 32 MiB config, 33 KiB gzipped, is refused quickly and without reading it into memory", async () => {
-    const file = path.join(dir, "padded-config.tar.gz");
+    const file = path.join(own.dir, "padded-config.tar.gz");
     await fs.writeFile(file, gzipSync(imageArchive(CONTEXT, [layer()], { config: (config) => void ((config as Record<string, unknown>).padding = " ".repeat(PADDED_BYTES)) })));
     assert.ok((await fs.stat(file)).size < 256 * 1024);
-    const result = await measured(["load", "-i", file], home);
+    const result = await measured(["load", "-i", file], own.home);
     expectCleanFailure(result, new RegExp(`is not a usable pypakr image: its config sha256:[0-9a-f]{64} is \\d+ bytes, more than a pypakr config can be \\(${MAX_CONFIG_BYTES} bytes\\)`));
     assert.ok(result.peakRssKb > 0, "peak memory was measured");
     assert.ok(result.peakRssKb < MAX_PEAK_RSS_KB, `peak RSS ${result.peakRssKb} kB`);
     assert.ok(result.ms < 20_000, `took ${result.ms} ms`);
-    assert.deepEqual(await listTree(path.join(home, "store", "blobs", "sha256")), [], "nothing entered the store");
+    assert.deepEqual(await listTree(path.join(own.home, "store", "blobs", "sha256")), [], "nothing entered the store");
   });
 
   test("a 5 MiB manifest is refused the same way", async () => {
-    const file = path.join(dir, "padded-manifest.tar.gz");
+    const file = path.join(own.dir, "padded-manifest.tar.gz");
     await fs.writeFile(file, gzipSync(imageArchive(CONTEXT, [layer()], { manifest: (manifest) => void ((manifest as Record<string, unknown>).padding = " ".repeat(5 << 20)) })));
-    const result = await measured(["load", "-i", file], home);
+    const result = await measured(["load", "-i", file], own.home);
     expectCleanFailure(result, new RegExp(`its manifest sha256:[0-9a-f]{64} is \\d+ bytes, more than a pypakr manifest can be \\(${MAX_MANIFEST_BYTES} bytes\\)`));
   });
 
   test("a config just under the cap still loads", async () => {
-    const file = path.join(dir, "big-config.tar.gz");
+    const file = path.join(own.dir, "big-config.tar.gz");
     // What is left under the cap once the rest of the config is written.
     await fs.writeFile(file, gzipSync(imageArchive(CONTEXT, [layer()], { config: (config) => void ((config as Record<string, unknown>).padding = " ".repeat(MAX_CONFIG_BYTES - 4096)) })));
-    expectOk(await pypakr(["load", "-i", file], { home }), "load");
+    expectOk(await pypakr(["load", "-i", file], { home: own.home }), "load");
   });
 });

@@ -14,7 +14,8 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { gz, imageArchive, localPython, type Context, type ImageEdits } from "../fixtures/hostile.js";
+import { imageArchive, localPython, type Context, type ImageEdits } from "../fixtures/hostile.js";
+import { tarOf } from "../support/tar.js";
 import { expectOk, makeTempDir, privateHome, pypakr, removeDir, type CliResult } from "../support/helpers.js";
 
 const REF_NAME = "org.opencontainers.image.ref.name";
@@ -41,7 +42,7 @@ function assertAllInert(result: CliResult, what: string): void {
   assertInert(result.stderr, `${what} (stderr)`);
 }
 
-const layer = (): Buffer => gz([{ name: "app/", type: "dir" }, { name: "app/hello.txt", body: "hello\n" }]);
+const layer = (): Buffer => tarOf([{ name: "app/", type: "directory" }, { name: "app/hello.txt", body: "hello\n" }], { gzip: true });
 
 let dir: string;
 let home: string;

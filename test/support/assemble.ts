@@ -26,8 +26,6 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { gzipSync } from "node:zlib";
-import tar from "tar-stream";
 import { planVenv } from "../../src/base/assemble.js";
 import type { LinkMode } from "../../src/container/materialize.js";
 import { manifestDigest, PROMPT_PLACEHOLDER, type Base } from "../../src/base/base.js";
@@ -88,37 +86,6 @@ export async function assemblyWorkspace(parent: string): Promise<AssemblyWorkspa
   await fs.writeFile(ws.victim, VICTIM_TEXT);
   await fs.writeFile(ws.interpreter, "#!/bin/sh\n", { mode: 0o755 });
   return ws;
-}
-
-// ---------------------------------------------------------------------------
-// Layers
-
-export type LayerEntryType = "file" | "directory" | "symlink" | "link" | "character-device" | "block-device" | "fifo";
-
-export interface LayerEntry {
-  name: string;
-  type?: LayerEntryType;
-  linkname?: string;
-  mode?: number;
-  body?: string | Buffer;
-}
-
-/** A tar of `entries`, with the names exactly as given (tar-stream writes long ones as PAX records). */
-export async function layerTar(entries: LayerEntry[], options: { gzip?: boolean } = {}): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const collected = (async () => {
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-  })();
-  for (const { body, type = "file", mode, ...rest } of entries) {
-    const bytes = typeof body === "string" ? Buffer.from(body) : (body ?? Buffer.alloc(0));
-    const devices = type === "character-device" || type === "block-device" ? { devmajor: 1, devminor: 3 } : {};
-    pack.entry({ type, mode: mode ?? (type === "directory" ? 0o755 : 0o644), mtime: new Date(0), ...devices, ...rest }, bytes);
-  }
-  pack.finalize();
-  await collected;
-  const raw = Buffer.concat(chunks);
-  return options.gzip ? gzipSync(raw) : raw;
 }
 
 // ---------------------------------------------------------------------------

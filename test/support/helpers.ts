@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -171,6 +172,31 @@ export async function privateHome(dir: string): Promise<string> {
   await fs.mkdir(home, { recursive: true });
   await fs.symlink(path.join(SHARED_HOME, "bases"), path.join(home, "bases"));
   return home;
+}
+
+/** A suite's temp dir and the private pypakr home in it (see privateHome). */
+export interface PrivateHome {
+  dir: string;
+  home: string;
+}
+
+/**
+ * The setup most e2e suites share: before the suite's tests, a fresh temp
+ * dir named by `prefix` holding a private home, then the suite's own
+ * `setup` (Node 20 runs a file's top-level before hooks at once, not in
+ * turn, so setup that needs the home goes here, not in a hook of its own);
+ * after them, the dir removed. The fields are set once the hook has run:
+ * read them in hooks and tests, not at load time.
+ */
+export function usePrivateHome(options: { prefix?: string; setup?: () => Promise<void> } = {}): PrivateHome {
+  const own: PrivateHome = { dir: "", home: "" };
+  before(async () => {
+    own.dir = await makeTempDir(options.prefix);
+    own.home = await privateHome(own.dir);
+    await options.setup?.();
+  });
+  after(() => removeDir(own.dir));
+  return own;
 }
 
 /** What a failed command must look like: an error and a hint, no stack trace, a non-zero exit. */

@@ -5,9 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { gunzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { makeTempDir, removeDir, sh } from "./helpers.js";
+import { tarOf } from "./tar.js";
 
 export type ArchiveFiles = Map<string, Buffer>;
 
@@ -26,23 +27,8 @@ export async function readArchive(file: string): Promise<ArchiveFiles> {
   return files;
 }
 
-export async function packTar(entries: { name: string; body?: Buffer; type?: "file" | "directory" | "symlink" | "link" | "character-device" | "fifo"; linkname?: string; mode?: number; size?: number }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-  })();
-  for (const entry of entries) {
-    const { body, ...header } = entry;
-    pack.entry({ mode: 0o644, ...header }, body ?? Buffer.alloc(0));
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
-
 export async function writeArchive(file: string, files: ArchiveFiles): Promise<void> {
-  await fs.writeFile(file, await packTar([...files].map(([name, body]) => ({ name, body }))));
+  await fs.writeFile(file, tarOf([...files].map(([name, body]) => ({ name, body }))));
 }
 
 export function digestOf(bytes: Buffer): string {
@@ -96,10 +82,6 @@ export async function writeImage(file: string, parts: ImageParts): Promise<void>
   parts.index.manifests = [{ ...parts.index.manifests[0], ...manifest }];
   files.set("index.json", Buffer.from(JSON.stringify(parts.index)));
   await writeArchive(file, files);
-}
-
-export async function gzipTar(entries: Parameters<typeof packTar>[0]): Promise<Buffer> {
-  return gzipSync(await packTar(entries));
 }
 
 /** Names of every entry of every layer, as system tar sees them. */

@@ -26,6 +26,7 @@ import { imageDocuments, writeBlobsArchive } from "../../src/image/archive.js";
 import type { ImageConfig } from "../../src/image/format.js";
 import type { Digest } from "../../src/util/hash.js";
 import { makeTempDir, removeDir } from "./helpers.js";
+import { tarOf } from "./tar.js";
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
 
@@ -628,21 +629,7 @@ function imageConfig(layers: { digest: Digest }[], pypakr = true): ImageConfig {
  */
 function layerOf(size: number): Buffer {
   const bodySize = size - 2200;
-  let tar = Buffer.alloc(0);
-  if (bodySize > 0) {
-    const header = Buffer.alloc(512);
-    header.write("f", 0);
-    header.write("0000644\0", 100);
-    header.write("0000000\0", 108);
-    header.write("0000000\0", 116);
-    header.write(`${bodySize.toString(8).padStart(11, "0")}\0`, 124);
-    header.write("00000000000\0", 136);
-    header.write("0", 156);
-    header.write("ustar\u000000", 257);
-    header.fill(" ", 148, 156);
-    header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, "0")}\0 `, 148);
-    tar = Buffer.concat([header, randomBytes(bodySize), Buffer.alloc((512 - (bodySize % 512)) % 512), Buffer.alloc(1024)]);
-  }
+  const tar = bodySize > 0 ? tarOf([{ name: "f", body: randomBytes(bodySize) }]) : Buffer.alloc(0);
   const gz = gzipSync(tar, { level: 0 });
   const pad = size - gz.length - 1;
   if (pad < 0) throw new Error(`no layer of ${size} bytes`);

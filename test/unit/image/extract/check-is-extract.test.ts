@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { checkLayerArchive, extractTar, type ListedEntry } from "../../../../src/image/extract/index.js";
 import { PypakrError } from "../../../../src/util/errors.js";
-import { layerTar, type LayerEntry } from "../../../support/assemble.js";
+import { tarOf, type TarEntry } from "../../../support/tar.js";
 import { bounded } from "../../../support/fuzz.js";
 import { makeTempDir, removeDir } from "../../../support/helpers.js";
 
@@ -39,13 +39,13 @@ async function outcome(run: () => Promise<void>): Promise<string> {
 }
 
 /** What checking and unpacking the layer alone (as the store does) each say. */
-async function checkAndUnpack(entries: LayerEntry[]): Promise<{ check: string; unpack: string }> {
+async function checkAndUnpack(entries: TarEntry[]): Promise<{ check: string; unpack: string }> {
   cases += 1;
   const dir = path.join(scratch, `case-${cases}`);
   const archive = path.join(dir, "layer.tar");
   const tree = path.join(dir, "tree");
   await fs.mkdir(tree, { recursive: true });
-  await fs.writeFile(archive, await layerTar(entries));
+  await fs.writeFile(archive, tarOf(entries));
   try {
     const what = "layer 1";
     const check = await outcome(() => checkLayerArchive(archive, { what, reserved: RESERVED }));
@@ -60,12 +60,12 @@ async function checkAndUnpack(entries: LayerEntry[]): Promise<{ check: string; u
 const names = ["a", "b", "s", "t", "a/b", "a/c", "b/a", "s/x", "t/y", "a/b/c", ".wh.a", "a/.wh.b", "a/.wh..wh..opq", "s/.wh.x", ".pypakr", "a/.pypakr"];
 const linkTexts = ["a", "b", "s", "t", "..", ".", "a/b", "b/..", "../x", "s/..", "a/../..", "t/y", "s/x", "a/b/c", "/abs"];
 
-const entryArb: fc.Arbitrary<LayerEntry> = fc.oneof(
-  fc.constantFrom(...names).map((name): LayerEntry => ({ name, body: "x" })),
-  fc.constantFrom(...names).map((name): LayerEntry => ({ name: `${name}/`, type: "directory" })),
-  fc.tuple(fc.constantFrom(...names), fc.constantFrom(...linkTexts)).map(([name, linkname]): LayerEntry => ({ name, type: "symlink", linkname })),
-  fc.tuple(fc.constantFrom(...names), fc.constantFrom(...names)).map(([name, linkname]): LayerEntry => ({ name, type: "link", linkname })),
-  fc.constantFrom(...names).map((name): LayerEntry => ({ name, body: "" })),
+const entryArb: fc.Arbitrary<TarEntry> = fc.oneof(
+  fc.constantFrom(...names).map((name): TarEntry => ({ name, body: "x" })),
+  fc.constantFrom(...names).map((name): TarEntry => ({ name: `${name}/`, type: "directory" })),
+  fc.tuple(fc.constantFrom(...names), fc.constantFrom(...linkTexts)).map(([name, linkname]): TarEntry => ({ name, type: "symlink", linkname })),
+  fc.tuple(fc.constantFrom(...names), fc.constantFrom(...names)).map(([name, linkname]): TarEntry => ({ name, type: "link", linkname })),
+  fc.constantFrom(...names).map((name): TarEntry => ({ name, body: "" })),
 );
 
 describe("checkLayerArchive is extractTar without the disk", () => {

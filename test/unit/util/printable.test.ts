@@ -10,8 +10,8 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import fc from "fast-check";
-import { printable, printableLine, quote, shellQuote, shellWord, show, showWord } from "../../src/util/printable.js";
-import { bounded } from "../support/fuzz.js";
+import { printable, printableLine, quote, shellQuote, shellWord, show, showWord } from "../../../src/util/printable.js";
+import { bounded } from "../../support/fuzz.js";
 
 /** What must never reach a terminal raw (written out independently of the code under test). */
 // eslint-disable-next-line no-control-regex -- the characters under test
@@ -143,7 +143,7 @@ describe("shellWord (values inside a command a user may paste)", () => {
 });
 
 describe("the output boundary (writeOut, writeErr, writeJson, progress)", () => {
-  const log = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/util/log.js")).href;
+  const log = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../src/util/log.js")).href;
 
   /** Runs a Node that writes through the boundary; returns the raw bytes it sent. */
   function written(code: string): { stdout: Buffer; stderr: Buffer } {

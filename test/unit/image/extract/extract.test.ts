@@ -15,19 +15,18 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import type { PlannedEntry } from "../../src/base/assemble.js";
-import { materializeVenv, type LinkMode } from "../../src/container/materialize.js";
-import { checkSymlinks, extractTar } from "../../src/image/extract/index.js";
-import { PLACEHOLDER } from "../../src/image/relocation.js";
-import { ConfinedTree } from "../../src/util/confined-tree.js";
-import { PypakrError } from "../../src/util/errors.js";
+import type { PlannedEntry } from "../../../../src/base/assemble.js";
+import { materializeVenv, type LinkMode } from "../../../../src/container/materialize.js";
+import { checkSymlinks, extractTar } from "../../../../src/image/extract/index.js";
+import { PLACEHOLDER } from "../../../../src/image/relocation.js";
+import { ConfinedTree } from "../../../../src/util/confined-tree.js";
+import { PypakrError } from "../../../../src/util/errors.js";
 import {
   assembleLayers,
   assemblyWorkspace,
   containerPaths,
   EMPTY_BASE,
   extractSourceArchive,
-  layerTar,
   SENTINEL_TEXT,
   venvBase,
   VICTIM_TEXT,
@@ -35,10 +34,10 @@ import {
   type Assembly,
   type AssemblyWorkspace,
   type BaseSpec,
-  type LayerEntry,
   type Stage,
-} from "../support/assemble.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
+} from "../../../support/assemble.js";
+import { makeTempDir, removeDir } from "../../../support/helpers.js";
+import { tarOf, type TarEntry } from "../../../support/tar.js";
 
 let scratch = "";
 
@@ -55,8 +54,8 @@ async function workspace(): Promise<AssemblyWorkspace> {
 }
 
 /** Runs `layers` (lowest first) on `base` through production's path. */
-async function assemble(ws: AssemblyWorkspace, layers: LayerEntry[][], options: Omit<AssembleOptions, "ws" | "layers"> = {}): Promise<Assembly> {
-  return assembleLayers({ ws, layers: await Promise.all(layers.map((entries) => layerTar(entries))), ...options });
+async function assemble(ws: AssemblyWorkspace, layers: TarEntry[][], options: Omit<AssembleOptions, "ws" | "layers"> = {}): Promise<Assembly> {
+  return assembleLayers({ ws, layers: layers.map((entries) => tarOf(entries)), ...options });
 }
 
 function describeError(error: unknown): string {
@@ -95,7 +94,7 @@ async function mode(file: string): Promise<number> {
 interface Breakout {
   name: string;
   /** Lower layers first; the last is the hostile one. Lower layers are legal on their own. */
-  layers: (ws: AssemblyWorkspace) => LayerEntry[][];
+  layers: (ws: AssemblyWorkspace) => TarEntry[][];
   /** The base; venvBase(ws) when not given. Base entries stand for state no layer may legally leave. */
   base?: (ws: AssemblyWorkspace) => BaseSpec;
   /** "refused" (the default): at `stage`, naming `entry`. "safe": the image assembles and nothing outside changes. */
@@ -570,7 +569,7 @@ describe("create-container refuses breakouts", () => {
       test(`create-image ${breakout.legalInSource ? "keeps inside the target" : "refuses"} ${breakout.name} in a source archive`, async () => {
         const ws = await workspace();
         const [only] = breakout.layers(ws);
-        const result = await extractSourceArchive(ws, await layerTar(only ?? []));
+        const result = await extractSourceArchive(ws, tarOf(only ?? []));
         await assertContained(ws, result);
         if (breakout.legalInSource) assert.equal(result.error, null, describeError(result.error));
         else assertRefusal(result, entryOf(breakout, ws));
@@ -750,7 +749,7 @@ describe("create-container assembles layers", () => {
 
   test("create-container reads gzipped layers, told by magic bytes", async () => {
     const ws = await workspace();
-    const result = await assembleLayers({ ws, layers: [await layerTar([{ name: "a/b.txt", body: "zipped" }], { gzip: true })] });
+    const result = await assembleLayers({ ws, layers: [tarOf([{ name: "a/b.txt", body: "zipped" }], { gzip: true })] });
     const tree = await assertAssembled(ws, result);
     assert.equal(await fs.readFile(path.join(tree, "a", "b.txt"), "utf8"), "zipped");
   });
@@ -803,7 +802,7 @@ describe("create-container assembles layers", () => {
         { name: "a/b", body: "now a file" },
       ],
     ],
-  ] as [string, LayerEntry[]][]) {
+  ] as [string, TarEntry[]][]) {
     test(`create-container unpacks a layer holding ${name}`, async () => {
       const ws = await workspace();
       await assertAssembled(ws, await assemble(ws, [entries], { base: EMPTY_BASE }));
@@ -1076,20 +1075,20 @@ describe("create-container on unreadable layers", () => {
     }
   }
 
-  const damaged: { name: string; bytes: () => Promise<Buffer> }[] = [
-    { name: "a gzip truncated inside the first header", bytes: async () => gzipSync(await layerTar([{ name: "f", body: noise(4096, "f") }])).subarray(0, 24) },
+  const damaged: { name: string; bytes: () => Buffer }[] = [
+    { name: "a gzip truncated inside the first header", bytes: () => gzipSync(tarOf([{ name: "f", body: noise(4096, "f") }])).subarray(0, 24) },
     {
       name: "a tar truncated in the middle of a file",
-      bytes: async () => {
-        const raw = await layerTar([{ name: "a/b/c/file", body: noise(64 * 1024, "plain") }]);
+      bytes: () => {
+        const raw = tarOf([{ name: "a/b/c/file", body: noise(64 * 1024, "plain") }]);
         return raw.subarray(0, raw.length >> 1);
       },
     },
     // The gunzip error races the extractor's own awaits; with no parent dirs to make, the body is being read when it lands.
     {
       name: "a gzip truncated in the middle of a top-level file",
-      bytes: async () => {
-        const gz = gzipSync(await layerTar([{ name: "f", body: noise(64 * 1024, "f") }]));
+      bytes: () => {
+        const gz = gzipSync(tarOf([{ name: "f", body: noise(64 * 1024, "f") }]));
         return gz.subarray(0, gz.length >> 1);
       },
     },
@@ -1097,8 +1096,8 @@ describe("create-container on unreadable layers", () => {
     // piping from a destroyed stream never settled, so extraction hung.
     {
       name: "a gzip truncated in the middle of a file under new directories",
-      bytes: async () => {
-        const gz = gzipSync(await layerTar([{ name: "a/b/c/d/e/f/g/h/file", body: noise(64 * 1024, "deep") }]));
+      bytes: () => {
+        const gz = gzipSync(tarOf([{ name: "a/b/c/d/e/f/g/h/file", body: noise(64 * 1024, "deep") }]));
         return gz.subarray(0, gz.length >> 1);
       },
     },
@@ -1107,7 +1106,7 @@ describe("create-container on unreadable layers", () => {
       bytes: () => {
         const garbage = noise(4096, "garbage");
         garbage[0] = 0x42; // Not the gzip magic.
-        return Promise.resolve(garbage);
+        return garbage;
       },
     },
   ];
@@ -1116,7 +1115,7 @@ describe("create-container on unreadable layers", () => {
     for (const loadCheck of [true, false]) {
       test(`create-container says ${name} is not a readable archive${loadCheck ? "" : " when unpacking it"}`, async () => {
         const ws = await workspace();
-        const result = await settleWithin(assembleLayers({ ws, layers: [await bytes()], loadCheck }), 10_000);
+        const result = await settleWithin(assembleLayers({ ws, layers: [bytes()], loadCheck }), 10_000);
         await assertContained(ws, result);
         assert.equal(result.refusedAt, loadCheck ? "load-check" : "unpack");
         assert.match(result.error?.message ?? "", /^layer 1 \(sha256:[0-9a-f]{12}\) of test-image\.tar is not a readable tar archive/);
@@ -1128,7 +1127,7 @@ describe("create-container on unreadable layers", () => {
     const ws = await workspace();
     const result = await assembleLayers({
       ws,
-      layers: [await layerTar([{ name: "f.txt", body: "original content" }])],
+      layers: [tarOf([{ name: "f.txt", body: "original content" }])],
       beforeUnpack: async ([blob]) => {
         const bytes = await fs.readFile(blob as string);
         bytes[bytes.indexOf("original")] = 0x4f;
@@ -1144,21 +1143,21 @@ describe("create-container on unreadable layers", () => {
 describe("create-image's extraction of source archives", () => {
   test("create-image refuses a .wh. name in a source", async () => {
     const ws = await workspace();
-    const result = await extractSourceArchive(ws, await layerTar([{ name: "app.py", body: "print(1)" }, { name: ".wh.x" }]));
+    const result = await extractSourceArchive(ws, tarOf([{ name: "app.py", body: "print(1)" }, { name: ".wh.x" }]));
     await assertContained(ws, result);
     assert.match(assertRefusal(result, ".wh.x").message, /whiteout/);
   });
 
   test("create-image refuses an opaque whiteout in a source", async () => {
     const ws = await workspace();
-    const result = await extractSourceArchive(ws, await layerTar([{ name: "dir/.wh..wh..opq" }]));
+    const result = await extractSourceArchive(ws, tarOf([{ name: "dir/.wh..wh..opq" }]));
     await assertContained(ws, result);
     assertRefusal(result, "dir/.wh..wh..opq");
   });
 
   test("create-image extracts a top-level .pypakr from a source, which reserves no names", async () => {
     const ws = await workspace();
-    const result = await extractSourceArchive(ws, await layerTar([{ name: ".pypakr/notes", body: "mine" }]));
+    const result = await extractSourceArchive(ws, tarOf([{ name: ".pypakr/notes", body: "mine" }]));
     assert.equal(result.error, null);
     assert.equal(await fs.readFile(path.join(ws.target, ".pypakr", "notes"), "utf8"), "mine");
   });

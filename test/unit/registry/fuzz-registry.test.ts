@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import { isIP } from "node:net";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { parseChallenges } from "../../src/registry/auth.js";
-import { Transport } from "../../src/registry/http.js";
-import { formatReference, isLoopback, parseReference, registryHost, type Reference } from "../../src/registry/reference.js";
-import { PypakrError, USAGE_EXIT_CODE } from "../../src/util/errors.js";
-import { bounded } from "../support/fuzz.js";
+import { parseChallenges } from "../../../src/registry/auth.js";
+import { Transport } from "../../../src/registry/http.js";
+import { formatReference, isLoopback, parseReference, registryHost, type Reference } from "../../../src/registry/reference.js";
+import { PypakrError, USAGE_EXIT_CODE } from "../../../src/util/errors.js";
+import { bounded } from "../../support/fuzz.js";
 
 describe("fuzz: WWW-Authenticate", () => {
   const headerish = fc.string({ unit: fc.constantFrom("Bearer", "Basic", " ", ",", "=", '"', "\\", "realm", "a", "\t", "é", "\0"), maxLength: 30 });

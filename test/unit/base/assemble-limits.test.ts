@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
-import { assembleLayers, assemblyWorkspace, containerPaths, EMPTY_BASE, layerTar, type Assembly, type BaseEntrySpec, type LayerEntry } from "../support/assemble.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
+import { assembleLayers, assemblyWorkspace, containerPaths, EMPTY_BASE, type Assembly, type BaseEntrySpec } from "../../support/assemble.js";
+import { tarOf, type TarEntry } from "../../support/tar.js";
+import { makeTempDir, removeDir } from "../../support/helpers.js";
 
 let scratch = "";
 
@@ -21,7 +22,7 @@ after(async () => {
   await removeDir(scratch);
 });
 
-function files(count: number, prefix = "f"): LayerEntry[] {
+function files(count: number, prefix = "f"): TarEntry[] {
   return Array.from({ length: count }, (_, index) => ({ name: `${prefix}${index}`, body: "x" }));
 }
 
@@ -34,7 +35,7 @@ describe("entry caps", () => {
 
   test("a layer with as many entries as the layer cap allows is assembled", async () => {
     const ws = await assemblyWorkspace(scratch);
-    const result = await assembleLayers({ ws, layers: [await layerTar(files(100))], base: EMPTY_BASE, limits });
+    const result = await assembleLayers({ ws, layers: [tarOf(files(100))], base: EMPTY_BASE, limits });
     assert.equal(result.refusedAt, null, describeResult(result));
     assert.equal((await containerPaths(ws.target)).length, 100);
   });
@@ -42,7 +43,7 @@ describe("entry caps", () => {
   for (const loadCheck of [true, false]) {
     test(`a layer with one entry more than the layer cap is refused ${loadCheck ? "when the image is loaded" : "when it is unpacked"}`, async () => {
       const ws = await assemblyWorkspace(scratch);
-      const result = await assembleLayers({ ws, layers: [await layerTar(files(101))], base: EMPTY_BASE, limits, loadCheck });
+      const result = await assembleLayers({ ws, layers: [tarOf(files(101))], base: EMPTY_BASE, limits, loadCheck });
       assert.equal(result.refusedAt, loadCheck ? "load-check" : "unpack", describeResult(result));
       assert.match(result.error?.message ?? "", /^layer 1 \(sha256:[0-9a-f]{12}\) of test-image\.tar holds more than 100 entries; refusing it$/);
       assert.match(result.error?.hint ?? "", /PYPAKR_MAX_LAYER_ENTRIES/);
@@ -52,18 +53,18 @@ describe("entry caps", () => {
 
   test("directories, links and whiteouts count toward the layer cap as files do", async () => {
     const ws = await assemblyWorkspace(scratch);
-    const entries: LayerEntry[] = [
-      ...Array.from({ length: 40 }, (_, index): LayerEntry => ({ name: `d${index}/`, type: "directory" })),
-      ...Array.from({ length: 40 }, (_, index): LayerEntry => ({ name: `l${index}`, type: "symlink", linkname: `d${index}` })),
-      ...Array.from({ length: 21 }, (_, index): LayerEntry => ({ name: `.wh.gone${index}` })),
+    const entries: TarEntry[] = [
+      ...Array.from({ length: 40 }, (_, index): TarEntry => ({ name: `d${index}/`, type: "directory" })),
+      ...Array.from({ length: 40 }, (_, index): TarEntry => ({ name: `l${index}`, type: "symlink", linkname: `d${index}` })),
+      ...Array.from({ length: 21 }, (_, index): TarEntry => ({ name: `.wh.gone${index}` })),
     ];
-    const result = await assembleLayers({ ws, layers: [await layerTar(entries)], base: EMPTY_BASE, limits });
+    const result = await assembleLayers({ ws, layers: [tarOf(entries)], base: EMPTY_BASE, limits });
     assert.equal(result.refusedAt, "load-check", describeResult(result));
   });
 
   test("layers that each fit the layer cap but together pass the image cap are refused when planned", async () => {
     const ws = await assemblyWorkspace(scratch);
-    const result = await assembleLayers({ ws, layers: [await layerTar(files(60, "a")), await layerTar(files(60, "b"))], base: EMPTY_BASE, limits });
+    const result = await assembleLayers({ ws, layers: [tarOf(files(60, "a")), tarOf(files(60, "b"))], base: EMPTY_BASE, limits });
     assert.equal(result.refusedAt, "plan", describeResult(result));
     assert.match(result.error?.message ?? "", /^the image and its base hold more than 100 entries; refusing it$/);
     assert.match(result.error?.hint ?? "", /PYPAKR_MAX_IMAGE_ENTRIES/);
@@ -73,10 +74,10 @@ describe("entry caps", () => {
   test("the base's entries count toward the image cap", async () => {
     const base = (count: number) => ({ entries: Array.from({ length: count }, (_, index): BaseEntrySpec => ({ path: `base${index}`, type: "file" })) });
     const over = await assemblyWorkspace(scratch);
-    const refused = await assembleLayers({ ws: over, layers: [await layerTar(files(50))], base: base(51), limits });
+    const refused = await assembleLayers({ ws: over, layers: [tarOf(files(50))], base: base(51), limits });
     assert.equal(refused.refusedAt, "plan", describeResult(refused));
     const exact = await assemblyWorkspace(scratch);
-    const made = await assembleLayers({ ws: exact, layers: [await layerTar(files(50))], base: base(50), limits });
+    const made = await assembleLayers({ ws: exact, layers: [tarOf(files(50))], base: base(50), limits });
     assert.equal(made.refusedAt, null, describeResult(made));
   });
 });
@@ -109,11 +110,11 @@ describe("work linear in entries", () => {
   // Replacing a directory by a file once scanned every path the extractor or the plan knew: minutes for this layer.
   test(`a layer of ${COUNT} directories and then ${COUNT} files of the same names is checked, unpacked and planned in linear time`, async (t) => {
     const ws = await assemblyWorkspace(fast);
-    const entries: LayerEntry[] = [
-      ...Array.from({ length: COUNT }, (_, index): LayerEntry => ({ name: `d${index}/`, type: "directory" })),
-      ...Array.from({ length: COUNT }, (_, index): LayerEntry => ({ name: `d${index}`, body: "" })),
+    const entries: TarEntry[] = [
+      ...Array.from({ length: COUNT }, (_, index): TarEntry => ({ name: `d${index}/`, type: "directory" })),
+      ...Array.from({ length: COUNT }, (_, index): TarEntry => ({ name: `d${index}`, body: "" })),
     ];
-    const result = await assembleLayers({ ws, layers: [await layerTar(entries, { gzip: true })], base: EMPTY_BASE, until: "plan" });
+    const result = await assembleLayers({ ws, layers: [tarOf(entries, { gzip: true })], base: EMPTY_BASE, until: "plan" });
     assert.equal(result.refusedAt, null, describeResult(result));
     t.diagnostic(report(result));
     assertWithinGuards(result);
@@ -122,10 +123,10 @@ describe("work linear in entries", () => {
   test(`layers replacing a lower layer's ${COUNT / 2} directories by files, then hiding them all, are planned in linear time`, async (t) => {
     const ws = await assemblyWorkspace(fast);
     const count = COUNT / 2;
-    const dirs = Array.from({ length: count }, (_, index): LayerEntry => ({ name: `d${index}/`, type: "directory" }));
-    const replacing = Array.from({ length: count }, (_, index): LayerEntry => ({ name: `d${index}`, body: "" }));
-    const hiding = Array.from({ length: count }, (_, index): LayerEntry => ({ name: `.wh.d${index}` }));
-    const result = await assembleLayers({ ws, layers: await Promise.all([dirs, replacing, hiding].map((layer) => layerTar(layer, { gzip: true }))), base: EMPTY_BASE, until: "plan" });
+    const dirs = Array.from({ length: count }, (_, index): TarEntry => ({ name: `d${index}/`, type: "directory" }));
+    const replacing = Array.from({ length: count }, (_, index): TarEntry => ({ name: `d${index}`, body: "" }));
+    const hiding = Array.from({ length: count }, (_, index): TarEntry => ({ name: `.wh.d${index}` }));
+    const result = await assembleLayers({ ws, layers: [dirs, replacing, hiding].map((layer) => tarOf(layer, { gzip: true })), base: EMPTY_BASE, until: "plan" });
     assert.equal(result.refusedAt, null, describeResult(result));
     t.diagnostic(report(result));
     assertWithinGuards(result);

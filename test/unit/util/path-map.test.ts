@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { ancestors, PathMap } from "../../src/util/path-map.js";
-import { bounded } from "../support/fuzz.js";
+import { ancestors, PathMap } from "../../../src/util/path-map.js";
+import { bounded } from "../../support/fuzz.js";
 
 function mapOf(paths: string[]): PathMap<string> {
   const map = new PathMap<string>();

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ConfinedTree } from "../../src/util/confined-tree.js";
-import { PypakrError } from "../../src/util/errors.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
+import { ConfinedTree } from "../../../src/util/confined-tree.js";
+import { PypakrError } from "../../../src/util/errors.js";
+import { makeTempDir, removeDir } from "../../support/helpers.js";
 
 let scratch = "";
 let cases = 0;

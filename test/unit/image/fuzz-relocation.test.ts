@@ -9,9 +9,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
-import { fixShebang, PLACEHOLDER, relocateBinary, relocateContent, RelocationError, replaceAll } from "../../src/image/relocation.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
-import { bounded } from "../support/fuzz.js";
+import { fixShebang, PLACEHOLDER, relocateBinary, relocateContent, RelocationError, replaceAll } from "../../../src/image/relocation.js";
+import { makeTempDir, removeDir } from "../../support/helpers.js";
+import { bounded } from "../../support/fuzz.js";
 
 /** Few distinct characters, so needles occur often and overlap. */
 const smallText = (maxLength: number) => fc.string({ unit: fc.constantFrom("a", "b", "/", "é", "\n", "😀"), maxLength });

@@ -16,9 +16,9 @@ import {
   replaceAll,
   unfixShebang,
   unsafePrefixReason,
-} from "../../src/image/relocation.js";
-import { relocateFileContent } from "../../src/container/relocate.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
+} from "../../../src/image/relocation.js";
+import { relocateFileContent } from "../../../src/container/relocate.js";
+import { makeTempDir, removeDir } from "../../support/helpers.js";
 
 const NUL = Buffer.from([0]);
 

@@ -4,8 +4,8 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Config } from "../../src/config/config.js";
-import { ownPathProblem, realPathOf } from "../../src/config/own-paths.js";
+import type { Config } from "../../../src/config/config.js";
+import { ownPathProblem, realPathOf } from "../../../src/config/own-paths.js";
 
 describe("ownPathProblem", () => {
   let dir: string;

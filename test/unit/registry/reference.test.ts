@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { formatReference, isLoopback, localTag, looksLikeRegistryReference, parseReference } from "../../src/registry/reference.js";
-import { normalizeTag } from "../../src/store/images.js";
-import { PypakrError } from "../../src/util/errors.js";
+import { formatReference, isLoopback, localTag, looksLikeRegistryReference, parseReference } from "../../../src/registry/reference.js";
+import { normalizeTag } from "../../../src/store/images.js";
+import { PypakrError } from "../../../src/util/errors.js";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 

@@ -5,8 +5,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { launchScript as writeLaunchScript, shellQuote } from "../../src/container/launch.js";
-import { pypakrConfigSchema } from "../../src/image/format.js";
+import { launchScript as writeLaunchScript, shellQuote } from "../../../src/container/launch.js";
+import { pypakrConfigSchema } from "../../../src/image/format.js";
 
 /** Where the sourcing shell stands: the container's real path, as pypakr.sh's `cd -P` leaves it. */
 const HERE = fs.realpathSync(os.tmpdir());

@@ -5,9 +5,9 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import tar, { type Header } from "tar-stream";
-import { type LayerEntry, whiteoutName, writeLayer } from "../../src/image/layer-writer.js";
-import { PLACEHOLDER } from "../../src/image/relocation.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
+import { type LayerEntry, whiteoutName, writeLayer } from "../../../src/image/layer-writer.js";
+import { PLACEHOLDER } from "../../../src/image/relocation.js";
+import { makeTempDir, removeDir } from "../../support/helpers.js";
 
 interface ReadEntry {
   header: Header;

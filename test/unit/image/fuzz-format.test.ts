@@ -10,12 +10,12 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
-import { describeSchemaError, descriptorSchema, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type ImageConfig, type ImageManifest } from "../../src/image/format.js";
-import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST } from "../../src/image/media-types.js";
-import { openImage } from "../../src/image/reader.js";
-import { PypakrError } from "../../src/util/errors.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
-import { bounded } from "../support/fuzz.js";
+import { describeSchemaError, descriptorSchema, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type ImageConfig, type ImageManifest } from "../../../src/image/format.js";
+import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST } from "../../../src/image/media-types.js";
+import { openImage } from "../../../src/image/reader.js";
+import { PypakrError } from "../../../src/util/errors.js";
+import { makeTempDir, removeDir } from "../../support/helpers.js";
+import { bounded } from "../../support/fuzz.js";
 
 /** The digest grammar pypakr accepts, written out by hand: sha256, a colon, 64 lowercase hex digits, nothing else. */
 function modelDigest(value: unknown): boolean {

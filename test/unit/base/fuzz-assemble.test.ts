@@ -7,12 +7,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { planVenv, type LayerTree, type PlannedEntry } from "../../src/base/assemble.js";
-import type { Base } from "../../src/base/base.js";
-import type { ManifestEntry } from "../../src/base/manifest.js";
-import type { ListedEntry } from "../../src/image/extract/index.js";
-import { PypakrError } from "../../src/util/errors.js";
-import { bounded } from "../support/fuzz.js";
+import { planVenv, type LayerTree, type PlannedEntry } from "../../../src/base/assemble.js";
+import type { Base } from "../../../src/base/base.js";
+import type { ManifestEntry } from "../../../src/base/manifest.js";
+import type { ListedEntry } from "../../../src/image/extract/index.js";
+import { PypakrError } from "../../../src/util/errors.js";
+import { bounded } from "../../support/fuzz.js";
 
 const NO_RELOCATION = { files: new Map(), placeholder: "/placeholder-placeholder" };
 

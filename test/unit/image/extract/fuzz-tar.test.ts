@@ -18,11 +18,12 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import { PLACEHOLDER } from "../../src/image/relocation.js";
-import { normalizeEntryName, unsafeNameReason } from "../../src/util/tar.js";
-import { assembleLayers, assemblyWorkspace, extractSourceArchive, layerTar, SENTINEL_TEXT, venvBase, VICTIM_TEXT, type Assembly, type AssemblyWorkspace, type LayerEntryType } from "../support/assemble.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
-import { bounded } from "../support/fuzz.js";
+import { PLACEHOLDER } from "../../../../src/image/relocation.js";
+import { normalizeEntryName, unsafeNameReason } from "../../../../src/util/tar.js";
+import { assembleLayers, assemblyWorkspace, extractSourceArchive, SENTINEL_TEXT, venvBase, VICTIM_TEXT, type Assembly, type AssemblyWorkspace } from "../../../support/assemble.js";
+import { tarOf, type TarEntryType } from "../../../support/tar.js";
+import { makeTempDir, removeDir } from "../../../support/helpers.js";
+import { bounded } from "../../../support/fuzz.js";
 
 // ---------------------------------------------------------------------------
 // Entry names against a reference model
@@ -93,7 +94,7 @@ describe("fuzz: entry names", () => {
 // ---------------------------------------------------------------------------
 // Layers and sources made of arbitrary entries
 
-type EntryType = Extract<LayerEntryType, "file" | "directory" | "symlink" | "link" | "fifo" | "character-device">;
+type EntryType = Extract<TarEntryType, "file" | "directory" | "symlink" | "link" | "fifo" | "character-device">;
 
 interface FuzzEntry {
   name: string;
@@ -171,8 +172,8 @@ function fuzzBase(ws: AssemblyWorkspace) {
   ]);
 }
 
-function archiveOf(entries: FuzzEntry[], ws: AssemblyWorkspace): Promise<Buffer> {
-  return layerTar(
+function archiveOf(entries: FuzzEntry[], ws: AssemblyWorkspace): Buffer {
+  return tarOf(
     entries.map((entry) => ({
       name: entry.name,
       type: entry.type,
@@ -226,7 +227,7 @@ async function assembleAndCheck(layers: FuzzEntry[][] | Buffer[], options: { wel
   try {
     const archives: Buffer[] = [];
     for (const layer of layers) {
-      const bytes = Buffer.isBuffer(layer) ? layer : await archiveOf(layer, ws);
+      const bytes = Buffer.isBuffer(layer) ? layer : archiveOf(layer, ws);
       archives.push(options.gzip ? gzipSync(bytes) : bytes);
     }
     const result = await settleWithin(
@@ -268,7 +269,7 @@ describe("fuzz: create-container on arbitrary layers", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fuzzEntry, { minLength: 1, maxLength: 5 }), fc.array(mutation, { maxLength: 6 }), fc.option(fc.nat()), fc.boolean(), fc.boolean(), async (entries, mutations, cut, gzip, loadCheck) => {
         const ws = await assemblyWorkspace(scratch);
-        const bytes = Buffer.from(await archiveOf(entries, ws));
+        const bytes = Buffer.from(archiveOf(entries, ws));
         await removeDir(ws.dir);
         for (const { at, value } of mutations) bytes[at % bytes.length] = value;
         const damaged = cut === null ? bytes : bytes.subarray(0, cut % (bytes.length + 1));
@@ -308,7 +309,7 @@ describe("fuzz: create-image on arbitrary source archives", () => {
       fc.asyncProperty(fc.array(fuzzEntry, { minLength: 1, maxLength: 8 }), async (entries) => {
         const ws = await assemblyWorkspace(scratch);
         try {
-          const result = await settleWithin(extractSourceArchive(ws, await archiveOf(entries, ws)), 30_000, "extracting");
+          const result = await settleWithin(extractSourceArchive(ws, archiveOf(entries, ws)), 30_000, "extracting");
           await checkInvariants(ws, result, true);
           if (result.error === null) assert.deepEqual(result.escapingLinks, []);
         } finally {

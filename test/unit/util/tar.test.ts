@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { normalizeEntryName, unsafeNameReason } from "../../src/util/tar.js";
+import { normalizeEntryName, unsafeNameReason } from "../../../src/util/tar.js";
 
 describe("normalizeEntryName", () => {
   for (const [name, expected] of [

@@ -1,7 +1,7 @@
 /** RECORD normalization: the same distribution gives the same RECORD however and wherever it was installed. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { normalizeRecord, recordPaths, resolveRecordPath } from "../../src/python/record.js";
+import { normalizeRecord, recordPaths, resolveRecordPath } from "../../../src/python/record.js";
 
 const RECORD = "lib/python3.11/site-packages/demo-1.0.dist-info/RECORD";
 

@@ -8,8 +8,8 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { SourceRules } from "../../src/builder/pypakrignore.js";
-import { PypakrError } from "../../src/util/errors.js";
+import { SourceRules } from "../../../src/builder/pypakrignore.js";
+import { PypakrError } from "../../../src/util/errors.js";
 
 let dir: string;
 before(async () => (dir = await fs.mkdtemp(path.join(os.tmpdir(), "pypakrignore-"))));

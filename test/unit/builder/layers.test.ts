@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { headerValues, normalizedName } from "../../src/builder/layers.js";
-import { recordPaths } from "../../src/python/record.js";
+import { headerValues, normalizedName } from "../../../src/builder/layers.js";
+import { recordPaths } from "../../../src/python/record.js";
 
 describe("recordPaths", () => {
   test("recordPaths takes the first field of plain RECORD lines", () => {

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { defaultConfigFile, loadConfig, tmpDir } from "../../src/config/config.js";
-import { PypakrError } from "../../src/util/errors.js";
-import { makeTempDir, removeDir } from "../support/helpers.js";
+import { defaultConfigFile, loadConfig, tmpDir } from "../../../src/config/config.js";
+import { PypakrError } from "../../../src/util/errors.js";
+import { makeTempDir, removeDir } from "../../support/helpers.js";
 
 const DEFAULT_LIMITS = { layerEntries: 1_000_000, imageEntries: 1_000_000 };
 
