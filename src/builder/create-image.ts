@@ -15,6 +15,7 @@ import { checkOutputFile } from "../config/own-paths.js";
 import { writeImageArchive, type WrittenImage } from "../image/archive.js";
 import { PYPAKR_FORMAT_VERSION } from "../image/media-types.js";
 import { describeSchemaError, ENVIRONMENT_NAME, imageConfigSchema, ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
+import type { Compression } from "../image/compression.js";
 import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
 import { PLACEHOLDER, PREFIX_LENGTH, unsafePrefixReason } from "../image/relocation.js";
 import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
@@ -38,6 +39,8 @@ export interface CreateImageOptions {
   tag?: string;
   python?: string;
   environment?: Record<string, string>;
+  /** How layers are compressed (default zstd:3). */
+  compression?: Compression;
 }
 
 export interface CreatedImage extends WrittenImage {
@@ -215,12 +218,12 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     const changes = withoutLeftOut(diff.changes, base, sourceTree.rules);
     const planned = await planLayers(workEnv, { ...diff, changes });
     progress(`writing ${count(planned.length, "layer")}`);
-    // Layers compress in parallel: zlib works in libuv's thread pool. Two
+    // Layers compress in parallel: zlib and zstd work in libuv's thread pool. Two
     // layers per core, because each layer also spends time on the main thread
     // (reading and packing its files), when its core would otherwise idle.
     const layers: WrittenLayer[] = new Array<WrittenLayer>(planned.length);
     await forEachLimited([...planned.keys()], 2 * os.availableParallelism(), async (index) => {
-      layers[index] = await writeLayer(planned[index]?.entries ?? [], path.join(scratch, `layer-${index}.tar.gz`));
+      layers[index] = await writeLayer(planned[index]?.entries ?? [], path.join(scratch, `layer-${index}`), options.compression);
     });
     // Everything the image needs from the work env is in the layers now: deleting
     // its thousands of files overlaps with writing the archive.

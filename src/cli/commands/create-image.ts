@@ -2,6 +2,7 @@ import { count } from "../../util/plural.js";
 import { usageError } from "../../util/errors.js";
 import { writeErr, writeJson } from "../../util/log.js";
 import type { CommandSpec } from "../command.js";
+import { parseCompression, type Compression } from "../../image/compression.js";
 
 function collectEnv(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(value);
@@ -19,6 +20,7 @@ export const createImage: CommandSpec = {
       .option("-t, --tag <NAME:TAG>", "name the image (recorded in the archive) and keep it in the store under that name")
       .option("--python <PATH>", "interpreter to build with (default: PYPAKR_PYTHON, the config's python, or python3)")
       .option("-e, --env <KEY=VALUE>", "environment variable set when the image runs (repeatable)", collectEnv)
+      .option("--compression <HOW>", "how layers are compressed: zstd (default, level 3), zstd:LEVEL (1-19), gzip[:LEVEL] for tools that read no zstd, or max (zstd:19, for releases)", parseCompression)
       .option("--json", "print the result as JSON");
   },
   async run(options, _args, { config }) {
@@ -32,6 +34,7 @@ export const createImage: CommandSpec = {
       ...(tag ? { tag } : {}),
       ...(options.python ? { python: options.python as string } : {}),
       environment: (options.env as Record<string, string> | undefined) ?? {},
+      ...(options.compression ? { compression: options.compression as Compression } : {}),
     });
     if (options.json) {
       const summary = {
