@@ -1,39 +1,20 @@
 /**
- * Assembling a venv from a base plus unpacked layers. First a plan: every
- * path the venv will hold and where its content comes from (the base, or a
- * layer's unpacked tree), with OCI whiteouts applied in memory. Then one pass
- * that makes the directories, links or copies the files, and writes its own
- * copy of every file that needs relocating. Planning first means nothing is
- * written only to be deleted by a later layer.
+ * Planning a venv made of a base plus unpacked layers: every path the venv
+ * will hold and where its content comes from (the base, or a layer's
+ * unpacked tree), with OCI whiteouts applied in memory. Writing the plan is
+ * container/materialize.ts's job. Planning first means nothing is written
+ * only to be deleted by a later layer. It lives with the base because it
+ * checks the base's manifest entries by the same rules as layer entries, and
+ * because `verify` and the build's work env plan the same way.
  */
-import { readFileSync, statSync, utimesSync } from "node:fs";
-import { DEFAULT_MAX_ENTRIES, entryPathProblem, symlinkProblem, type ListedEntry } from "../image/extract/index.js";
-import type { RelocationKind } from "../image/format.js";
-import { relocateContent, RelocationError, relocateText } from "../image/relocation.js";
-import { RECORD_PATH } from "../python/record.js";
-import type { ConfinedTree } from "../util/confined-tree.js";
+import { DEFAULT_MAX_ENTRIES, entryPathProblem, type ListedEntry, type RelocationKind, symlinkProblem } from "../image/index.js";
+import { RECORD_PATH } from "../python/index.js";
 import { PypakrError } from "../util/errors.js";
 import { PathMap } from "../util/path-map.js";
 import { normalizeEntryName } from "../util/tar.js";
-import { PROMPT_PLACEHOLDER, type Base } from "./base.js";
-import { METADATA_DIR, type ManifestEntry } from "./manifest.js";
-
-/**
- * How shared files reach a container: the base's files and those installed
- * from a distribution's RECORD, which nobody means to edit in place (pip
- * replaces them whole). Everything else (the app-files layer: app files,
- * an editable install's sources, whatever setup wrote) is always the
- * container's own copy, reflinked where the filesystem can: editing those
- * is what a container is for, and through a hard link an edit in place
- * would reach the store and every container of the image. Relocated files
- * always get their own copy.
- * - reflink: copy-on-write clones (btrfs, xfs, ...): as fast as links, and safe to edit;
- * - hardlink: the container shares the store's inode: fast, but a file edited
- *   in place changes the store and every container sharing it;
- * - copy: independent copies (reflinks where the filesystem has them);
- * - auto: reflink where the filesystem has it, else hardlink (as uv does on Linux).
- */
-export type LinkMode = "auto" | "reflink" | "hardlink" | "copy";
+import type { Base } from "./base.js";
+import type { ManifestEntry } from "./manifest.js";
+import { RESERVED_NAMES } from "../layout/index.js";
 
 export type PlannedEntry =
   | { type: "dir"; mode: number }
@@ -51,16 +32,6 @@ export type PlannedEntry =
       expect?: { size: number; mtimeMs: number };
     };
 
-/**
- * A file a container would link or copy no longer looks as recorded: most
- * likely edited in place through a hard-linked container.
- */
-export class StaleSourceError extends Error {
-  constructor(readonly source: string) {
-    super(`${source} changed since it was recorded`);
-  }
-}
-
 export interface LayerTree {
   tree: string;
   entries: ListedEntry[];
@@ -72,9 +43,6 @@ export interface Relocation {
   files: ReadonlyMap<string, RelocationKind>;
   placeholder: string;
 }
-
-/** Names no entry of a base or a layer may use, at any depth. */
-const RESERVED = new Set([METADATA_DIR]);
 
 function planError(entry: string, problem: string): PypakrError {
   return new PypakrError(`layer entry "${entry}" ${problem}; refusing the image`, { code: "unsafe-entry", hint: "The image is damaged or was crafted; get it from a trusted source." });
@@ -92,7 +60,7 @@ function baseEntryProblem(entry: ManifestEntry): string | null {
   const name = normalizeEntryName(entry.path);
   if ("error" in name) return name.error;
   if (name.path !== entry.path || name.path === "") return "is not a plain relative path";
-  const problem = entryPathProblem(entry.path, RESERVED);
+  const problem = entryPathProblem(entry.path, RESERVED_NAMES);
   if (problem) return problem;
   if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o777) return "has a mode outside 0-0777";
   // A base is made by pypakr init from a local interpreter: its links to that interpreter are absolute.
@@ -207,117 +175,4 @@ export function planVenv(base: Base, layers: readonly LayerTree[], relocation: R
     }
   }
   return new Map(plan.entries.entries());
-}
-
-const NO_REFLINK = new Set(["EOPNOTSUPP", "ENOTSUP", "EXDEV", "EINVAL", "ENOSYS", "ENOTTY", "EBADF"]);
-const NO_HARDLINK = new Set(["EXDEV", "EPERM", "EMLINK", "EACCES"]);
-
-function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? "";
-}
-
-/**
- * Places one unrelocated file, by the mode in force; `auto` settles on the
- * first shareable file. A file that is not shareable is copied whatever the
- * mode (a reflink is a copy too), and settles nothing.
- */
-class FilePlacer {
-  constructor(
-    private readonly tree: ConfinedTree,
-    private mode: LinkMode,
-  ) {}
-
-  get settled(): LinkMode {
-    return this.mode;
-  }
-
-  place(source: string, file: string, options: { keepTime: boolean; shareable: boolean }): void {
-    if (!options.shareable) return this.copy(source, file, this.mode === "reflink" ? "reflink" : "copy", options.keepTime);
-    if (this.mode === "auto") {
-      try {
-        this.tree.copy(source, file, "force");
-        this.mode = "reflink";
-        return;
-      } catch (error) {
-        if (!NO_REFLINK.has(errorCode(error))) throw error;
-        this.mode = "hardlink";
-      }
-      try {
-        this.tree.link(source, file);
-        return;
-      } catch (error) {
-        if (!NO_HARDLINK.has(errorCode(error))) throw error;
-        this.mode = "copy";
-      }
-    }
-    if (this.mode === "hardlink") return this.tree.link(source, file);
-    this.copy(source, file, this.mode === "reflink" ? "reflink" : "copy", options.keepTime);
-  }
-
-  private copy(source: string, file: string, how: "reflink" | "copy", keepTime: boolean): void {
-    if (how === "reflink") {
-      try {
-        this.tree.copy(source, file, "force");
-      } catch (error) {
-        if (!NO_REFLINK.has(errorCode(error))) throw error;
-        throw new PypakrError(`this filesystem cannot make reflinks (copy-on-write clones): ${(error as Error).message}`, { code: "reflink-unsupported", hint: "Use --link auto, hardlink or copy." });
-      }
-    } else {
-      this.tree.copy(source, file, "try");
-    }
-    // A fresh inode has a fresh mtime; the base's bytecode is valid only for its sources' mtimes.
-    // (The target is the regular file just created exclusively, so utimes cannot follow a link.)
-    if (keepTime) {
-      const stat = statSync(source);
-      utimesSync(`${this.tree.root}/${file}`, stat.atime, stat.mtime);
-    }
-  }
-}
-
-/**
- * A relocated file's content in a venv at `prefix`: the path it was stored
- * with replaced, and in the base's text files the activate prompt (unless
- * `prompt` is undefined). create-container writes this and verify expects
- * it, so the two cannot drift apart. Throws RelocationError when a binary
- * file cannot take the path.
- */
-export function relocatedContent(entry: { source: string; fromBase: boolean }, relocate: { kind: RelocationKind; from: string }, prefix: string, prompt: string | undefined): Buffer {
-  const content = relocateContent(readFileSync(entry.source), relocate.kind, relocate.from, prefix);
-  return entry.fromBase && prompt !== undefined && relocate.kind === "text" ? relocateText(content, PROMPT_PLACEHOLDER, prompt) : content;
-}
-
-/**
- * Writes `plan` into `tree` (an existing, empty directory) for a venv that
- * will live at `prefix`. `prompt` replaces the base's activate prompt (none
- * for a build's work env, which must compare equal to its base). Every write
- * goes through the tree, which never follows a symlink (see ConfinedTree).
- * Returns the link mode used.
- */
-export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: ConfinedTree, prefix: string, options: { link: LinkMode; prompt?: string }): LinkMode {
-  const placer = new FilePlacer(tree, options.link);
-  // Sorted, a directory comes before what it holds.
-  for (const file of [...plan.keys()].sort()) {
-    const entry = plan.get(file) as PlannedEntry;
-    if (entry.type === "dir") {
-      tree.mkdir(file, entry.mode);
-    } else if (entry.type === "symlink") {
-      tree.symlink(file, entry.link);
-    } else if (entry.relocate) {
-      let content: Buffer;
-      try {
-        content = relocatedContent(entry, entry.relocate, prefix, options.prompt);
-      } catch (error) {
-        if (!(error instanceof RelocationError)) throw error;
-        throw new PypakrError(`cannot relocate ${file} to ${prefix}: ${error.message}`, { code: "path-too-long", hint: `Choose a container path of at most ${Buffer.byteLength(entry.relocate.from)} bytes.` });
-      }
-      tree.writeFile(file, content, entry.mode);
-    } else {
-      if (entry.expect) {
-        const stat = statSync(entry.source);
-        if (stat.size !== entry.expect.size || stat.mtimeMs !== entry.expect.mtimeMs) throw new StaleSourceError(entry.source);
-      }
-      placer.place(entry.source, file, { keepTime: entry.fromBase, shareable: entry.shareable });
-    }
-  }
-  return placer.settled === "auto" ? "copy" : placer.settled;
 }

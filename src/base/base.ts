@@ -6,11 +6,9 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import type { Config } from "../config/config.js";
-import { INTERPRETER_KIND, pythonSchema, type PythonIdentity } from "../image/format.js";
-import { relocateContent } from "../image/relocation.js";
-import { describeInterpreter, describeKind, findInterpreter, implementationName, interpreterKind, majorMinor, pythonIdentity, type Interpreter } from "../python/interpreter.js";
-import { createVenv, supportedWheelTags } from "../python/venv.js";
+import type { Config } from "../config/index.js";
+import { relocateContent } from "../image/index.js";
+import { createVenv, describeInterpreter, describeKind, findInterpreter, implementationName, type Interpreter, INTERPRETER_KIND, interpreterKind, majorMinor, pythonIdentity, type PythonIdentity, pythonSchema, supportedWheelTags } from "../python/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { exists, removeTree, withTempPath, writeFileAtomic } from "../util/fs.js";
 import { siblingTempPath } from "../util/temp-names.js";
@@ -18,7 +16,8 @@ import { readJson } from "../util/json.js";
 import { SHA256_DIGEST, sha256Digest, type Digest } from "../util/hash.js";
 import { progress } from "../util/log.js";
 import { shellWord } from "../util/printable.js";
-import { isBytecodePath, METADATA_DIR, scanTree, type ManifestEntry } from "./manifest.js";
+import { isBytecodePath, scanTree, type ManifestEntry } from "./manifest.js";
+import { BASE_RECORD, baseRecordFile, METADATA_DIR } from "../layout/index.js";
 
 /**
  * 5: manifests hash scripts with their shebang in one form (placeholderForm),
@@ -64,10 +63,6 @@ export function baseDir(config: Config, kind: string): string {
   return path.join(config.basesDir, kind);
 }
 
-function recordFile(dir: string): string {
-  return path.join(dir, METADATA_DIR, "base.json");
-}
-
 /**
  * What an entry contributes to its base's identity: what it is, never where
  * or when it was made. A file is its content as images compare it
@@ -98,7 +93,7 @@ export async function loadBase(config: Config, kind: string): Promise<Base | nul
   const unreadable = { code: "base-damaged", message: () => `the base at ${dir} has an unreadable record`, hint: "Recreate it with pypakr init --force --python PATH (the interpreter it was made for)." } as const;
   let json: { formatVersion?: unknown };
   try {
-    json = await readJson(recordFile(dir), z.looseObject({ formatVersion: z.unknown() }), unreadable);
+    json = await readJson(baseRecordFile(dir), z.looseObject({ formatVersion: z.unknown() }), unreadable);
   } catch (error) {
     if (isErrno(error, "ENOENT")) return null;
     throw error;
@@ -160,11 +155,11 @@ async function buildBase(config: Config, interpreter: Interpreter, kind: string)
       entries,
     };
     await fs.mkdir(path.join(temp, METADATA_DIR));
-    await writeFileAtomic(recordFile(temp), JSON.stringify(record, null, 1));
+    await writeFileAtomic(baseRecordFile(temp), JSON.stringify(record, null, 1));
     if (await exists(dir)) {
       // Only a base is ever replaced: with `base = ~` in ~/.pypakr, BASES/<kind> could be a directory of the user's.
-      if (!(await exists(recordFile(dir)))) {
-        throw new PypakrError(`${dir} exists and is not a pypakr base (it has no ${METADATA_DIR}/base.json), so pypakr init will not replace it`, {
+      if (!(await exists(baseRecordFile(dir)))) {
+        throw new PypakrError(`${dir} exists and is not a pypakr base (it has no ${METADATA_DIR}/${BASE_RECORD}), so pypakr init will not replace it`, {
           code: "target-unusable",
           hint: "Move that directory away, or point `base` in ~/.pypakr (or PYPAKR_HOME) at a directory of pypakr's own.",
         });
@@ -206,7 +201,7 @@ export async function ensureBase(config: Config, python: string): Promise<Base> 
   const existing = await loadBase(config, interpreterKind(interpreter)).catch(() => null);
   if (existing && (await interpreterStillThere(existing))) return existing;
   // A record that did not load is a base of another format (or a damaged one): say it is remade, not missing.
-  const remade = !existing && (await exists(recordFile(baseDir(config, interpreterKind(interpreter)))));
+  const remade = !existing && (await exists(baseRecordFile(baseDir(config, interpreterKind(interpreter)))));
   progress(remade ? `the base for ${describeInterpreter(interpreter)} was made by another version of pypakr; remaking it` : `no base for ${describeInterpreter(interpreter)} yet; running pypakr init`);
   return (await initBase(config, interpreter)).base;
 }

@@ -8,9 +8,9 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { RelocationKind } from "../image/format.js";
-import { canonicalShebang, CANONICAL_INTERPRETER, PLACEHOLDER, relocateText, relocationKind, replaceAll } from "../image/relocation.js";
-import { normalizeRecord, RECORD_PATH } from "../python/record.js";
+import { CANONICAL_INTERPRETER, canonicalShebang, PLACEHOLDER, relocateText, type RelocationKind, relocationKind, replaceAll } from "../image/index.js";
+import { normalizeRecord, RECORD_PATH } from "../python/index.js";
+import { METADATA_DIR } from "../layout/index.js";
 import { sha256Hex } from "../util/hash.js";
 
 export interface ManifestEntry {
@@ -27,14 +27,6 @@ export interface ManifestEntry {
    * edit through such a link shows here. Not part of the base's identity.
    */
   mtimeMs?: number;
-}
-
-/** pypakr's own metadata inside a base or container; never part of a manifest or a layer. */
-export const METADATA_DIR = ".pypakr";
-
-/** A container's record of itself (see container/record.ts); here so the store can find it too. */
-export function containerRecordFile(dir: string): string {
-  return path.join(dir, METADATA_DIR, "container.json");
 }
 
 export function isBytecodePath(relative: string): boolean {

@@ -6,19 +6,15 @@ import { count } from "../util/plural.js";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ensureBase, type Base } from "../base/base.js";
-import { materializeVenv, planVenv } from "../base/assemble.js";
+import { type Base, ensureBase, planVenv } from "../base/index.js";
+// The work env is a venv made of the base alone, written as create-container writes one:
+// builder sits above container/ and uses its face for that (see README, Development).
+import { materializeVenv } from "../container/index.js";
 import { ConfinedTree } from "../util/confined-tree.js";
-import type { Config } from "../config/config.js";
-import { tmpDir } from "../config/config.js";
-import { checkOutputFile } from "../config/own-paths.js";
-import { writeImageArchive, type WrittenImage } from "../image/archive.js";
-import { PYPAKR_FORMAT_VERSION } from "../image/media-types.js";
-import { describeSchemaError, ENVIRONMENT_NAME, imageConfigSchema, ociArchitecture, type Distribution, type ImageConfig } from "../image/format.js";
-import type { Compression } from "../image/compression.js";
-import { writeLayer, type WrittenLayer } from "../image/layer-writer.js";
-import { PLACEHOLDER, PREFIX_LENGTH, unsafePrefixReason } from "../image/relocation.js";
-import { describeInterpreter, majorMinor, pythonIdentity } from "../python/interpreter.js";
+import { checkOutputFile, type Config, tmpDir } from "../config/index.js";
+import { type Compression, type Distribution, ENVIRONMENT_NAME, type ImageConfig, imageConfigSchema, ociArchitecture, PLACEHOLDER, PREFIX_LENGTH, PYPAKR_FORMAT_VERSION, unsafePrefixReason, writeImageArchive, writeLayer, type WrittenImage, type WrittenLayer } from "../image/index.js";
+import { describeSchemaError } from "../util/json.js";
+import { describeInterpreter, majorMinor, pythonIdentity } from "../python/index.js";
 import { PypakrError } from "../util/errors.js";
 import { cleanupOnInterrupt, lstatOrNull, removeDeadTemp, removeTree } from "../util/fs.js";
 import { progress } from "../util/log.js";
@@ -30,8 +26,7 @@ import { install } from "./install.js";
 import { planLayers } from "./layers.js";
 import { describeLeftOut, IGNORE_FILE, type SourceRules } from "./pypakrignore.js";
 import { placeSource, readSource } from "./source.js";
-import { addImageArchive } from "../store/images.js";
-import { Store } from "../store/store.js";
+import { addImageArchive, Store } from "../store/index.js";
 
 export interface CreateImageOptions {
   source: string;

@@ -7,11 +7,9 @@
  * compile it on demand, and it would make images differ from build to build.
  */
 import * as path from "node:path";
-import type { Base } from "../base/base.js";
-import { isBytecodePath, manifestByPath, METADATA_DIR, scanTree, UnsupportedFileError, type ManifestEntry } from "../base/manifest.js";
-import { linkDestination } from "../image/extract/index.js";
-import { WHITEOUT_PREFIX } from "../image/layer-writer.js";
-import type { RelocationKind } from "../image/format.js";
+import { type Base, isBytecodePath, manifestByPath, type ManifestEntry, scanTree, UnsupportedFileError } from "../base/index.js";
+import { METADATA_DIR } from "../layout/index.js";
+import { linkDestination, type RelocationKind, WHITEOUT_PREFIX } from "../image/index.js";
 import { PypakrError } from "../util/errors.js";
 
 export type Change =

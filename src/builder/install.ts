@@ -3,7 +3,7 @@
  * original, or pip on its requirements / project file.
  */
 import * as path from "node:path";
-import { venvEnvironment } from "../python/venv.js";
+import { venvEnvironment } from "../python/index.js";
 import { PypakrError } from "../util/errors.js";
 import { progress } from "../util/log.js";
 import { runShowingOutput } from "../util/process.js";

@@ -6,10 +6,9 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { LayerEntry } from "../image/layer-writer.js";
-import { interpreterNames } from "../base/manifest.js";
-import { PLACEHOLDER } from "../image/relocation.js";
-import { INSTALL_MARKER, normalizeRecord, RECORD_PATH, recordPaths, resolveRecordPath } from "../python/record.js";
+import { type LayerEntry, PLACEHOLDER } from "../image/index.js";
+import { interpreterNames } from "../base/index.js";
+import { INSTALL_MARKER, normalizeRecord, RECORD_PATH, recordPaths, resolveRecordPath } from "../python/index.js";
 import { ancestors } from "../util/path-map.js";
 import type { Change, WorkEnvDiff } from "./diff.js";
 

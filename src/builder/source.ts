@@ -6,9 +6,8 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { METADATA_DIR } from "../base/manifest.js";
-import { extractTar, linkDestination } from "../image/extract/index.js";
-import { WHITEOUT_PREFIX } from "../image/layer-writer.js";
+import { METADATA_DIR } from "../layout/index.js";
+import { extractTar, linkDestination, WHITEOUT_PREFIX } from "../image/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { describeLeftOut, IGNORE_FILE, SourceRules, VENV_MARKER } from "./pypakrignore.js";
 

@@ -98,7 +98,10 @@ async function main(): Promise<void> {
   const debug = process.argv.includes("--debug");
   const oldNode = nodeTooOld();
   if (oldNode) {
-    process.exitCode = report(oldNode, debug);
+    // No program is built on an old Node, so --json is read from the words alone.
+    const words = process.argv.slice(2);
+    const asJson = (words.includes("--") ? words.slice(0, words.indexOf("--")) : words).includes("--json");
+    process.exitCode = asJson ? reportJson(oldNode, debug) : report(oldNode, debug);
     return;
   }
   const program = buildProgram(version(), (code) => (process.exitCode = code));

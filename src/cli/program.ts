@@ -1,5 +1,5 @@
 import { Command, CommanderError, Help } from "commander";
-import { defaultConfigFile, loadConfig, type Config } from "../config/config.js";
+import { type Config, defaultConfigFile, loadConfig } from "../config/index.js";
 import { setQuiet, writeErr, writeOut } from "../util/log.js";
 import type { CommandSpec } from "./command.js";
 import { createContainer } from "./commands/create-container.js";
@@ -57,10 +57,9 @@ export function buildProgram(version: string, setExitCode: (code: number) => voi
     // Global flags work after the command name too (`pypakr create-image ... -q`), except for run,
     // whose words after the command belong to the program it runs.
     if (!spec.ownsSignals) command.option("--debug", "show stack traces for errors").option("-q, --quiet", "print no progress");
-    command.action(async (...params: unknown[]) => {
-      const self = params[params.length - 1] as Command;
-      const globals = { ...program.opts<{ debug?: boolean; quiet?: boolean }>(), ...self.opts<{ debug?: boolean; quiet?: boolean }>() };
-      setQuiet(Boolean(globals.quiet));
+    command.action(async () => {
+      const globals = { ...program.opts(), ...command.opts() };
+      setQuiet(globals.quiet === true);
       if (!spec.ownsSignals) cleanUpOnSignals();
       // `run` never reads the settings, so they are loaded only for commands that declare a need.
       const config = spec.needsConfig === false ? null : await loadConfig();
@@ -69,9 +68,9 @@ export function buildProgram(version: string, setExitCode: (code: number) => voi
           if (!config) throw new Error(`${spec.name} declared it needs no settings`);
           return config;
         },
-        debug: Boolean(globals.debug),
+        debug: globals.debug === true,
       };
-      const code = await spec.run(self.opts(), self.args, context);
+      const code = await spec.run(command.opts(), command.args, context);
       setExitCode(code ?? 0);
     });
   }

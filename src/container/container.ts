@@ -5,28 +5,20 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { Base } from "../base/base.js";
-import { chooseBase } from "../base/base.js";
-import { materializeVenv, planVenv, StaleSourceError, type LinkMode } from "../base/assemble.js";
+import { type Base, chooseBase, planVenv } from "../base/index.js";
+import { materializeVenv, StaleSourceError, type LinkMode } from "./materialize.js";
 import { ConfinedTree } from "../util/confined-tree.js";
-import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
-import type { Config } from "../config/config.js";
-import { ownPathProblem } from "../config/own-paths.js";
-import { checkSymlinks } from "../image/extract/index.js";
-import type { PypakrConfig } from "../image/format.js";
-import type { Image } from "../image/reader.js";
-import { forgetAddedImage } from "../store/gc.js";
-import { acquireImage, loadImage } from "../store/images.js";
-import { forgetUnpackedLayer, isInUnpackedLayer, unpackLayer } from "../store/layers.js";
-import { Store } from "../store/store.js";
-import { unsafePrefixReason } from "../image/relocation.js";
-import { describeInterpreter } from "../python/interpreter.js";
+import { containerRecordFile, launchFile, METADATA_DIR } from "../layout/index.js";
+import { type Config, ownPathProblem } from "../config/index.js";
+import { checkSymlinks, type Image, type PypakrConfig, unsafePrefixReason } from "../image/index.js";
+import { acquireImage, forgetAddedImage, forgetUnpackedLayer, isInUnpackedLayer, loadImage, Store, unpackLayer } from "../store/index.js";
+import { describeInterpreter } from "../python/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { shellWord } from "../util/printable.js";
 import { exists, isEmptyDir, lstatOrNull, processAlive, removeTree, withTempPath, fsyncFile } from "../util/fs.js";
 import { siblingOwner, siblingTempPath } from "../util/temp-names.js";
 import { progress } from "../util/log.js";
-import { launchFile, launchScript } from "./launch.js";
+import { launchScript } from "./launch.js";
 import type { ContainerRecord } from "./record.js";
 
 export interface CreateContainerOptions {

@@ -1,5 +1,5 @@
 /**
- * A container's launch file, `.pypakr/launch-v2.sh`: what `pypakr run` needs
+ * A container's launch file, `.pypakr/launch-v3.sh` (its name is in src/layout): what `pypakr run` needs
  * to start a program without Node (see src/cli/pypakr.sh). Sourced by that
  * script in the container's directory, it sets the same environment as
  * runInContainer (the venv's, then the image's) and, when no program was
@@ -11,25 +11,12 @@
  * the old path; see relocate.ts) or whose relocation is unfinished.
  */
 import * as path from "node:path";
-import { METADATA_DIR } from "../base/manifest.js";
+import { RELOCATION_JOURNAL_PATH } from "../layout/index.js";
 import { shellQuote } from "../util/printable.js";
-import { ENVIRONMENT_NAME } from "../image/format.js";
-
-/** Where relocate keeps a committed, unfinished relocation (relocate.ts), relative to the container. */
-export const RELOCATION_JOURNAL_PATH = `${METADATA_DIR}/relocating`;
-
-/**
- * v3: checks the container's path, and takes the arguments after `--` for the
- * entry point. Containers with only an older launch file run through Node.
- */
-export const LAUNCH_FILE = "launch-v3.sh";
+import { ENVIRONMENT_NAME } from "../image/index.js";
 
 // The quoting rule lives with the other rules for showing untrusted text; kept exported here for existing callers.
 export { shellQuote };
-
-export function launchFile(dir: string): string {
-  return path.join(dir, METADATA_DIR, LAUNCH_FILE);
-}
 
 /**
  * The launch file's text, or null when the shell cannot express the

@@ -1,8 +1,8 @@
 import * as fs from "node:fs/promises";
-import { containerRecordFile } from "../base/manifest.js";
+import { containerRecordFile } from "../layout/index.js";
 import { z } from "zod";
-import { baseNeedSchema, pypakrConfigSchema, pythonSchema } from "../image/format.js";
-import { unsafePrefixReason } from "../image/relocation.js";
+import { baseNeedSchema, pypakrConfigSchema, unsafePrefixReason } from "../image/index.js";
+import { pythonSchema } from "../python/index.js";
 import { SHA256_DIGEST } from "../util/hash.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { readJson } from "../util/json.js";

@@ -11,31 +11,31 @@
  * 2. renaming that directory to `.pypakr/relocating` commits.
  * 3. each staged file is renamed over its original (a rename replaces a hard
  *    link without touching the store's copy), the record last; then the
- *    journal goes. A re-run, or any `pypakr run`, finishes an interrupted
- *    phase 3 from the journal, renaming what is still staged: no content is
- *    ever substituted twice (a new path that starts with the old one, as in
- *    /x/c -> /x/cc, stays right).
+ *    journal goes. A re-run, or any `pypakr run` or `verify -c`, finishes
+ *    an interrupted phase 3 from the journal, renaming what is still staged:
+ *    no content is ever substituted twice (a new path that starts with the
+ *    old one, as in /x/c -> /x/cc, stays right).
  * The launch file refuses the container while the journal exists, so the
- * shell's fast path never runs a half-relocated container.
+ * shell's fast path never runs a half-relocated container. All of it runs
+ * under the container's relocation lock (relocation-journal.ts): a second
+ * relocate waits, and is then the no-op of a container that has not moved.
  */
 import { accessSync, closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import { loadBase } from "../base/base.js";
-import { containerRecordFile, METADATA_DIR } from "../base/manifest.js";
-import type { Config } from "../config/config.js";
-import type { RelocationKind } from "../image/format.js";
-import { RelocationError, relocateContent, unfixShebang, unsafePrefixReason } from "../image/relocation.js";
-import { loadImage } from "../store/images.js";
-import { Store } from "../store/store.js";
+import { loadBase } from "../base/index.js";
+import { containerRecordFile, JOURNAL_NAME, LAUNCH_FILE, METADATA_DIR, RELOCATION_JOURNAL_PATH } from "../layout/index.js";
+import type { Config } from "../config/index.js";
+import { relocateContent, RelocationError, type RelocationKind, unfixShebang, unsafePrefixReason } from "../image/index.js";
+import { loadImage, Store } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
 import { readJson } from "../util/json.js";
 import { shellWord, show } from "../util/printable.js";
 import type { Digest } from "../util/hash.js";
-import { LAUNCH_FILE, launchScript, RELOCATION_JOURNAL_PATH } from "./launch.js";
-import { breather, confinedPath, finishRelocation, JOURNAL_NAME, movedFrom, type Journal } from "./relocation-journal.js";
+import { launchScript } from "./launch.js";
+import { breather, confinedPath, finishJournal, movedFrom, withRelocationLock, type Journal } from "./relocation-journal.js";
 
 const STAGING_PATH = `${RELOCATION_JOURNAL_PATH}.tmp`;
 
@@ -176,7 +176,13 @@ export async function relocateContainer(config: Config, container: string): Prom
   const dir = path.resolve(container);
   const metadata = await lstatOrNull(path.join(dir, METADATA_DIR));
   if (metadata && !metadata.isDirectory()) throw new PypakrError(`${dir} is not a pypakr container (its ${METADATA_DIR} is not a directory)`, { code: "not-a-container", hint: "Name a container made by pypakr create-container." });
-  await finishRelocation(dir);
+  // No metadata directory, no container: the record's reader says so (before any lock is made there).
+  if (!metadata) await readContainerRecord(dir);
+  return withRelocationLock(dir, () => relocateLocked(config, dir));
+}
+
+async function relocateLocked(config: Config, dir: string): Promise<Relocated> {
+  await finishJournal(dir);
   const record = await readContainerRecord(dir);
   if (record.dir === undefined) {
     throw new PypakrError(`${dir} was made by an older pypakr, whose record does not say where the container was made, so it cannot be relocated`, {
@@ -205,7 +211,7 @@ export async function relocateContainer(config: Config, container: string): Prom
   await store.updateIndex((index) => {
     index.containers[dir] = record.image.digest;
   });
-  await finishRelocation(dir, { resuming: false });
+  await finishJournal(dir, { resuming: false });
   if (!(await holdsContainerMadeThere(from))) {
     await store.updateIndex((index) => {
       if (index.containers[from] === record.image.digest) delete index.containers[from];

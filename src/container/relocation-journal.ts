@@ -1,22 +1,30 @@
 /**
- * What `pypakr run` needs of relocation (relocate.ts), kept apart so that run
- * loads no more than it uses: whether a container is where it was made, and
- * finishing a relocation that was killed after it committed.
+ * What `pypakr run` and `verify` need of relocation (relocate.ts), kept apart
+ * so that run loads no more than it uses: whether a container is where it was
+ * made, and finishing a relocation that was killed after it committed.
+ *
+ * A relocation holds the container's lock (`.pypakr/relocation.lock`, the
+ * store's owner-aware lock) from its first look at the container to its
+ * end, and so does finishing a journal: two relocates never interleave, and
+ * a `run` or `verify` that finds a relocation under way waits for it rather
+ * than renaming the same files at the same time. Nothing else takes the
+ * lock, so a run of a container nobody relocates costs one lstat more.
  */
 import { renameSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import { METADATA_DIR } from "../base/manifest.js";
-import { isErrno, PypakrError } from "../util/errors.js";
+import { JOURNAL_NAME, METADATA_DIR, RELOCATION_JOURNAL_PATH, RELOCATION_LOCK_PATH } from "../layout/index.js";
+import { acquireLock, isLockHeld, LockTimeoutError } from "../store/index.js";
+import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { fsyncFile, lstatOrNull, lstatOrNullSync, removeTree } from "../util/fs.js";
 import { readJson } from "../util/json.js";
 import { progress } from "../util/log.js";
 import { shellWord, show } from "../util/printable.js";
-import { RELOCATION_JOURNAL_PATH } from "./launch.js";
 import type { ContainerRecord } from "./record.js";
 
-export const JOURNAL_NAME = "journal.json";
+/** How long a relocate, run or verify waits for another process's relocation of the same container. */
+const RELOCATION_LOCK_TIMEOUT_MS = 2 * 60_000;
 
 const journalSchema = z.object({
   formatVersion: z.literal(1),
@@ -71,10 +79,55 @@ export function breather(every: number): (done: number) => Promise<void> {
 }
 
 /**
- * Phase 3, also run by `pypakr run`: finishes a committed relocation of
- * `dir` from its journal. Returns whether there was one.
+ * Runs `work` holding `dir`'s relocation lock, waiting up to `timeoutMs` for
+ * another process's relocation; its `.pypakr` must be a real directory (the
+ * caller checked: a link would put the lock elsewhere).
  */
-export async function finishRelocation(dir: string, options: { resuming: boolean } = { resuming: true }): Promise<boolean> {
+export async function withRelocationLock<T>(dir: string, work: () => Promise<T>, timeoutMs = RELOCATION_LOCK_TIMEOUT_MS): Promise<T> {
+  const lock = path.join(dir, RELOCATION_LOCK_PATH);
+  if (await isLockHeld(lock)) progress(`waiting for another pypakr process to finish relocating ${dir}`);
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLock(lock, timeoutMs);
+  } catch (error) {
+    if (error instanceof LockTimeoutError) {
+      throw new PypakrError(`another pypakr process is relocating ${dir} and did not finish in time (the lock ${lock} is ${error.message})`, {
+        code: "container-busy",
+        hint: "Wait for the other pypakr relocate to finish, then run the command again.",
+      });
+    }
+    throw new PypakrError(`cannot lock ${dir} against concurrent relocation: ${describe(error)}`, {
+      code: "write-failed",
+      hint: `Relocating (or finishing an interrupted relocation) writes into the container: run the command as a user who may write to ${shellWord(dir)}.`,
+      cause: error,
+    });
+  }
+  try {
+    return await work();
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Finishes a relocation of `dir` before a command uses it: waits for one a
+ * live pypakr relocate is doing, and completes one that was killed after it
+ * committed (under the lock, so never alongside another process doing the
+ * same). Returns whether there was a journal to finish.
+ */
+export async function finishRelocation(dir: string): Promise<boolean> {
+  const metadata = await lstatOrNull(path.join(dir, METADATA_DIR));
+  if (!metadata?.isDirectory()) return false;
+  const [journal, locked] = await Promise.all([lstatOrNull(path.join(dir, RELOCATION_JOURNAL_PATH)), isLockHeld(path.join(dir, RELOCATION_LOCK_PATH))]);
+  if (!journal && !locked) return false;
+  return withRelocationLock(dir, () => finishJournal(dir));
+}
+
+/**
+ * Phase 3: finishes a committed relocation of `dir` from its journal, the
+ * caller holding the relocation lock. Returns whether there was one.
+ */
+export async function finishJournal(dir: string, options: { resuming: boolean } = { resuming: true }): Promise<boolean> {
   const journalDir = path.join(dir, RELOCATION_JOURNAL_PATH);
   // Both real directories: a .pypakr that is a link would bring a journal from elsewhere.
   const [metadata, stat] = await Promise.all([lstatOrNull(path.join(dir, METADATA_DIR)), lstatOrNull(journalDir)]);

@@ -6,19 +6,17 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { planVenv, relocatedContent, type PlannedEntry } from "../base/assemble.js";
-import { loadBase } from "../base/base.js";
-import { METADATA_DIR } from "../base/manifest.js";
-import type { Config } from "../config/config.js";
-import { loadImage } from "../store/images.js";
-import { unpackLayer } from "../store/layers.js";
-import { Store } from "../store/store.js";
+import { loadBase, type PlannedEntry, planVenv } from "../base/index.js";
+import { relocatedContent } from "./materialize.js";
+import { METADATA_DIR } from "../layout/index.js";
+import type { Config } from "../config/index.js";
+import { loadImage, Store, unpackLayer } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
 import { lstatOrNull } from "../util/fs.js";
 import { show } from "../util/printable.js";
 import { sha256File, sha256Hex, type Digest } from "../util/hash.js";
 import { readContainerRecord } from "./record.js";
-import { movedFrom as movedFromPath } from "./relocation-journal.js";
+import { finishRelocation, movedFrom as movedFromPath } from "./relocation-journal.js";
 
 export interface Difference {
   path: string;
@@ -71,6 +69,8 @@ async function addedFiles(dir: string, plan: ReadonlyMap<string, PlannedEntry>):
 
 export async function verifyContainer(config: Config, container: string): Promise<ContainerCheck> {
   const dir = path.resolve(container);
+  // Half relocated, its files name two paths: finished first (as run does), it is checked as one.
+  await finishRelocation(dir);
   const record = await readContainerRecord(dir);
   const store = await Store.open(config);
   const image = await loadImage(store, record.image.digest as Digest).catch(() => {

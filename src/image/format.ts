@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { SHA256_DIGEST } from "../util/hash.js";
+import { INTERPRETER_KIND, pythonSchema } from "../python/index.js";
 import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VERSION, PYPAKR_FORMAT_VERSION } from "./media-types.js";
 
 const digest = z.string().regex(SHA256_DIGEST, "must be a sha256 digest (sha256:<64 lowercase hex>)");
@@ -12,12 +13,6 @@ const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const annotations = z.record(z.string(), z.string()).optional();
 /** An RFC 3339 time as toISOString() writes it. */
 const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/, "must be an RFC 3339 time");
-
-/**
- * An interpreter kind (e.g. `cpython-3.11-linux-x86_64`) names a directory
- * under the bases dir, so it may hold nothing that reads as a path.
- */
-export const INTERPRETER_KIND = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 export const descriptorSchema = z.object({
   mediaType: z.string(),
@@ -52,26 +47,6 @@ export const manifestSchema = z.object({
   annotations,
 });
 export type ImageManifest = z.infer<typeof manifestSchema>;
-
-/**
- * The interpreter an image was built with; a container needs a base that
- * matches. Each field is held to the grammar of what Python itself reports
- * (sys.implementation.name, platform.python_version(), sys.abiflags, SOABI,
- * sys.platform, platform.machine(), platform.libc_ver()), because these
- * values become part of a base's directory name (interpreterKind) and of
- * messages: nothing else may get that far.
- */
-export const pythonSchema = z.object({
-  implementation: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, "must be a Python implementation name such as cpython"),
-  version: z.string().regex(/^\d{1,3}\.\d{1,3}\.\d{1,3}[a-z0-9+]{0,16}$/, "must look like 3.11.7"),
-  abiFlags: z.string().regex(/^[a-z]{0,8}$/, "must be ABI flags such as t or d"),
-  soabi: z.string().regex(/^[A-Za-z0-9_.-]{0,64}$/, "must be a SOABI tag such as cpython-311-x86_64-linux-gnu"),
-  os: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, "must be a sys.platform value such as linux"),
-  machine: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/, "must be a machine name such as x86_64"),
-  libc: z.string().regex(/^[A-Za-z0-9_.-]{0,32}$/, "must be a libc name such as glibc"),
-  libcVersion: z.string().regex(/^[0-9.]{0,16}$/, "must be a libc version such as 2.36"),
-});
-export type PythonIdentity = z.infer<typeof pythonSchema>;
 
 /** Grammars of what an image names and pypakr prints: PEP 508 names, PEP 440-like versions, wheel tags. */
 const distributionName = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$/, "must be a distribution name (PEP 508)");

@@ -1,7 +1,7 @@
 import { count } from "../util/plural.js";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { describeInterpreter, interpreterKind } from "../python/interpreter.js";
+import { describeInterpreter, interpreterKind } from "../python/index.js";
 import { withTempPath } from "../util/fs.js";
 import { formatBytes } from "../util/log.js";
 import { show, showWord } from "../util/printable.js";

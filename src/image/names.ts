@@ -6,7 +6,7 @@
  * store (local names) and the registry client (references) both read names
  * through this module, so the two can never accept different names.
  */
-import { SHA256_DIGEST } from "../util/hash.js";
+import { SHA256_DIGEST, type Digest } from "../util/hash.js";
 
 const HOST = String.raw`(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[a-f0-9:]+\])`;
 const PORT = String.raw`[0-9]{1,5}`;
@@ -21,6 +21,7 @@ const NAME = new RegExp(`^(?:${HOST}(?::${PORT})?/)?${COMPONENT}(?:/${COMPONENT}
 /** Hex digits that may start a stored image's digest: 4 at the least, as few as are unique. */
 const DIGEST_PREFIX = /^(?:sha256:)?([a-f0-9]{4,63})$/;
 const DIGEST_OR_PREFIX = /^(?:sha256:)?[a-f0-9]{4,64}$/;
+const BARE_DIGEST = /^[a-f0-9]{64}$/;
 
 /** A local image name: [HOST[:PORT]/]NAME[:TAG]. */
 export function isImageName(text: string): boolean {
@@ -42,8 +43,14 @@ export function isTag(text: string): boolean {
   return TAG_ONLY.test(text);
 }
 
-export function isDigest(text: string): boolean {
+export function isDigest(text: string): text is Digest {
   return SHA256_DIGEST.test(text);
+}
+
+/** The full digest `text` names, written `sha256:<64 hex>` or as the 64 hex digits alone; null when it names none. */
+export function fullDigest(text: string): Digest | null {
+  if (isDigest(text)) return text;
+  return BARE_DIGEST.test(text) ? `sha256:${text}` : null;
 }
 
 /** The hex digits of a digest prefix (`sha256:` optional, 4 to 63 digits), or null when `text` is none. */

@@ -8,10 +8,10 @@ import * as path from "node:path";
 import type { z } from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { hexOf, sha256Stream, SHA256_DIGEST, type Digest } from "../util/hash.js";
-import { BlobWriter, type WrittenBlob } from "../store/ingest.js";
+import { BlobWriter, type WrittenBlob } from "../util/blob-writer.js";
 import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
 import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
-import { METADATA_DIR } from "../base/manifest.js";
+import { RESERVED_NAMES } from "../layout/index.js";
 import { checkLayerArchive } from "./extract/index.js";
 import { ANNOTATION_REF_NAME, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from "./media-types.js";
 
@@ -150,9 +150,8 @@ export async function readImageArchive(file: string, workDir: string, options: {
 
 /** Refuses the image if a layer `check` selects holds an entry that extraction would refuse on its own (see checkLayerArchive). */
 export async function checkLayers(image: Image, check: (digest: string) => boolean, maxEntries?: number): Promise<void> {
-  const reserved = new Set([METADATA_DIR]);
   for (const [index, layer] of image.manifest.layers.entries()) {
-    if (check(layer.digest)) await checkLayerArchive(image.blobFile(layer.digest), { what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`, reserved, ...(maxEntries ? { maxEntries } : {}) });
+    if (check(layer.digest)) await checkLayerArchive(image.blobFile(layer.digest), { what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`, reserved: RESERVED_NAMES, ...(maxEntries ? { maxEntries } : {}) });
   }
 }
 

@@ -6,9 +6,10 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import { INTERPRETER_KIND, pythonSchema, describeSchemaError, type PythonIdentity } from "../image/format.js";
 import { PypakrError } from "../util/errors.js";
 import { capture } from "../util/process.js";
+import { describeSchemaError } from "../util/json.js";
+import { pythonSchema, type PythonIdentity } from "./identity.js";
 
 export interface Interpreter extends PythonIdentity {
   /** sys.executable: what a venv's `home` and `bin/python` point at. */
@@ -75,35 +76,4 @@ export async function findInterpreter(python: string, env: NodeJS.ProcessEnv = p
 export function pythonIdentity(interpreter: Interpreter): PythonIdentity {
   const { implementation, version, abiFlags, soabi, os, machine, libc, libcVersion } = interpreter;
   return { implementation, version, abiFlags, soabi, os, machine, libc, libcVersion };
-}
-
-export function majorMinor(version: string): string {
-  return version.split(".").slice(0, 2).join(".");
-}
-
-/**
- * The interpreter kind a base serves, e.g. `cpython-3.11-linux-x86_64`: what
- * must match between an image and a base (ABI flags such as the free-threaded
- * `t` included, since their extension modules differ).
- */
-export function interpreterKind(python: PythonIdentity): string {
-  const kind = `${python.implementation}-${majorMinor(python.version)}${python.abiFlags}-${python.os}-${python.machine}`.toLowerCase();
-  // The kind names a directory under the bases dir: whatever the fields held, it must be one plain name.
-  if (!INTERPRETER_KIND.test(kind)) {
-    throw new PypakrError(`the interpreter kind ${JSON.stringify(kind)} is not a plain name ([a-z0-9._-])`, { code: "image-invalid", hint: "The image was crafted or damaged, or the interpreter reports a strange platform; use an image built by pypakr on a standard Python." });
-  }
-  return kind;
-}
-
-export function implementationName(python: PythonIdentity): string {
-  return python.implementation === "cpython" ? "CPython" : python.implementation;
-}
-
-export function describeInterpreter(python: PythonIdentity): string {
-  return `${implementationName(python)} ${python.version}${python.abiFlags} (${python.os}/${python.machine})`;
-}
-
-/** What decides whether a base serves an image, without the patch version: `CPython 3.11 on linux/x86_64`. */
-export function describeKind(python: PythonIdentity): string {
-  return `${implementationName(python)} ${majorMinor(python.version)}${python.abiFlags} on ${python.os}/${python.machine}`;
 }

@@ -6,8 +6,10 @@
  * (trade the credentials, or nothing, for a token at the realm, per scope).
  * Tokens are cached per scope until they expire.
  */
+import { z } from "zod";
 import { PypakrError } from "../util/errors.js";
-import { shellWord } from "../util/printable.js";
+import { parseJson } from "../util/json.js";
+import { shellWord, show } from "../util/printable.js";
 import type { Credentials } from "./credentials.js";
 import { IDENTITY_TOKEN_USER } from "./credentials.js";
 import { displayUrl, readBody, type Transport } from "./http.js";
@@ -95,6 +97,26 @@ function basicHeader(credentials: Credentials): string {
 }
 
 const MAX_TOKEN_RESPONSE = 1024 * 1024;
+/** A token rides in every request's Authorization header: far past what any server takes there. */
+const MAX_TOKEN_CHARS = 64 * 1024;
+
+/**
+ * A token service's answer (Docker's token spec; OAuth2's for the refresh
+ * form). null is accepted where Docker's client takes it for "absent"; other
+ * fields are ignored. A token must be something a header can carry, or it
+ * would fail deep in the HTTP client (or forge a header).
+ */
+const headerToken = z
+  .string()
+  .max(MAX_TOKEN_CHARS)
+  .regex(/^[\x21-\x7e]*$/, "holds characters an HTTP header cannot carry");
+const tokenAnswerSchema = z.object({
+  token: headerToken.nullish(),
+  access_token: headerToken.nullish(),
+  expires_in: z.number().finite().nullish(),
+  issued_at: z.string().max(100).nullish(),
+  refresh_token: z.string().max(MAX_TOKEN_CHARS).nullish(),
+});
 
 /** Learns how a registry wants to be authenticated and hands out Authorization values per scope. */
 export class Authorizer {
@@ -185,20 +207,19 @@ export class Authorizer {
     // The realm sent pypakr on to another host, which got no credentials: its refusal is not the login's.
     if ((response.status === 401 || response.status === 403) && response.url.origin !== url.origin) throw credentialsRefusedElsewhere(registry, response.url);
     if (response.status === 401 || response.status === 403) {
-      throw credentials ? new PypakrError(`registry ${registry} refused the stored login for ${credentials.username === IDENTITY_TOKEN_USER ? "its identity token" : `user ${credentials.username}`}`, { code: "registry-login-refused", hint: `Log in again: pypakr login ${shellWord(registry)}` }) : loginNeeded(registry);
+      throw credentials ? new PypakrError(`registry ${registry} refused the stored login for ${credentials.username === IDENTITY_TOKEN_USER ? "its identity token" : `user ${show(credentials.username)}`}`, { code: "registry-login-refused", hint: `Log in again: pypakr login ${shellWord(registry)}` }) : loginNeeded(registry);
     }
     if (response.status !== 200) throw new PypakrError(`the token service of registry ${registry} (${url.host}) answered HTTP ${response.status}`, { code: "registry-failed", hint: "Try again later; if it persists, tell the registry's operator." });
-    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    try {
-      parsed = JSON.parse(body.toString("utf8")) as typeof parsed;
-    } catch {
-      throw new PypakrError(`the token service of registry ${registry} sent an answer that is not JSON`, { code: "registry-misbehaved", hint: "Tell the registry's operator." });
-    }
-    const value = typeof parsed.token === "string" && parsed.token ? parsed.token : typeof parsed.access_token === "string" ? parsed.access_token : "";
+    const parsed = parseJson(body.toString("utf8"), tokenAnswerSchema, "a token answer", {
+      code: "registry-misbehaved",
+      message: (detail) => `the token service of registry ${registry} sent an answer pypakr cannot use (${detail})`,
+      hint: "Tell the registry's operator.",
+    });
+    const value = parsed.token || parsed.access_token;
     if (!value) throw new PypakrError(`the token service of registry ${registry} sent no token`, { code: "registry-misbehaved", hint: "Tell the registry's operator." });
     registerSecret(value);
     // The spec's default lifetime is 60 s; renew a little early.
-    const seconds = typeof parsed.expires_in === "number" && parsed.expires_in > 0 ? parsed.expires_in : 60;
+    const seconds = parsed.expires_in && parsed.expires_in > 0 ? parsed.expires_in : 60;
     return { value, expires: Date.now() + Math.max(1, seconds - 10) * 1000 };
   }
 }

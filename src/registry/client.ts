@@ -3,12 +3,35 @@
  * on demand (a 401 is answered once per request, then it is an error), plus
  * the registry's error bodies turned into messages a user can act on.
  */
+import { z } from "zod";
 import { PypakrError } from "../util/errors.js";
+import { tryParseJson } from "../util/json.js";
 import { show, shellWord } from "../util/printable.js";
 import { Authorizer, credentialsRefusedElsewhere, loginNeeded } from "./auth.js";
 import { getCredentials, type Credentials } from "./credentials.js";
 import { displayUrl, readBody, Transport, type HttpRequest, type HttpResponse, type TransportOptions } from "./http.js";
 import { scrub } from "./secrets.js";
+
+/**
+ * The OCI error body, `{"errors": [{"code", "message", "detail"}]}`: only
+ * ever extra words for an error the status already decides, so an entry of
+ * another shape is passed over (and the rest shown), and a body of another
+ * shape (a proxy's HTML page) adds nothing.
+ */
+const MAX_ERROR_BODY = 64 * 1024;
+const errorWord = z.string().catch("");
+const registryErrorsSchema = z.object({
+  errors: z.array(z.object({ code: errorWord, message: errorWord }).catch({ code: "", message: "" })),
+});
+
+/** The registry's own words about an error ("" when it gave none pypakr can read). */
+function errorDetail(body: Buffer): string {
+  const parsed = tryParseJson(body.toString("utf8"), registryErrorsSchema);
+  return (parsed?.errors ?? [])
+    .map((error) => [error.code, error.message].filter(Boolean).join(" "))
+    .filter(Boolean)
+    .join("; ");
+}
 
 export interface ClientOptions extends TransportOptions {
   /** Credentials to use instead of the stored ones (login checks them before storing). */
@@ -64,17 +87,8 @@ export class RegistryClient {
 
   /** An error for an unexpected answer, with the registry's own error codes and messages (OCI error body). */
   async unexpected(response: HttpResponse, what: string): Promise<PypakrError> {
-    let detail = "";
-    try {
-      const body = await readBody(response, 64 * 1024, "an error message");
-      const parsed = JSON.parse(body.toString("utf8")) as { errors?: { code?: unknown; message?: unknown }[] };
-      detail = (parsed.errors ?? [])
-        .map((error) => [error.code, error.message].filter((part) => typeof part === "string" && part).join(" "))
-        .filter(Boolean)
-        .join("; ");
-    } catch {
-      // no readable error body; the status says enough
-    }
+    // An unreadable or overlong body adds nothing: the status says enough.
+    const detail = errorDetail(await readBody(response, MAX_ERROR_BODY, "an error message").catch(() => Buffer.alloc(0)));
     const where = `registry ${this.registry} answered HTTP ${response.status} to ${what} (${displayUrl(response.url)})${detail ? `: ${show(scrub(detail).slice(0, 500))}` : ""}`;
     if (response.status === 403) return new PypakrError(`${where}; access denied`, { code: "registry-denied", hint: `Check that your login may do this, or log in as another user: pypakr login ${shellWord(this.registry)}` });
     if (response.status === 404) return new PypakrError(where, { code: "registry-not-found", hint: "Check the repository name and tag; pypakr pull needs HOST[:PORT]/REPO[:TAG]." });

@@ -9,7 +9,9 @@
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { z } from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
+import { parseJson } from "../util/json.js";
 import { shellWord } from "../util/printable.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { capture, type CommandResult } from "../util/process.js";
@@ -24,11 +26,32 @@ export interface Credentials {
 /** Docker's marker for an identity (refresh) token in place of a password. */
 export const IDENTITY_TOKEN_USER = "<token>";
 
-type DockerConfig = Record<string, unknown> & {
-  auths?: Record<string, { auth?: string; identitytoken?: string; [key: string]: unknown }>;
-  credsStore?: string;
-  credHelpers?: Record<string, string>;
-};
+/**
+ * The parts of Docker's config.json pypakr reads, in the types Docker's own
+ * client requires (null being "absent", as Go reads it); every other key and
+ * field is kept as it is, since the file is written back whole.
+ */
+const authEntrySchema = z.looseObject({ auth: z.string().nullish(), identitytoken: z.string().nullish() }).nullable();
+const dockerConfigSchema = z.looseObject({
+  auths: z.record(z.string(), authEntrySchema).nullish(),
+  credsStore: z.string().nullish(),
+  credHelpers: z.record(z.string(), z.string()).nullish(),
+});
+type DockerConfig = z.infer<typeof dockerConfigSchema>;
+
+/** Lengths no real login comes near: a helper's answer is read into memory and sent in headers. */
+const MAX_USERNAME_CHARS = 4096;
+const MAX_SECRET_CHARS = 64 * 1024;
+
+/** All a helper may print: an answer is a few fields of at most those lengths. */
+const MAX_HELPER_OUTPUT_CHARS = 1024 * 1024;
+
+/** What `docker-credential-NAME get` prints (Docker's credential helper protocol). */
+const helperAnswerSchema = z.object({
+  ServerURL: z.string().max(MAX_USERNAME_CHARS).nullish(),
+  Username: z.string().max(MAX_USERNAME_CHARS),
+  Secret: z.string().max(MAX_SECRET_CHARS),
+});
 
 export function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.DOCKER_CONFIG || path.join(env.HOME ?? os.homedir(), ".docker"), "config.json");
@@ -42,13 +65,8 @@ async function readDockerConfig(file: string): Promise<DockerConfig> {
     if (isErrno(error, "ENOENT")) return {};
     throw new PypakrError(`cannot read ${file}: ${describe(error)}`, { code: "credentials-unreadable", hint: "Check the file's permissions (DOCKER_CONFIG names its directory)." });
   }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as DockerConfig;
-  } catch {
-    // reported below, without the file's text (it holds secrets)
-  }
-  throw new PypakrError(`${file} is not a valid JSON object`, { code: "credentials-unreadable", hint: "Fix or remove the file, then run pypakr login again." });
+  // The message names the first field that is wrong, never a value (the file holds secrets).
+  return parseJson(text, dockerConfigSchema, file, { code: "credentials-unreadable", hint: "Fix or remove the file, then run pypakr login again." });
 }
 
 async function writeDockerConfig(file: string, config: DockerConfig): Promise<void> {
@@ -72,11 +90,14 @@ export async function runCredentialHelper(helper: string, action: "get" | "store
   const program = `docker-credential-${helper}`;
   let result: CommandResult;
   try {
-    result = await capture(program, [action], { env, input, timeoutMs: 60_000 });
+    result = await capture(program, [action], { env, input, timeoutMs: 60_000, maxOutputChars: MAX_HELPER_OUTPUT_CHARS });
   } catch (error) {
     throw isErrno(error, "ENOENT")
       ? new PypakrError(`the credential helper ${program} named in ${dockerConfigFile(env)} is not on PATH`, { code: "credential-helper-failed", hint: `Install ${program}, or remove it from credsStore / credHelpers in that file.` })
       : new PypakrError(`cannot run the credential helper ${program}: ${describe(error)}`, { code: "credential-helper-failed", hint: "Check the helper's installation." });
+  }
+  if (result.overflowed) {
+    throw new PypakrError(`the credential helper ${program} printed more than ${MAX_HELPER_OUTPUT_CHARS} characters to ${action} credentials; it was stopped`, { code: "credential-helper-failed", hint: `Check ${program}, or remove it from credsStore / credHelpers in ${dockerConfigFile(env)}.` });
   }
   if (result.code === 0) return result.stdout;
   // Docker's helpers answer a missing entry with this text on stdout and exit 1.
@@ -94,20 +115,19 @@ export async function getCredentials(registry: string, env: NodeJS.ProcessEnv = 
   if (helper) {
     const output = await runCredentialHelper(helper, "get", registry, env);
     if (output !== null) {
-      let parsed: { Username?: unknown; Secret?: unknown };
-      try {
-        parsed = JSON.parse(output) as typeof parsed;
-      } catch {
-        throw new PypakrError(`the credential helper docker-credential-${helper} gave an answer that is not JSON`, { code: "credential-helper-failed", hint: "Check the helper's installation." });
-      }
-      if (typeof parsed.Username === "string" && typeof parsed.Secret === "string" && parsed.Secret) {
-        registerSecret(parsed.Secret);
-        return { username: parsed.Username, secret: parsed.Secret };
+      const answer = parseJson(output, helperAnswerSchema, "", {
+        code: "credential-helper-failed",
+        message: (detail) => `the credential helper docker-credential-${helper} gave an answer pypakr cannot use (${detail})`,
+        hint: `Check the helper's installation, or remove it from credsStore / credHelpers in ${file}.`,
+      });
+      if (answer.Secret) {
+        registerSecret(answer.Secret);
+        return { username: answer.Username, secret: answer.Secret };
       }
     }
   }
   for (const [key, entry] of Object.entries(config.auths ?? {})) {
-    if (authsKeyHost(key) !== registry || !entry || typeof entry !== "object") continue;
+    if (authsKeyHost(key) !== registry || !entry) continue;
     if (typeof entry.identitytoken === "string" && entry.identitytoken) {
       registerSecret(entry.identitytoken);
       return { username: IDENTITY_TOKEN_USER, secret: entry.identitytoken };

@@ -3,9 +3,8 @@
  * image argument: a file or a stored tag/digest is used as it is; a registry
  * reference the store does not hold is pulled first.
  */
-import type { Config } from "../config/config.js";
-import { resolveRef } from "../store/images.js";
-import { Store } from "../store/store.js";
+import type { Config } from "../config/index.js";
+import { resolveRef, Store } from "../store/index.js";
 import { lstatOrNull } from "../util/fs.js";
 import type { Digest } from "../util/hash.js";
 import { pullImage, type PullOptions } from "./pull.js";

@@ -12,16 +12,12 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { Config } from "../config/config.js";
-import { checkOutputFile } from "../config/own-paths.js";
-import { describeSchemaError, manifestSchema, type Descriptor, type ImageManifest } from "../image/format.js";
-import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
-import { checkLayers, notAnImage, openImage, type BlobSource, type Image } from "../image/reader.js";
-import { saveImage } from "../image/save.js";
-import { loadImage, tagsOf } from "../store/images.js";
-import { recordBlobSources } from "../store/registry-sources.js";
-import { BlobWriter, OverlongBlobError, writeBlob, type WrittenBlob } from "../store/ingest.js";
-import { lockPartialBlob, Store } from "../store/store.js";
+import { z } from "zod";
+import { checkOutputFile, type Config } from "../config/index.js";
+import { describeSchemaError } from "../util/json.js";
+import { type BlobSource, checkLayers, type Descriptor, type Image, type ImageManifest, manifestSchema, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, notAnImage, openImage, saveImage } from "../image/index.js";
+import { loadImage, lockPartialBlob, recordBlobSources, Store, tagsOf } from "../store/index.js";
+import { BlobWriter, OverlongBlobError, writeBlob, type WrittenBlob } from "../util/blob-writer.js";
 import { describe, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import { hexOf, sha256Digest, type Digest } from "../util/hash.js";
@@ -56,6 +52,9 @@ const BLOB_ATTEMPTS = 4;
 
 class WrongBytesError extends PypakrError {}
 
+/** The media type a manifest or index names for itself. */
+const declaredMediaTypeSchema = z.object({ mediaType: z.string() });
+
 /** Fetches and checks the manifest: its bytes must hash to the digest asked for (or that the registry names). */
 async function fetchManifest(client: RegistryClient, ref: Reference, source: string): Promise<{ bytes: Buffer; digest: Digest; manifest: ImageManifest }> {
   const response = await client.fetch({ method: "GET", url: `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`, headers: { accept: ACCEPT } }, [pullScope(ref.repository)]);
@@ -87,13 +86,15 @@ async function fetchManifest(client: RegistryClient, ref: Reference, source: str
       hint: "The registry or something between it and you altered the data; nothing was kept. Try again, or tell the registry's operator.",
     });
   }
-  let json: { mediaType?: unknown };
+  let json: unknown;
   try {
-    json = JSON.parse(bytes.toString("utf8")) as { mediaType?: unknown };
+    json = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
     throw notAnImage(source, `its manifest is not valid JSON (${describe(error)})`);
   }
-  const mediaType = typeof json.mediaType === "string" ? json.mediaType : (response.headers["content-type"] ?? "");
+  // Read before the manifest schema, to name an index for what it is; any JSON value may come (null, a list).
+  const declared = declaredMediaTypeSchema.safeParse(json);
+  const mediaType = declared.success ? declared.data.mediaType : (response.headers["content-type"] ?? "");
   if (mediaType.includes("index") || mediaType.includes("manifest.list")) {
     throw notAnImage(source, "it is a multi-platform index, and a pypakr image has one manifest", "Pull an image that pypakr push put there, or make one with pypakr create-image.");
   }

@@ -11,13 +11,9 @@
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import { Readable } from "node:stream";
-import type { Config } from "../config/config.js";
-import type { Descriptor } from "../image/format.js";
-import { MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
-import { isRepositoryName } from "../image/names.js";
-import { acquireImage, loadImage } from "../store/images.js";
-import { blobSources, recordBlobSources } from "../store/registry-sources.js";
-import { Store } from "../store/store.js";
+import type { Config } from "../config/index.js";
+import { type Descriptor, isRepositoryName, MEDIA_TYPE_MANIFEST } from "../image/index.js";
+import { acquireImage, blobSources, loadImage, recordBlobSources, Store } from "../store/index.js";
 import { PypakrError, usageError } from "../util/errors.js";
 import { sha256Digest, type Digest } from "../util/hash.js";
 import { forEachLimited } from "../util/pool.js";

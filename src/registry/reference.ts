@@ -5,7 +5,7 @@
  * a ":" or is "localhost", Docker's own rule.
  */
 import { usageError } from "../util/errors.js";
-import { isDigest, isRepositoryName, isRegistryHost, isTag } from "../image/names.js";
+import { isDigest, isRegistryHost, isRepositoryName, isTag } from "../image/index.js";
 import type { Digest } from "../util/hash.js";
 
 export interface Reference {
@@ -54,7 +54,7 @@ export function parseReference(text: string): Reference {
   if (at >= 0) {
     const value = rest.slice(at + 1);
     if (!isDigest(value)) throw usageError("bad-reference", `"${text}" has a malformed digest`, hint);
-    digest = value as Digest;
+    digest = value;
     rest = rest.slice(0, at);
   }
   let tag: string | undefined;

@@ -9,9 +9,8 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isatty } from "node:tty";
-import { readContainerRecord } from "../container/record.js";
-import { finishRelocation, movedError, movedFrom } from "../container/relocation-journal.js";
-import { venvEnvironment } from "../python/venv.js";
+import { finishRelocation, movedError, movedFrom, readContainerRecord } from "../container/index.js";
+import { venvEnvironment } from "../python/index.js";
 import { PypakrError } from "../util/errors.js";
 import { quote, shellWord, show } from "../util/printable.js";
 

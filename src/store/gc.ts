@@ -4,8 +4,8 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { containerRecordFile } from "../base/manifest.js";
-import { manifestSchema } from "../image/format.js";
+import { containerRecordFile } from "../layout/index.js";
+import { manifestSchema } from "../image/index.js";
 import { removeDeadSiblings, removeDeadTemp, removeTree } from "../util/fs.js";
 import { anySiblingOwner, storeTempOwner } from "../util/temp-names.js";
 import { z } from "zod";

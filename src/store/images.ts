@@ -4,10 +4,7 @@
  * from gc while a process uses it.
  */
 import * as fs from "node:fs/promises";
-import type { Descriptor } from "../image/format.js";
-import { MEDIA_TYPE_MANIFEST } from "../image/media-types.js";
-import { digestPrefix, isDigest, isImageName, looksLikeDigest } from "../image/names.js";
-import { openImage, readImageArchive, type Image } from "../image/reader.js";
+import { type Descriptor, digestPrefix, fullDigest, type Image, isImageName, looksLikeDigest, MEDIA_TYPE_MANIFEST, openImage, readImageArchive } from "../image/index.js";
 import { PypakrError, usageError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import type { Digest } from "../util/hash.js";
@@ -27,30 +24,42 @@ export function tagsOf(index: { tags: Record<string, string> }, image: string): 
     .sort();
 }
 
+/** A stored image as a reference named it: by `tag` (normalized), or by digest (`tag` null). */
+export interface NamedImage {
+  digest: Digest;
+  tag: string | null;
+}
+
 /**
- * The image a reference names: a tag, a full digest, or a unique digest
- * prefix (4+ hex digits). `fileToo`: the command also takes an image file,
- * so a name that is neither is said to be no file either (rmi and save take
- * stored images only, and must not suggest a path).
+ * The image a reference names: a full digest (`sha256:` optional), a unique
+ * digest prefix (4+ hex digits), or a tag. `fileToo`: the command also takes
+ * an image file, so a name that is neither is said to be no file either (rmi
+ * and save take stored images only, and must not suggest a path).
  */
-export async function resolveRef(store: Store, ref: string, options: { fileToo?: boolean } = {}): Promise<Digest> {
+export async function findImage(store: Pick<Store, "readIndex">, ref: string, options: { fileToo?: boolean } = {}): Promise<NamedImage> {
   const index = await store.readIndex();
   const listHint = "pypakr images lists the stored images, by tag and digest.";
-  if (isDigest(ref)) {
-    if (index.images[ref]) return ref as Digest;
-    throw new PypakrError(`no image ${ref} in the store`, { code: "image-not-found", hint: options.fileToo ? "pypakr images lists what is there; pypakr load -i IMAGE.tar adds one." : listHint });
+  const full = fullDigest(ref);
+  if (full) {
+    if (index.images[full]) return { digest: full, tag: null };
+    throw new PypakrError(`no image ${full} in the store`, { code: "image-not-found", hint: options.fileToo ? "pypakr images lists what is there; pypakr load -i IMAGE.tar adds one." : listHint });
   }
   const prefix = digestPrefix(ref);
   if (prefix) {
     const matches = Object.keys(index.images).filter((digest) => digest.startsWith(`sha256:${prefix}`));
-    if (matches.length === 1) return matches[0] as Digest;
+    if (matches.length === 1) return { digest: matches[0] as Digest, tag: null };
     if (matches.length > 1) throw new PypakrError(`"${ref}" matches ${matches.length} images`, { code: "image-ambiguous", hint: "Give more digits of the digest." });
   }
   const tag = isImageName(ref) ? normalizeTag(ref) : null;
   const digest = tag ? index.tags[tag] : undefined;
-  if (digest) return digest as Digest;
+  if (tag && digest) return { digest: digest as Digest, tag };
   if (!options.fileToo) throw new PypakrError(`no image "${ref}" in the store`, { code: "image-not-found", hint: listHint });
   throw new PypakrError(`no image "${ref}" in the store, and no file by that name`, { code: "image-not-found", hint: "pypakr images lists stored images; or pass the path of an image file." });
+}
+
+/** The digest of the image a reference names (see findImage). */
+export async function resolveRef(store: Pick<Store, "readIndex">, ref: string, options: { fileToo?: boolean } = {}): Promise<Digest> {
+  return (await findImage(store, ref, options)).digest;
 }
 
 /**

@@ -9,8 +9,8 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { z } from "zod";
-import { extractTar, type ListedEntry } from "../image/extract/index.js";
-import { METADATA_DIR } from "../base/manifest.js";
+import { extractTar, type ListedEntry } from "../image/index.js";
+import { RESERVED_NAMES } from "../layout/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import { readJson } from "../util/json.js";
@@ -70,9 +70,8 @@ export async function unpackLayer(store: Store, digest: string, what: string): P
   try {
     await fs.mkdir(path.join(work, "tree"), { recursive: true });
     const listing: ListedEntry[] = [];
-    const reserved = new Set([METADATA_DIR]);
     // The blob is verified as it is read: a blob damaged on disk since it was stored fails here, and its tree is discarded.
-    await extractTar(store.blobFile(digest), path.join(work, "tree"), { what, whiteouts: "record", listing, reserved, expectSha256: hexOf(digest), maxEntries: store.limits.layerEntries });
+    await extractTar(store.blobFile(digest), path.join(work, "tree"), { what, whiteouts: "record", listing, reserved: RESERVED_NAMES, expectSha256: hexOf(digest), maxEntries: store.limits.layerEntries });
     // Containers may hard-link these files; an edit through a link shows as a new mtime (see StaleSourceError).
     // The listing is in archive order, so it may still name a file a later entry replaced (planning drops it the same way).
     for (const entry of listing) {

@@ -1,5 +1,5 @@
-import { imageConfigSchema, manifestSchema } from "../image/format.js";
-import { describeInterpreter } from "../python/interpreter.js";
+import { imageConfigSchema, manifestSchema } from "../image/index.js";
+import { describeInterpreter } from "../python/index.js";
 import { formatBytes } from "../util/log.js";
 import { show } from "../util/printable.js";
 import { tagsOf } from "./images.js";

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { manifestSchema } from "../image/format.js";
+import { manifestSchema } from "../image/index.js";
 import { sha256File } from "../util/hash.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import { show } from "../util/printable.js";

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   "not-a-container": "a directory does not exist or is not a pypakr container",
   "container-damaged": "a container's record or unfinished relocation is damaged",
   "container-moved": "a container was moved or copied since it was made",
+  "container-busy": "another pypakr process is relocating the container, and did not finish in time",
   "container-too-old": "a container was made by an older pypakr that did not record what this needs",
   "reflink-unsupported": "the filesystem cannot make the reflinks --link reflink asks for",
   "command-not-found": "the command to run does not exist in the container",

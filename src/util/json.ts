@@ -38,6 +38,22 @@ export function parseJson<S extends z.ZodType>(text: string, schema: S, what: st
 }
 
 /**
+ * `text` parsed and checked against `schema`, or undefined when it is not
+ * JSON or fails the schema: for documents that only ever add to what is
+ * known already (a registry's error body), where damage is no error.
+ */
+export function tryParseJson<S extends z.ZodType>(text: string, schema: S): z.infer<S> | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = schema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
  * The JSON file `file`, parsed and checked against `schema`. A file that
  * cannot be read throws the system error as it is (ENOENT: the caller says
  * what a missing file means); one that is not JSON or fails the schema throws

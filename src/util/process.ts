@@ -7,21 +7,39 @@ export interface CommandResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Set when the command printed more than `maxOutputChars` and was killed for it (its output is cut there). */
+  overflowed?: true;
 }
 
 /**
  * Runs a short command and collects its output (for introspection and
  * helpers, not for user-facing work). `input` goes to its stdin (else it has
- * none); after `timeoutMs` it is killed, and its result says so.
+ * none); after `timeoutMs` it is killed, and its result says so. A command
+ * that prints more than `maxOutputChars` (stdout and stderr together) is
+ * killed too, so a runaway or hostile one cannot fill memory.
  */
-export function capture(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  const { input, timeoutMs, ...spawnOptions } = options;
+export function capture(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; maxOutputChars?: number } = {}): Promise<CommandResult> {
+  const { input, timeoutMs, maxOutputChars = Infinity, ...spawnOptions } = options;
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { ...spawnOptions, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    let overflowed = false;
+    const take = (chunk: string, into: "stdout" | "stderr") => {
+      if (overflowed) return;
+      if (stdout.length + stderr.length + chunk.length > maxOutputChars) {
+        overflowed = true;
+        child.kill("SIGKILL");
+        // A child it started may still hold the pipes: closing our ends ends the wait for them (and the child's writes).
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        return;
+      }
+      if (into === "stdout") stdout += chunk;
+      else stderr += chunk;
+    };
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => take(chunk, "stdout"));
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => take(chunk, "stderr"));
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", (error) => {
       clearTimeout(timer);
@@ -34,7 +52,7 @@ export function capture(command: string, args: string[], options: { env?: NodeJS
     }
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, ...(overflowed ? { overflowed: true as const } : {}) });
     });
   });
 }

@@ -73,7 +73,7 @@ describe("rmi", () => {
     const container = path.join(dir, "rmi-container");
     expectOk(await pypakr(["create-container", "-i", "used:1", "-c", container], opts), "create-container");
     const digest = (JSON.parse(expectOk(await pypakr(["images", "--json"], opts), "images").stdout) as { digest: string }[])[0]?.digest ?? "";
-    for (const ref of ["used:1", digest, digest.slice(7, 19)]) {
+    for (const ref of ["used:1", digest, digest.slice(7), digest.slice(7, 19)]) {
       const result = await pypakr(["rmi", ref], opts);
       assert.equal(result.code, 1, `rmi ${ref}`);
       assert.match(result.stderr, new RegExp(`pypakr: error: image ${ref} is used by 1 container \\(${container}\\); nothing was removed for it\\n`));

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { buildJokesImage, makeTempDir, removeDir, sh } from "../support/helpers.js";
 import { imageParts } from "../support/image-files.js";
+import { PYPAKR_FORMAT_VERSION } from "../../src/image/media-types.js";
 
 let dir: string;
 let image: string;
@@ -28,7 +29,7 @@ test("skopeo inspect reads the image archive: platform, layers, entry point", as
   assert.equal(inspected.Digest, parts.index.manifests[0]?.digest);
   const config = JSON.parse(sh(`skopeo inspect --config --raw oci-archive:'${image}'`).stdout) as { config: { Entrypoint: string[] }; pypakr: { formatVersion: number } };
   assert.deepEqual(config.config.Entrypoint, ["./run"]);
-  assert.equal(config.pypakr.formatVersion, 1);
+  assert.equal(config.pypakr.formatVersion, PYPAKR_FORMAT_VERSION);
 });
 
 test("skopeo copy verifies every blob and re-creates the same manifest digest", async () => {

@@ -129,7 +129,7 @@ describe("Docker's credentials", () => {
 
   test("a malformed config.json is reported without its content", async () => {
     await fs.writeFile(dockerConfigFile(env), '{"auths": {"x": {"auth": "c2VjcmV0"}');
-    await assert.rejects(getCredentials("x", env), (error: unknown) => error instanceof PypakrError && /not a valid JSON/.test(error.message) && !error.message.includes("c2VjcmV0"));
+    await assert.rejects(getCredentials("x", env), (error: unknown) => error instanceof PypakrError && /is damaged \(not JSON\)/.test(error.message) && !error.message.includes("c2VjcmV0"));
   });
 
   test("credHelpers and credsStore run docker-credential-NAME get/store/erase", async () => {

@@ -1,19 +1,16 @@
+import { formatBytes } from "../../util/log.js";
 import { count } from "../../util/plural.js";
-import { writeJson, writeOut } from "../../util/log.js";
-import type { CommandSpec } from "../command.js";
+import { defineCommand } from "../command.js";
+import { json } from "../options.js";
+import { report } from "../output.js";
 
-export const gc: CommandSpec = {
-  name: "gc",
-  summary: "free store space no tag, container or running pypakr needs",
-  define(command) {
-    command.option("--json", "print the result as JSON");
-  },
+export const gc = defineCommand("gc", "free store space no tag, container or running pypakr needs", {
+  options: { json: json() },
   async run(options, _args, { config }) {
-    const { Store } = await import("../../store/store.js");
-    const { collectGarbage } = await import("../../store/gc.js");
-    const { formatBytes } = await import("../../util/log.js");
-    const result = await collectGarbage(await Store.open(config));
-    if (options.json) writeJson(result);
-    else writeOut(`Removed ${count(result.removedImages.length, "untagged image")}; freed ${formatBytes(result.freedBytes)} (${result.freedBytes} bytes)\n`);
+    const { Store } = await import("../../store/index.js");
+    const { collectGarbage } = await import("../../store/index.js");
+    report(await collectGarbage(await Store.open(config)), options, {
+      text: ({ removedImages, freedBytes }) => `Removed ${count(removedImages.length, "untagged image")}; freed ${formatBytes(freedBytes)} (${freedBytes} bytes)\n`,
+    });
   },
-};
+});

@@ -1,17 +1,12 @@
-import { writeJson, writeOut } from "../../util/log.js";
-import type { CommandSpec } from "../command.js";
+import { defineCommand } from "../command.js";
+import { json } from "../options.js";
+import { report } from "../output.js";
 
-export const images: CommandSpec = {
-  name: "images",
-  summary: "list the images in the store",
-  define(command) {
-    command.option("--json", "print the list as JSON");
-  },
+export const images = defineCommand("images", "list the images in the store", {
+  options: { json: json() },
   async run(options, _args, { config }) {
-    const { listImages, formatImageList } = await import("../../store/listing.js");
-    const { Store } = await import("../../store/store.js");
-    const list = await listImages(await Store.open(config));
-    if (options.json) writeJson(list);
-    else writeOut(formatImageList(list));
+    const { Store } = await import("../../store/index.js");
+    const { listImages, formatImageList } = await import("../../store/index.js");
+    report(await listImages(await Store.open(config)), options, { text: formatImageList });
   },
-};
+});

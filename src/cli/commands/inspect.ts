@@ -1,24 +1,13 @@
-import { writeJson, writeOut } from "../../util/log.js";
-import type { CommandSpec } from "../command.js";
+import { defineCommand } from "../command.js";
+import { json } from "../options.js";
+import { report } from "../output.js";
 
-export const inspect: CommandSpec = {
-  name: "inspect",
-  summary: "show what an image holds and needs",
-  define(command) {
-    command.argument("<IMAGE>", "image file, or a stored image's tag or digest").option("--json", "print the manifest and config as JSON");
-  },
+export const inspect = defineCommand("inspect", "show what an image holds and needs", {
+  options: { json: json() },
+  arguments: { "<IMAGE>": "image file, or a stored image's tag or digest" },
   async run(options, args, { config }) {
-    const { inspectImage, formatInspection } = await import("../../image/inspect.js");
-    const { tmpDir } = await import("../../config/config.js");
-    const { Store } = await import("../../store/store.js");
-    const { imageArgument, loadImage, resolveRef } = await import("../../store/images.js");
-    const fromStore = async (ref: string) => {
-      const store = await Store.open(config);
-      return loadImage(store, await resolveRef(store, ref, { fileToo: true }));
-    };
-    const arg = args[0] ?? "";
-    const inspection = await inspectImage(arg, tmpDir(config), (await imageArgument(arg)) === "ref" ? fromStore : null);
-    if (options.json) writeJson(inspection);
-    else writeOut(formatInspection(inspection));
+    const { inspectImageArgument } = await import("../../store/index.js");
+    const { formatInspection } = await import("../../image/index.js");
+    report(await inspectImageArgument(config, args[0] ?? ""), options, { text: formatInspection });
   },
-};
+});

@@ -1,6 +1,6 @@
 import { writeErr, writeOut } from "../../util/log.js";
-import type { CommandSpec } from "../command.js";
-import { defineRegistryOptions, registryOptions } from "../registry-options.js";
+import { defineCommand } from "../command.js";
+import { connection, flag, registryOptions, text } from "../options.js";
 
 /** Reads all of stdin; a password piped in ends with a newline that is not part of it. */
 async function readStdin(): Promise<string> {
@@ -25,37 +25,34 @@ async function ask(question: string, secret: boolean): Promise<string> {
   }
 }
 
-export const login: CommandSpec = {
-  name: "login",
-  summary: "check and store credentials for a registry (where docker login keeps them)",
-  define(command) {
-    command
-      .argument("<REGISTRY>", "HOST[:PORT]")
-      .option("-u, --username <USER>", "user name (asked for at a terminal when not given)")
-      .option("--password-stdin", "read the password (or token) from stdin")
-      .option("-p, --password <PASSWORD>", "the password (visible to other users of this machine: prefer --password-stdin)");
-    defineRegistryOptions(command);
-  },
+export const login = defineCommand("login", "check and store credentials for a registry (where docker login keeps them)", {
   needsConfig: false,
+  options: {
+    username: text("-u, --username <USER>", "user name (asked for at a terminal when not given)"),
+    passwordStdin: flag("--password-stdin", "read the password (or token) from stdin"),
+    password: text("-p, --password <PASSWORD>", "the password (visible to other users of this machine: prefer --password-stdin)"),
+    ...registryOptions(),
+  },
+  arguments: { "<REGISTRY>": "HOST[:PORT]" },
   async run(options, args) {
-    const { login: check } = await import("../../registry/login.js");
+    const { login: check } = await import("../../registry/index.js");
     const { usageError } = await import("../../util/errors.js");
     const interactive = Boolean(process.stdin.isTTY);
     if (options.passwordStdin && options.password !== undefined) throw usageError("usage", "--password and --password-stdin exclude each other", "Give the password one way.");
-    let username = typeof options.username === "string" ? options.username : "";
+    let username = options.username ?? "";
     if (!username) {
       if (!interactive || options.passwordStdin) throw usageError("usage", "no user name given", "Pass -u USER (with --password-stdin to read the password from stdin).");
       username = (await ask("Username: ", false)).trim();
     }
     let password: string;
     if (options.passwordStdin) password = await readStdin();
-    else if (typeof options.password === "string") {
+    else if (options.password !== undefined) {
       writeErr("pypakr: warning: a password on the command line can be seen by other users; use --password-stdin\n");
       password = options.password;
     } else if (interactive) password = await ask("Password: ", true);
     else throw usageError("usage", "no password given", "Pipe it in with --password-stdin.");
     if (!username || !password) throw usageError("usage", "the user name and the password must not be empty", "Give both.");
-    await check(args[0] ?? "", { username, secret: password }, registryOptions(options));
+    await check(args[0] ?? "", { username, secret: password }, connection(options));
     writeOut("Login succeeded\n");
   },
-};
+});

@@ -1,22 +1,17 @@
+import { formatBytes, progress } from "../../util/log.js";
 import { count } from "../../util/plural.js";
-import { writeJson, writeOut } from "../../util/log.js";
 import { show } from "../../util/printable.js";
-import type { CommandSpec } from "../command.js";
-import { defineRegistryOptions, registryOptions } from "../registry-options.js";
+import { defineCommand } from "../command.js";
+import { connection, json, registryOptions } from "../options.js";
+import { report } from "../output.js";
 
-export const push: CommandSpec = {
-  name: "push",
-  summary: "send an image to a registry (only the blobs it lacks travel)",
-  define(command) {
-    command.argument("<SOURCE>", "image file, or a stored image's tag or digest").argument("<TARGET>", "HOST[:PORT]/REPO[:TAG] (TAG defaults to latest)");
-    defineRegistryOptions(command).option("--json", "print the result as JSON");
-  },
+export const push = defineCommand("push", "send an image to a registry (only the blobs it lacks travel)", {
+  options: { ...registryOptions(), json: json() },
+  arguments: { "<SOURCE>": "image file, or a stored image's tag or digest", "<TARGET>": "HOST[:PORT]/REPO[:TAG] (TAG defaults to latest)" },
   async run(options, args, { config }) {
-    const { pushImage } = await import("../../registry/push.js");
-    const { formatBytes, progress } = await import("../../util/log.js");
-    const result = await pushImage(config, args[0] ?? "", args[1] ?? "", registryOptions(options));
+    const { pushImage } = await import("../../registry/index.js");
+    const result = await pushImage(config, args[0] ?? "", args[1] ?? "", connection(options));
     progress(`${count(result.uploaded, "blob")} uploaded (${formatBytes(result.bytesUploaded)}), ${result.skipped} already there, ${result.mounted} mounted`);
-    if (options.json) writeJson(result);
-    else writeOut(`Pushed ${show(result.reference)} ${result.digest}\n`);
+    report(result, options, { text: ({ reference, digest }) => `Pushed ${show(reference)} ${digest}\n` });
   },
-};
+});

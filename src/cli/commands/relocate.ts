@@ -1,17 +1,14 @@
-import { writeJson, writeOut } from "../../util/log.js";
-import type { CommandSpec } from "../command.js";
+import { count } from "../../util/plural.js";
+import { defineCommand } from "../command.js";
+import { FLAGS, json, required } from "../options.js";
+import { report } from "../output.js";
 
-export const relocate: CommandSpec = {
-  name: "relocate",
-  summary: "rewrite a moved or copied container in place for its new path (what run asks for after mv or cp -a)",
-  define(command) {
-    command.requiredOption("-c, --container <DIR>", "container directory, where it is now").option("--json", "print the result as JSON");
-  },
+export const relocate = defineCommand("relocate", "rewrite a moved or copied container in place for its new path (what run asks for after mv or cp -a)", {
+  options: { container: required(FLAGS.container, "container directory, where it is now"), json: json() },
   async run(options, _args, { config }) {
-    const { relocateContainer } = await import("../../container/relocate.js");
-    const result = await relocateContainer(config, options.container as string);
-    if (options.json) writeJson(result);
-    else if (result.from === null) writeOut(`${result.dir} has not moved: it is where it was made; nothing to do\n`);
-    else writeOut(`Relocated ${result.dir} (made at ${result.from}): ${result.files} file${result.files === 1 ? "" : "s"} rewritten\n`);
+    const { relocateContainer } = await import("../../container/index.js");
+    report(await relocateContainer(config, options.container), options, {
+      text: ({ dir, from, files }) => (from === null ? `${dir} has not moved: it is where it was made; nothing to do\n` : `Relocated ${dir} (made at ${from}): ${count(files, "file")} rewritten\n`),
+    });
   },
-};
+});

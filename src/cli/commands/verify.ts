@@ -1,25 +1,25 @@
 import { count } from "../../util/plural.js";
-import { writeJson, writeOut } from "../../util/log.js";
 import { shellWord, show } from "../../util/printable.js";
-import type { CommandSpec } from "../command.js";
+import type { ContainerCheck } from "../../container/index.js";
+import { defineCommand } from "../command.js";
+import { FLAGS, json, required } from "../options.js";
+import { report } from "../output.js";
 
-export const verify: CommandSpec = {
-  name: "verify",
-  summary: "report every file of a container that differs from its image and base",
-  define(command) {
-    command.requiredOption("-c, --container <DIR>", "container directory").option("--json", "print the result as JSON");
-  },
+function describe(check: ContainerCheck): string {
+  const lines = check.movedFrom !== null ? [`moved from ${show(check.movedFrom)}: its venv still names that path; fix: pypakr relocate -c ${shellWord(check.dir)}\n`] : [];
+  for (const difference of check.differences) lines.push(`${difference.change}: ${show(difference.path)}\n`);
+  const moved = check.movedFrom !== null ? "moved, " : "";
+  const found = check.differences.length;
+  lines.push(`Checked ${count(check.checked, "entry", "entries")} of ${check.dir}: ${moved}${found === 0 ? `${moved ? "otherwise " : ""}as the image and base made it` : count(found, "difference")}\n`);
+  return lines.join("");
+}
+
+export const verify = defineCommand("verify", "report every file of a container that differs from its image and base", {
+  options: { container: required(FLAGS.container, "container directory"), json: json() },
   async run(options, _args, { config }) {
-    const { verifyContainer } = await import("../../container/verify.js");
-    const check = await verifyContainer(config, options.container as string);
-    if (options.json) writeJson(check);
-    else {
-      if (check.movedFrom !== null) writeOut(`moved from ${show(check.movedFrom)}: its venv still names that path; fix: pypakr relocate -c ${shellWord(check.dir)}\n`);
-      for (const difference of check.differences) writeOut(`${difference.change}: ${show(difference.path)}\n`);
-      const moved = check.movedFrom !== null ? "moved, " : "";
-      const found = check.differences.length;
-      writeOut(`Checked ${count(check.checked, "entry", "entries")} of ${check.dir}: ${moved}${found === 0 ? `${moved ? "otherwise " : ""}as the image and base made it` : count(found, "difference")}\n`);
-    }
+    const { verifyContainer } = await import("../../container/index.js");
+    const check = await verifyContainer(config, options.container);
+    report(check, options, { text: describe });
     return check.differences.length > 0 || check.movedFrom !== null ? 1 : 0;
   },
-};
+});

@@ -1,5 +1,5 @@
 /**
- * The one door into the store (store/ingest.ts): bytes are hashed and counted
+ * The one door into the store (util/blob-writer.ts writes, store/ingest.ts commits): bytes are hashed and counted
  * as written, an overlong stream is cut off before its extra byte lands, and
  * a commit refuses bytes that are not the descriptor's blob, keeps a blob
  * already present, and leaves no temp file either way.
@@ -10,7 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import { BlobMismatchError, BlobWriter, commitBlob, OverlongBlobError, writeBlob } from "../../../src/store/ingest.js";
+import { BlobMismatchError, commitBlob } from "../../../src/store/ingest.js";
+import { BlobWriter, OverlongBlobError, writeBlob } from "../../../src/util/blob-writer.js";
 import { sha256Digest } from "../../../src/util/hash.js";
 
 describe("store ingest", () => {
@@ -29,7 +30,7 @@ describe("store ingest", () => {
     const writer = await BlobWriter.create(fresh(), { expectedSize: bytes.length });
     await writer.writeAll(Readable.from([bytes.subarray(0, 4), bytes.subarray(4)]));
     const target = fresh();
-    await writer.commit({ digest: sha256Digest(bytes), size: bytes.length }, target);
+    await commitBlob(await writer.finish(), { digest: sha256Digest(bytes), size: bytes.length }, target);
     assert.deepEqual(await fs.readFile(target), bytes);
     assert.equal(await fs.stat(writer.file).catch(() => null), null, "the temp file is gone");
   });

@@ -26,3 +26,17 @@ describe("capture", () => {
     await assert.rejects(capture("pypakr-no-such-command-q", []), (error: NodeJS.ErrnoException) => error.code === "ENOENT");
   });
 });
+
+describe("capture with an output limit", () => {
+  test("kills a command that prints past the limit, and says so", async () => {
+    const result = await capture("sh", ["-c", "yes pypakr"], { maxOutputChars: 100_000, timeoutMs: 20_000 });
+    assert.equal(result.overflowed, true);
+    assert.equal(result.signal, "SIGKILL");
+    assert.ok(result.stdout.length <= 100_000);
+  });
+
+  test("output within the limit is whole, and not marked", async () => {
+    const result = await capture("sh", ["-c", "printf 12345; printf 678 >&2"], { maxOutputChars: 8 });
+    assert.deepEqual(result, { code: 0, signal: null, stdout: "12345", stderr: "678" });
+  });
+});

@@ -1,0 +1,7 @@
+/** registry/'s face: pull, push, login/logout, and fetching an image a command names by reference. Other folders import only this file (the lint enforces it; see eslint.config.js). */
+export { ensureLocalImage } from "./ensure.js";
+export { login, logout } from "./login.js";
+export { pullImage } from "./pull.js";
+export { pushImage } from "./push.js";
+export { looksLikeRegistryReference } from "./reference.js";
+export type { TransportOptions } from "./http.js";
