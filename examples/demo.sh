@@ -7,6 +7,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
+source scripts/node.sh
+pypakr_use_node examples/demo.sh
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 pypakr() { "$repo/dist/bundle/pypakr" "$@"; }

@@ -21,7 +21,7 @@ await build({
   splitting: true,
   format: "esm",
   platform: "node",
-  target: "node20",
+  target: "node22",
   define: { PYPAKR_VERSION: JSON.stringify(version) },
   // Dependencies written as CommonJS call require(); ESM output has none of its own.
   banner: { js: "import { createRequire as __pypakrCreateRequire } from 'node:module'; const require = __pypakrCreateRequire(import.meta.url);" },

@@ -2,10 +2,12 @@
 # The README's test command: installs what the tests need on a fresh Debian
 # machine (skopeo for the interop tests, docker-registry, apache2-utils'
 # htpasswd and openssl for the real-registry push/pull tests, python3-venv
-# where it is split out, the npm packages), then builds, type-checks, lints
-# and runs every test.
+# where it is split out, Node.js 24 where the system's is older than 22.15,
+# the npm packages), then builds, type-checks, lints and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/node.sh
+pypakr_use_node scripts/test.sh
 
 missing=()
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)

@@ -12,7 +12,7 @@ import { type Base, ensureBase, planVenv } from "../base/index.js";
 import { materializeVenv } from "../container/index.js";
 import { ConfinedTree } from "../util/confined-tree.js";
 import { checkOutputFile, type Config, tmpDir } from "../config/index.js";
-import { type Distribution, ENVIRONMENT_NAME, type ImageConfig, imageConfigSchema, ociArchitecture, PLACEHOLDER, PREFIX_LENGTH, PYPAKR_FORMAT_VERSION, unsafePrefixReason, writeImageArchive, writeLayer, type WrittenImage, type WrittenLayer } from "../image/index.js";
+import { type Compression, type Distribution, ENVIRONMENT_NAME, type ImageConfig, imageConfigSchema, ociArchitecture, PLACEHOLDER, PREFIX_LENGTH, PYPAKR_FORMAT_VERSION, unsafePrefixReason, writeImageArchive, writeLayer, type WrittenImage, type WrittenLayer } from "../image/index.js";
 import { describeSchemaError } from "../util/json.js";
 import { describeInterpreter, majorMinor, pythonIdentity } from "../python/index.js";
 import { PypakrError } from "../util/errors.js";
@@ -34,6 +34,8 @@ export interface CreateImageOptions {
   tag?: string;
   python?: string;
   environment?: Record<string, string>;
+  /** How layers are compressed (default zstd:3). */
+  compression?: Compression;
 }
 
 export interface CreatedImage extends WrittenImage {
@@ -211,12 +213,12 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     const changes = withoutLeftOut(diff.changes, base, sourceTree.rules);
     const planned = await planLayers(workEnv, { ...diff, changes });
     progress(`writing ${count(planned.length, "layer")}`);
-    // Layers compress in parallel: zlib works in libuv's thread pool. Two
+    // Layers compress in parallel: zlib and zstd work in libuv's thread pool. Two
     // layers per core, because each layer also spends time on the main thread
     // (reading and packing its files), when its core would otherwise idle.
     const layers: WrittenLayer[] = new Array<WrittenLayer>(planned.length);
     await forEachLimited([...planned.keys()], 2 * os.availableParallelism(), async (index) => {
-      layers[index] = await writeLayer(planned[index]?.entries ?? [], path.join(scratch, `layer-${index}.tar.gz`));
+      layers[index] = await writeLayer(planned[index]?.entries ?? [], path.join(scratch, `layer-${index}`), options.compression);
     });
     // Everything the image needs from the work env is in the layers now: deleting
     // its thousands of files overlaps with writing the archive.

@@ -78,8 +78,32 @@ function ranWithJson(program: Command, argv: readonly string[]): boolean {
   return (end === -1 ? words : words.slice(0, end)).includes("--json");
 }
 
+/**
+ * The oldest Node.js pypakr runs on: 22.15 has zstd in node:zlib, which
+ * images' layers use. package.json's engines says the same for npm.
+ */
+const OLDEST_NODE = { major: 22, minor: 15 };
+
+function nodeTooOld(): PypakrError | null {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  if (major > OLDEST_NODE.major || (major === OLDEST_NODE.major && minor >= OLDEST_NODE.minor)) return null;
+  const wanted = `${OLDEST_NODE.major}.${OLDEST_NODE.minor}`;
+  return new PypakrError(`pypakr needs Node.js ${wanted} or newer, and ${process.execPath} is ${process.versions.node}`, {
+    code: "node-too-old",
+    hint: `Install Node.js 24 LTS (https://nodejs.org, or: npm install -g node@24), or point PYPAKR_NODE at a Node.js ${wanted}+ binary.`,
+  });
+}
+
 async function main(): Promise<void> {
   const debug = process.argv.includes("--debug");
+  const oldNode = nodeTooOld();
+  if (oldNode) {
+    // No program is built on an old Node, so --json is read from the words alone.
+    const words = process.argv.slice(2);
+    const asJson = (words.includes("--") ? words.slice(0, words.indexOf("--")) : words).includes("--json");
+    process.exitCode = asJson ? reportJson(oldNode, debug) : report(oldNode, debug);
+    return;
+  }
   const program = buildProgram(version(), (code) => (process.exitCode = code));
   if (process.argv.length <= 2) {
     writeOut(program.helpInformation());

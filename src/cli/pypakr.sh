@@ -70,4 +70,5 @@ if [ "${1-}" = run ] && (fast_run check "$@"); then
   exit 127
 fi
 here=$(dirname "$(readlink -f "$0")")
-exec node "$here/pypakr.js" "$@"
+# PYPAKR_NODE: the Node.js to use when `node` on PATH is not it (the Python wheel points it at its own).
+exec "${PYPAKR_NODE:-node}" "$here/pypakr.js" "$@"

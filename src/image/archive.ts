@@ -9,7 +9,7 @@ import { fsyncFile, withTempPath } from "../util/fs.js";
 import { writeTar } from "../util/tar.js";
 import { hexOf, sha256Digest, type Digest } from "../util/hash.js";
 import type { ImageConfig, ImageManifest } from "./format.js";
-import { ANNOTATION_PYPAKR_FORMAT, ANNOTATION_REF_NAME, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VERSION, PYPAKR_FORMAT_VERSION } from "./media-types.js";
+import { ANNOTATION_PYPAKR_FORMAT, ANNOTATION_REF_NAME, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VERSION, PYPAKR_FORMAT_VERSION } from "./media-types.js";
 import type { WrittenLayer } from "./layer-writer.js";
 
 const ARCHIVE_MTIME = new Date(0);
@@ -30,7 +30,7 @@ export function imageDocuments(config: ImageConfig, layers: WrittenLayer[]): { c
     schemaVersion: 2,
     mediaType: MEDIA_TYPE_MANIFEST,
     config: { mediaType: MEDIA_TYPE_CONFIG, digest: sha256Digest(configBytes), size: configBytes.length },
-    layers: layers.map((layer) => ({ mediaType: MEDIA_TYPE_LAYER, digest: layer.digest, size: layer.size })),
+    layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size })),
     annotations: { [ANNOTATION_PYPAKR_FORMAT]: String(PYPAKR_FORMAT_VERSION) },
   };
   return { configBytes, manifestBytes: Buffer.from(JSON.stringify(manifest)), manifest };

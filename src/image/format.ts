@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { SHA256_DIGEST } from "../util/hash.js";
 import { INTERPRETER_KIND, pythonSchema } from "../python/index.js";
-import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VERSION, PYPAKR_FORMAT_VERSION } from "./media-types.js";
+import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VERSION, PYPAKR_FORMAT_VERSION } from "./media-types.js";
 
 const digest = z.string().regex(SHA256_DIGEST, "must be a sha256 digest (sha256:<64 lowercase hex>)");
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -40,7 +40,7 @@ export const manifestSchema = z.object({
   mediaType: z.literal(MEDIA_TYPE_MANIFEST),
   config: descriptorSchema.extend({ mediaType: z.literal(MEDIA_TYPE_CONFIG) }),
   layers: z
-    .array(descriptorSchema.extend({ mediaType: z.literal(MEDIA_TYPE_LAYER) }))
+    .array(descriptorSchema.extend({ mediaType: z.enum([MEDIA_TYPE_LAYER_ZSTD, MEDIA_TYPE_LAYER_GZIP]) }))
     // pypakr never writes a layer twice, and a repeated one would be checked, unpacked and planned once per mention.
     .max(MAX_LAYERS, `must list at most ${MAX_LAYERS} layers (one per distribution, plus one)`)
     .refine((layers) => new Set(layers.map((layer) => layer.digest)).size === layers.length, "must not list the same layer twice"),

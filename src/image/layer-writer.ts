@@ -1,16 +1,17 @@
 /**
- * Writes one layer: a tar+gzip made so the same files always give the same
- * bytes (sorted entries, owner 0:0, no user or group names, fixed mtime, gzip
- * without name or timestamp). That is what lets a wheel's layer dedupe across
- * images, stores and registries.
+ * Writes one layer: a compressed tar made so the same files always give the
+ * same bytes (sorted entries, owner 0:0, no user or group names, fixed mtime,
+ * the compressor fed the same pieces: see compression.ts). That is what lets
+ * a wheel's layer dedupe across images, stores and registries.
  */
 import { createWriteStream, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { Sha256Tap, type Digest } from "../util/hash.js";
 import { writeTar, type TarWriter } from "../util/tar.js";
+import { compressor, DEFAULT_COMPRESSION, layerMediaType, type Compression } from "./compression.js";
+import type { LayerMediaType } from "./media-types.js";
 import { canonicalShebang, replaceAll } from "./relocation.js";
 
 export type LayerEntry =
@@ -37,6 +38,8 @@ export interface WrittenLayer {
   size: number;
   /** Digest of the uncompressed tar, as OCI configs list in rootfs.diff_ids. */
   diffId: Digest;
+  /** tar+zstd or tar+gzip, as the manifest lists it. */
+  mediaType: LayerMediaType;
 }
 
 /** Entries' mtime: fixed, so layer digests do not depend on when or where a build ran. */
@@ -45,17 +48,18 @@ export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_WHITEOUT = ".wh..wh..opq";
 
 /**
- * How many bytes move through the pipeline at a time. Each write to gzip is
- * a round trip through libuv's thread pool, and the tar packer yields after
- * every 16 KiB by default; megabyte batches cut both by two orders of
- * magnitude. Deflate's output does not depend on how its input is split or
- * on the size of its output buffer, so the bytes are the same.
+ * How many bytes move through the pipeline at a time. Each write to the
+ * compressor is a round trip through libuv's thread pool, and the tar packer
+ * yields after every 16 KiB by default; megabyte batches cut both by two
+ * orders of magnitude. The compressor gets exactly this much at a time (the
+ * last batch less), whatever sizes the packer made: deflate's output does
+ * not depend on how its input is split, but zstd's can.
  */
 const BATCH_BYTES = 1 << 20;
 /** Files up to this size are read in one call rather than streamed (one read instead of an open-read-close stream per file). */
 const WHOLE_FILE_BYTES = 4 << 20;
 
-/** A Sha256Tap that also gathers its input into BATCH_BYTES pieces, for gzip. */
+/** A Sha256Tap that also cuts its input into BATCH_BYTES pieces, for the compressor. */
 class BatchingSha256Tap extends Sha256Tap {
   private chunks: Buffer[] = [];
   private pending = 0;
@@ -65,19 +69,20 @@ class BatchingSha256Tap extends Sha256Tap {
       if (error) return callback(error);
       this.chunks.push(chunk);
       this.pending += chunk.length;
-      callback(null, this.pending >= BATCH_BYTES ? this.batch() : undefined);
+      if (this.pending >= BATCH_BYTES) {
+        const gathered = Buffer.concat(this.chunks, this.pending);
+        let offset = 0;
+        for (; offset + BATCH_BYTES <= gathered.length; offset += BATCH_BYTES) this.push(gathered.subarray(offset, offset + BATCH_BYTES));
+        const rest = gathered.subarray(offset);
+        this.chunks = rest.length > 0 ? [rest] : [];
+        this.pending = rest.length;
+      }
+      callback();
     });
   }
 
   override _flush(callback: TransformCallback): void {
-    callback(null, this.pending > 0 ? this.batch() : undefined);
-  }
-
-  private batch(): Buffer {
-    const batch = Buffer.concat(this.chunks, this.pending);
-    this.chunks = [];
-    this.pending = 0;
-    return batch;
+    callback(null, this.pending > 0 ? Buffer.concat(this.chunks, this.pending) : undefined);
   }
 }
 
@@ -136,16 +141,16 @@ async function addEntry(writer: TarWriter, entry: LayerEntry): Promise<void> {
   }
 }
 
-export async function writeLayer(entries: LayerEntry[], file: string): Promise<WrittenLayer> {
-  // Room for two batches before gzip, so the next one is packed while gzip compresses this one.
+export async function writeLayer(entries: LayerEntry[], file: string, compression: Compression = DEFAULT_COMPRESSION): Promise<WrittenLayer> {
+  // Room for two batches before the compressor, so the next one is packed while this one is compressed.
   const uncompressed = new BatchingSha256Tap({ readableHighWaterMark: 2 * BATCH_BYTES });
   const compressed = new Sha256Tap();
   await writeTar(
     { mtime: LAYER_MTIME, chunkBytes: BATCH_BYTES },
-    (packed) => pipeline(packed, uncompressed, createGzip({ level: 6, chunkSize: BATCH_BYTES }), compressed, createWriteStream(file, { flags: "wx" })),
+    (packed) => pipeline(packed, uncompressed, compressor(compression, BATCH_BYTES), compressed, createWriteStream(file, { flags: "wx" })),
     async (writer) => {
       for (const entry of [...entries].sort(byName)) await addEntry(writer, entry);
     },
   );
-  return { file, digest: compressed.counter.digest(), size: compressed.counter.size, diffId: uncompressed.counter.digest() };
+  return { file, digest: compressed.counter.digest(), size: compressed.counter.size, diffId: uncompressed.counter.digest(), mediaType: layerMediaType(compression.codec) };
 }

@@ -9,7 +9,9 @@ export const MEDIA_TYPE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
  * OCI readers ignore; the manifest annotation below marks a pypakr image.
  */
 export const MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json";
-export const MEDIA_TYPE_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
+export const MEDIA_TYPE_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
+export const MEDIA_TYPE_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
+export type LayerMediaType = typeof MEDIA_TYPE_LAYER_GZIP | typeof MEDIA_TYPE_LAYER_ZSTD;
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
 export const ANNOTATION_PYPAKR_FORMAT = "org.pypakr.image.format";
 export const PYPAKR_FORMAT_VERSION = 2;

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   "store-damaged": "a file of pypakr's store is damaged or missing",
   "store-busy": "another pypakr process holds the store (or a blob) for too long",
   "concurrent-change": "another pypakr process changed the store or a base while this one used it",
+  "node-too-old": "the Node.js running pypakr is older than it supports",
   "python-not-found": "the named Python interpreter is not on PATH",
   "python-unusable": "a Python interpreter does not run or does not answer as a Python 3",
   "venv-failed": "Python's venv module failed to make a virtual environment",

@@ -1,11 +1,13 @@
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
-import type { Readable } from "node:stream";
+import type { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
+// A namespace import: see src/image/compression.ts.
+import * as zlib from "node:zlib";
 import tar, { type Header } from "tar-stream";
 import { Sha256Counter } from "./hash.js";
 import { readLimited } from "./read-limited.js";
+import { SingleZstdFrame } from "./zstd-frames.js";
 
 export type TarHeader = Header;
 
@@ -53,24 +55,38 @@ export function normalizeEntryName(name: string): { path: string } | { error: st
   return { path: parts.join("/") };
 }
 
-const GZIP_MAGIC = [0x1f, 0x8b];
+/** How an archive's bytes are compressed, told by their first bytes (RFC 1952's and RFC 8878's magic numbers). */
+export type ArchiveCodec = "gzip" | "zstd" | "none";
+const MAGIC: Array<{ codec: ArchiveCodec; bytes: number[] }> = [
+  { codec: "gzip", bytes: [0x1f, 0x8b] },
+  { codec: "zstd", bytes: [0x28, 0xb5, 0x2f, 0xfd] },
+];
 
-export async function isGzipFile(file: string): Promise<boolean> {
+export async function archiveCodec(file: string): Promise<ArchiveCodec> {
   const handle = await fs.open(file, "r");
   try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === GZIP_MAGIC[0] && buffer[1] === GZIP_MAGIC[1];
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    const head = buffer.subarray(0, bytesRead);
+    return MAGIC.find(({ bytes }) => bytes.every((byte, index) => head[index] === byte))?.codec ?? "none";
   } finally {
     await handle.close();
   }
 }
 
+/** The stages that turn `codec`'s bytes into tar, in order (none for a plain tar). */
+function decompressors(codec: ArchiveCodec): Transform[] {
+  if (codec === "gzip") return [zlib.createGunzip()];
+  if (codec === "zstd") return [new SingleZstdFrame(), zlib.createZstdDecompress()];
+  return [];
+}
+
 /**
- * A gzipped archive may unpack to this much whatever its size; past it, to at
- * most MAX_INFLATE_RATIO times its compressed size. Real layers and sources
- * (code, compiled libraries, wheels) stay far below the ratio; a
- * decompression bomb (zeros deflate about 1000:1) is stopped after reading
- * this little, instead of filling the disk or memory.
+ * A compressed archive may unpack to this much whatever its size; past it,
+ * to at most MAX_INFLATE_RATIO times its compressed size. Real layers and
+ * sources (code, compiled libraries, wheels) stay far below the ratio; a
+ * decompression bomb (zeros deflate about 1000:1, and zstd packs them far
+ * tighter) is stopped after reading this little, instead of filling the disk
+ * or memory.
  */
 export const MIN_INFLATE_LIMIT = 256 * 1024 * 1024;
 export const MAX_INFLATE_RATIO = 100;
@@ -78,32 +94,32 @@ export const MAX_INFLATE_RATIO = 100;
 /** An archive that declares or unpacks to more than it may: a decompression bomb or a lie in a header. */
 export class ArchiveTooLargeError extends Error {}
 
-/** How many bytes of tar a gzipped file of `size` bytes may unpack to. */
+/** How many bytes of tar a compressed file of `size` bytes may unpack to. */
 export function inflateLimit(size: number): number {
   return Math.max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * size);
 }
 
 /**
- * Iterates the entries of a tar stream (gunzipped first when `gzip`). Errors
- * from the input, the decompressor (including a truncated gzip stream) and
+ * Iterates the entries of a tar stream (decompressed first as `codec` says).
+ * Errors from the input, the decompressor (including a truncated stream) and
  * the tar parser all surface here. With `maxBytes`, an entry that declares
  * more, or a stream that unpacks to more, fails with ArchiveTooLargeError.
  */
-export async function* readTar(input: Readable, options: { gzip: boolean; onInputHash?: (sha256Hex: string) => void; maxBytes?: number }): AsyncGenerator<TarEntry> {
+export async function* readTar(input: Readable, options: { codec: ArchiveCodec; onInputHash?: (sha256Hex: string) => void; maxBytes?: number }): AsyncGenerator<TarEntry> {
   const extract = tar.extract();
   const limit = options.maxBytes;
   // The raw input is hashed as it streams by, so a caller can verify it without reading it twice.
   const hash = options.onInputHash ? new Sha256Counter() : null;
   if (hash) input.on("data", (chunk: Buffer) => hash.update(chunk));
-  const source = options.gzip ? input.pipe(createGunzip()) : input;
+  const stages = decompressors(options.codec);
+  const source = stages.reduce<Readable>((from, stage) => from.pipe(stage), input);
   const fail = (error: Error) => extract.destroy(error);
-  input.on("error", fail);
-  if (source !== input) source.on("error", fail);
+  for (const stream of [input, ...stages]) stream.on("error", fail);
   if (limit !== undefined) {
     let seen = 0;
     source.on("data", (chunk: Buffer) => {
       seen += chunk.length;
-      if (seen > limit) fail(new ArchiveTooLargeError(`unpacks to more than ${limit} bytes${options.gzip ? `, over ${MAX_INFLATE_RATIO} times its compressed size (a decompression bomb?)` : ""}`));
+      if (seen > limit) fail(new ArchiveTooLargeError(`unpacks to more than ${limit} bytes${stages.length > 0 ? `, over ${MAX_INFLATE_RATIO} times its compressed size (a decompression bomb?)` : ""}`));
     });
   }
   source.pipe(extract);
@@ -118,17 +134,16 @@ export async function* readTar(input: Readable, options: { gzip: boolean; onInpu
     }
     if (hash) options.onInputHash?.(hash.hex());
   } finally {
-    input.destroy();
-    if (source !== input) source.destroy();
+    for (const stream of [input, ...stages]) stream.destroy();
   }
 }
 
-/** Iterates a tar file on disk, gzipped or not (told by its magic bytes, not its name). */
+/** Iterates a tar file on disk, plain, gzipped or zstd-compressed (told by its magic bytes, not its name). */
 export async function* readTarFile(file: string, onInputHash?: (sha256Hex: string) => void): AsyncGenerator<TarEntry> {
-  const gzip = await isGzipFile(file);
+  const codec = await archiveCodec(file);
   // A plain tar holds no more than its size (one that declares more is cut short, and fails as such).
-  const maxBytes = gzip ? inflateLimit((await fs.stat(file)).size) : undefined;
-  yield* readTar(createReadStream(file), { gzip, ...(maxBytes !== undefined ? { maxBytes } : {}), ...(onInputHash ? { onInputHash } : {}) });
+  const maxBytes = codec === "none" ? undefined : inflateLimit((await fs.stat(file)).size);
+  yield* readTar(createReadStream(file), { codec, ...(maxBytes !== undefined ? { maxBytes } : {}), ...(onInputHash ? { onInputHash } : {}) });
 }
 
 /** An entry's whole body, refused past `limit` bytes (see readLimited). */

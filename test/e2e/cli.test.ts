@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { expectCleanFailure, expectOk, makeTempDir, pypakr, removeDir, REPO } from "../support/helpers.js";
+import { expectCleanFailure, expectOk, makeTempDir, pypakr, removeDir, REPO, sh } from "../support/helpers.js";
 
 describe("help and version", () => {
   test("pypakr alone and pypakr help print every command, its options, and the config file", async () => {
@@ -45,6 +45,30 @@ describe("help and version", () => {
     const debug = await pypakr(["--debug", "inspect", "/nonexistent.tar"]);
     expectCleanFailure(plain, /does not exist/);
     assert.match(debug.stderr, /\n\s+at /);
+  });
+});
+
+describe("the Node.js that runs pypakr", () => {
+  /** A Node.js older than 22.15 on this machine, if there is one (Debian's /usr/bin/node is 18 or 20). */
+  function olderNode(): string | null {
+    for (const candidate of ["/usr/bin/node", "/usr/local/bin/node"]) {
+      const version = sh(`'${candidate}' -p process.versions.node`);
+      if (version.code !== 0) continue;
+      const [major = 0, minor = 0] = version.stdout.trim().split(".").map(Number);
+      if (major < 22 || (major === 22 && minor < 15)) return candidate;
+    }
+    return null;
+  }
+
+  test("PYPAKR_NODE picks the Node.js; one older than 22.15 is refused with the fix, not a crash", async (context) => {
+    assert.equal(expectOk(await pypakr(["--version"], { env: { PYPAKR_NODE: process.execPath } }), "PYPAKR_NODE=this node").code, 0);
+    const older = olderNode();
+    if (!older) return context.skip("no Node.js older than 22.15 on this machine to refuse");
+    const refused = await pypakr(["images"], { env: { PYPAKR_NODE: older } });
+    expectCleanFailure(refused, /pypakr needs Node\.js 22\.15 or newer, and .* is \d+\.\d+/);
+    assert.match(refused.stderr, /Install Node\.js 24 LTS/);
+    const json = await pypakr(["images", "--json"], { env: { PYPAKR_NODE: older } });
+    assert.equal((JSON.parse(json.stderr) as { error: { code: string } }).error.code, "node-too-old");
   });
 });
 

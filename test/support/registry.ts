@@ -24,6 +24,8 @@ import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import { imageDocuments, writeBlobsArchive } from "../../src/image/archive.js";
 import type { ImageConfig } from "../../src/image/format.js";
+import { MEDIA_TYPE_LAYER_GZIP } from "../../src/image/media-types.js";
+import type { WrittenLayer } from "../../src/image/layer-writer.js";
 import type { Digest } from "../../src/util/hash.js";
 import { makeTempDir, removeDir } from "./helpers.js";
 import { tarOf } from "./tar.js";
@@ -640,7 +642,7 @@ function layerOf(size: number): Buffer {
 /** A synthetic image (layers of random content: push and pull never unpack them) written as an archive. */
 export async function makeImage(dir: string, layerSizes: number[], options: { pypakr?: boolean } = {}): Promise<{ file: string; digest: Digest; layers: Buffer[] }> {
   const layers = layerSizes.map((size) => layerOf(size));
-  const written = layers.map((bytes) => ({ digest: digestOf(bytes), size: bytes.length, file: "", diffId: digestOf(bytes) }));
+  const written = layers.map((bytes): WrittenLayer => ({ digest: digestOf(bytes), size: bytes.length, file: "", diffId: digestOf(bytes), mediaType: MEDIA_TYPE_LAYER_GZIP }));
   const { configBytes, manifestBytes, manifest } = imageDocuments(imageConfig(written, options.pypakr ?? true), written);
   const digest = digestOf(manifestBytes);
   const file = path.join(dir, `image-${digest.slice(7, 15)}.tar`);

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { describeSchemaError, descriptorSchema, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type ImageConfig, type ImageManifest } from "../../../src/image/format.js";
-import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST } from "../../../src/image/media-types.js";
+import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST } from "../../../src/image/media-types.js";
 import { openImage } from "../../../src/image/reader.js";
 import { PypakrError } from "../../../src/util/errors.js";
 import { makeTempDir, removeDir } from "../../support/helpers.js";
@@ -41,7 +41,7 @@ const nearJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => (
     { depthSize: "small" },
     fc.jsonValue({ maxDepth: 1 }),
     goodDigest,
-    fc.constantFrom(2, MEDIA_TYPE_MANIFEST, MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER, "layers", "1.0.0"),
+    fc.constantFrom(2, MEDIA_TYPE_MANIFEST, MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, "layers", "1.0.0"),
     fc.array(tie("value"), { maxLength: 3 }),
     fc.dictionary(fc.constantFrom("schemaVersion", "mediaType", "config", "layers", "digest", "size", "annotations", "manifests", "rootfs", "diff_ids", "pypakr", "__proto__", "constructor", "x"), tie("value"), { maxKeys: 5 }),
   ),
@@ -66,7 +66,7 @@ describe("fuzz: schemas", () => {
   test("a descriptor's digest is accepted exactly when it is sha256:<64 lowercase hex> ('sha256:../x' is not)", () => {
     fc.assert(
       fc.property(anyDigest, (digest) => {
-        const result = descriptorSchema.safeParse({ mediaType: MEDIA_TYPE_LAYER, digest, size: 1 });
+        const result = descriptorSchema.safeParse({ mediaType: MEDIA_TYPE_LAYER_GZIP, digest, size: 1 });
         assert.equal(result.success, modelDigest(digest), JSON.stringify(digest));
       }),
       bounded(3000, 1500, [["sha256:../x"] as [fc.JsonValue]]),
@@ -77,7 +77,7 @@ describe("fuzz: schemas", () => {
     const size = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, -0, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, 1e300, "1", null, true));
     fc.assert(
       fc.property(goodDigest, size, (digest, value) => {
-        const result = descriptorSchema.safeParse({ mediaType: MEDIA_TYPE_LAYER, digest, size: value });
+        const result = descriptorSchema.safeParse({ mediaType: MEDIA_TYPE_LAYER_GZIP, digest, size: value });
         assert.equal(result.success, typeof value === "number" && Number.isSafeInteger(value) && value >= 0, String(value));
       }),
       bounded(2000, 1000),
@@ -163,7 +163,7 @@ describe("fuzz: openImage", () => {
       schemaVersion: 2,
       mediaType: MEDIA_TYPE_MANIFEST,
       config: { mediaType: MEDIA_TYPE_CONFIG, digest: sha256(configBytes), size: configBytes.length },
-      layers: layers.map((layer) => ({ mediaType: MEDIA_TYPE_LAYER, digest: sha256(layer), size: layer.length })),
+      layers: layers.map((layer) => ({ mediaType: MEDIA_TYPE_LAYER_GZIP, digest: sha256(layer), size: layer.length })),
     };
     return { layers, config, manifest };
   }

@@ -3,8 +3,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import tar, { type Header } from "tar-stream";
+import { DEFAULT_COMPRESSION, parseCompression } from "../../../src/image/compression.js";
 import { type LayerEntry, whiteoutName, writeLayer } from "../../../src/image/layer-writer.js";
 import { PLACEHOLDER } from "../../../src/image/relocation.js";
 import { makeTempDir, removeDir } from "../../support/helpers.js";
@@ -12,6 +13,11 @@ import { makeTempDir, removeDir } from "../../support/helpers.js";
 interface ReadEntry {
   header: Header;
   body: Buffer;
+}
+
+/** A layer's tar, whichever codec wrote it (zstd's frames start 28 b5 2f fd). */
+function uncompressed(bytes: Buffer): Buffer {
+  return bytes.readUInt32LE(0) === 0xfd2fb528 ? zstdDecompressSync(bytes) : gunzipSync(bytes);
 }
 
 async function readLayer(file: string): Promise<ReadEntry[]> {
@@ -24,7 +30,7 @@ async function readLayer(file: string): Promise<ReadEntry[]> {
       entries.push({ header: entry.header, body: Buffer.concat(chunks) });
     }
   })();
-  extract.end(gunzipSync(await fs.readFile(file)));
+  extract.end(uncompressed(await fs.readFile(file)));
   await done;
   return entries;
 }
@@ -97,7 +103,37 @@ describe("writeLayer", () => {
     assert.deepEqual(await fs.readFile(second.file), await fs.readFile(first.file));
   });
 
-  test("writeLayer reports the gzip file's digest and size", async () => {
+  test("writeLayer compresses with zstd level 3 by default and with gzip on request, around the same tar", async () => {
+    const entries = await sampleEntries();
+    const zstd = await writeLayer(entries, output());
+    const gzip = await writeLayer(entries, output(), parseCompression("gzip"));
+    assert.equal(zstd.mediaType, "application/vnd.oci.image.layer.v1.tar+zstd");
+    assert.equal(gzip.mediaType, "application/vnd.oci.image.layer.v1.tar+gzip");
+    assert.deepEqual([...(await fs.readFile(zstd.file)).subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
+    assert.deepEqual([...(await fs.readFile(gzip.file)).subarray(0, 2)], [0x1f, 0x8b]);
+    assert.equal(zstd.diffId, gzip.diffId);
+    assert.deepEqual(await readLayer(zstd.file), await readLayer(gzip.file));
+    assert.deepEqual(await writeLayer(entries, output(), DEFAULT_COMPRESSION).then((layer) => layer.digest), zstd.digest);
+  });
+
+  test("a layer's bytes do not depend on how its files were read (streamed or whole), for each codec", async () => {
+    // 6 MiB that compress somewhat: a file this large is streamed in pieces, the same bytes as content are one piece.
+    let state = 7;
+    const big = Buffer.alloc(6 * 1024 * 1024 + 1234);
+    for (let index = 0; index < big.length; index += 1) {
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      big[index] = index % 3 === 0 ? state & 0xff : 0x41 + (index % 26);
+    }
+    const streamed = await source("big.bin", big);
+    for (const how of ["zstd", "gzip", "max"]) {
+      const compression = parseCompression(how);
+      const fromFile = await writeLayer([{ type: "file", path: "big.bin", executable: false, ...streamed }], output(), compression);
+      const fromMemory = await writeLayer([{ type: "file", path: "big.bin", executable: false, content: big }], output(), compression);
+      assert.equal(fromFile.digest, fromMemory.digest, how);
+    }
+  });
+
+  test("writeLayer reports the compressed file's digest and size", async () => {
     const layer = await writeLayer(await sampleEntries(), output());
     const bytes = await fs.readFile(layer.file);
     assert.equal(layer.size, bytes.length);
@@ -106,8 +142,7 @@ describe("writeLayer", () => {
 
   test("writeLayer's diffId is the sha256 of the uncompressed tar", async () => {
     const layer = await writeLayer(await sampleEntries(), output());
-    const uncompressed = gunzipSync(await fs.readFile(layer.file));
-    assert.equal(layer.diffId, sha256(uncompressed));
+    assert.equal(layer.diffId, sha256(uncompressed(await fs.readFile(layer.file))));
     assert.notEqual(layer.diffId, layer.digest);
   });
 
@@ -193,7 +228,7 @@ describe("writeLayer", () => {
   test("writeLayer writes a valid empty layer", async () => {
     const layer = await writeLayer([], output());
     assert.deepEqual(await readLayer(layer.file), []);
-    assert.equal(layer.diffId, sha256(gunzipSync(await fs.readFile(layer.file))));
+    assert.equal(layer.diffId, sha256(uncompressed(await fs.readFile(layer.file))));
   });
 
   test("writeLayer refuses to overwrite an existing file", async () => {

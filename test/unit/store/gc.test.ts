@@ -12,7 +12,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { containerRecordFile } from "../../../src/layout/index.js";
-import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST } from "../../../src/image/media-types.js";
+import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST } from "../../../src/image/media-types.js";
 import { collectGarbage } from "../../../src/store/gc.js";
 import { acquireLock } from "../../../src/store/lock.js";
 import { emptyIndex, Store, type StoreIndex } from "../../../src/store/store.js";
@@ -71,7 +71,7 @@ async function putImage(store: Store, name: string, layers: string[]): Promise<I
       schemaVersion: 2,
       mediaType: MEDIA_TYPE_MANIFEST,
       config: { mediaType: MEDIA_TYPE_CONFIG, digest: config, size: configBytes.length },
-      layers: layerDigests.map((digest, index) => ({ mediaType: MEDIA_TYPE_LAYER, digest, size: Buffer.byteLength(layers[index] ?? "") })),
+      layers: layerDigests.map((digest, index) => ({ mediaType: MEDIA_TYPE_LAYER_GZIP, digest, size: Buffer.byteLength(layers[index] ?? "") })),
     }),
   );
   return { manifest: await putBlob(store, manifestBytes), config, layers: layerDigests };
