@@ -5,10 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
-import { gunzipSync } from "node:zlib";
+import * as path from "node:path";
 import tar from "tar-stream";
 import { makeTempDir, removeDir, sh } from "./helpers.js";
-import { tarOf } from "./tar.js";
+import { layerMediaTypeOf, tarOf, uncompressedLayer } from "./tar.js";
 
 export type ArchiveFiles = Map<string, Buffer>;
 
@@ -70,8 +70,9 @@ export async function writeImage(file: string, parts: ImageParts): Promise<void>
     return { digest, size: bytes.length };
   };
   const oldLayers = parts.manifest.layers;
-  parts.manifest.layers = parts.layers.map((layer, index) => ({ ...(oldLayers[index] ?? { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }), ...add(layer) }));
-  parts.config.rootfs.diff_ids = parts.layers.map((layer) => digestOf(gunzipSync(layer)));
+  // A replaced layer may be of another codec than the one it replaces: its media type follows its bytes.
+  parts.manifest.layers = parts.layers.map((layer, index) => ({ ...oldLayers[index], mediaType: layerMediaTypeOf(layer), ...add(layer) }));
+  parts.config.rootfs.diff_ids = parts.layers.map((layer) => digestOf(uncompressedLayer(layer)));
   const distributions = (parts.config.pypakr?.distributions ?? []) as { layer: string }[];
   distributions.forEach((distribution) => {
     const index = oldLayers.findIndex((layer) => layer.digest === distribution.layer);
@@ -84,13 +85,20 @@ export async function writeImage(file: string, parts: ImageParts): Promise<void>
   await writeArchive(file, files);
 }
 
-/** Names of every entry of every layer, as system tar sees them. */
+/** Names of every entry of every layer, as system tar sees them (each layer decompressed here: gzip or zstd). */
 export async function layerEntryNames(image: string): Promise<string[]> {
   const dir = await makeTempDir();
   try {
-    const result = sh(`tar -xf '${image}' && for blob in blobs/sha256/*; do if gzip -t "$blob" 2>/dev/null; then gzip -dc "$blob" | tar -tf -; fi; done`, { cwd: dir });
-    if (result.code !== 0) throw new Error(result.stderr);
-    return result.stdout.split("\n").filter(Boolean);
+    const parts = await imageParts(image);
+    const names: string[] = [];
+    for (const [index, layer] of parts.layers.entries()) {
+      const file = path.join(dir, `layer-${index}.tar`);
+      await fs.writeFile(file, uncompressedLayer(layer));
+      const result = sh(`tar -tf '${file}'`);
+      if (result.code !== 0) throw new Error(result.stderr);
+      names.push(...result.stdout.split("\n").filter(Boolean));
+    }
+    return names;
   } finally {
     await removeDir(dir);
   }
@@ -99,7 +107,7 @@ export async function layerEntryNames(image: string): Promise<string[]> {
 /** Whether any layer's uncompressed bytes contain `text`. */
 export async function layersContain(image: string, text: string): Promise<boolean> {
   const parts = await imageParts(image);
-  return parts.layers.some((layer) => gunzipSync(layer).includes(text));
+  return parts.layers.some((layer) => uncompressedLayer(layer).includes(text));
 }
 
 

@@ -8,7 +8,7 @@
  * without its end blocks. Every header is ustar with uid, gid and mtime 0,
  * so the same entries always give the same bytes.
  */
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync, zstdDecompressSync } from "node:zlib";
 
 export type TarEntryType = "file" | "directory" | "symlink" | "link" | "character-device" | "block-device" | "fifo";
 
@@ -119,4 +119,21 @@ export function tarOf(entries: TarEntry[], options: TarOptions = {}): Buffer {
   if (options.end !== false) out.push(Buffer.alloc(1024));
   const tar = Buffer.concat(out);
   return options.gzip ? gzipSync(tar) : tar;
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/** Whether a layer's bytes are zstd (what pypakr writes by default) rather than gzip, told by the magic number as pypakr tells it. */
+function isZstd(layer: Buffer): boolean {
+  return layer.length >= 4 && layer.readUInt32LE(0) === ZSTD_MAGIC;
+}
+
+/** A layer's tar, whichever codec compressed it. */
+export function uncompressedLayer(layer: Buffer): Buffer {
+  return isZstd(layer) ? zstdDecompressSync(layer) : gunzipSync(layer);
+}
+
+/** The OCI media type for a layer's bytes. */
+export function layerMediaTypeOf(layer: Buffer): string {
+  return `application/vnd.oci.image.layer.v1.tar+${isZstd(layer) ? "zstd" : "gzip"}`;
 }

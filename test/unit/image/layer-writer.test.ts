@@ -3,22 +3,18 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import tar, { type Header } from "tar-stream";
 import { DEFAULT_COMPRESSION, parseCompression } from "../../../src/image/compression.js";
 import { type LayerEntry, whiteoutName, writeLayer } from "../../../src/image/layer-writer.js";
 import { PLACEHOLDER } from "../../../src/image/relocation.js";
 import { makeTempDir, removeDir } from "../../support/helpers.js";
+import { uncompressedLayer } from "../../support/tar.js";
 
 interface ReadEntry {
   header: Header;
   body: Buffer;
 }
 
-/** A layer's tar, whichever codec wrote it (zstd's frames start 28 b5 2f fd). */
-function uncompressed(bytes: Buffer): Buffer {
-  return bytes.readUInt32LE(0) === 0xfd2fb528 ? zstdDecompressSync(bytes) : gunzipSync(bytes);
-}
 
 async function readLayer(file: string): Promise<ReadEntry[]> {
   const extract = tar.extract();
@@ -30,7 +26,7 @@ async function readLayer(file: string): Promise<ReadEntry[]> {
       entries.push({ header: entry.header, body: Buffer.concat(chunks) });
     }
   })();
-  extract.end(uncompressed(await fs.readFile(file)));
+  extract.end(uncompressedLayer(await fs.readFile(file)));
   await done;
   return entries;
 }
@@ -142,7 +138,7 @@ describe("writeLayer", () => {
 
   test("writeLayer's diffId is the sha256 of the uncompressed tar", async () => {
     const layer = await writeLayer(await sampleEntries(), output());
-    assert.equal(layer.diffId, sha256(uncompressed(await fs.readFile(layer.file))));
+    assert.equal(layer.diffId, sha256(uncompressedLayer(await fs.readFile(layer.file))));
     assert.notEqual(layer.diffId, layer.digest);
   });
 
@@ -228,7 +224,7 @@ describe("writeLayer", () => {
   test("writeLayer writes a valid empty layer", async () => {
     const layer = await writeLayer([], output());
     assert.deepEqual(await readLayer(layer.file), []);
-    assert.equal(layer.diffId, sha256(uncompressed(await fs.readFile(layer.file))));
+    assert.equal(layer.diffId, sha256(uncompressedLayer(await fs.readFile(layer.file))));
   });
 
   test("writeLayer refuses to overwrite an existing file", async () => {
