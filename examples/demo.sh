@@ -36,3 +36,6 @@ step pypakr run -c "$work/CONT" -r ./run
 step "$work/CONT/bin/joke" seed-42
 echo
 echo "demo: everything is in $work (image: $work/IMAGE.tar, container: $work/CONT)"
+if [ -n "$pypakr_node_bin" ]; then
+  echo "demo: to run $repo/dist/bundle/pypakr from your shell, put that Node.js first: export PATH=\"$pypakr_node_bin:\$PATH\""
+fi

@@ -9,6 +9,8 @@
 pypakr_node_min_major=22
 pypakr_node_min_minor=15
 pypakr_node_line=24
+# Set to the cached Node's bin directory when pypakr_use_node put it on PATH.
+pypakr_node_bin=""
 
 pypakr_node_ok() { # prints the version of `node` on PATH if it is new enough
   local version
@@ -45,4 +47,5 @@ pypakr_use_node() {
     exit 1
   }
   echo "$who: using Node.js $found from $cache (the system's is $system)"
+  pypakr_node_bin="$cache/node_modules/.bin"
 }
