@@ -1,0 +1,1 @@
+"""pypakr's command line, installed from PyPI: see pypakr.__main__."""
