@@ -70,10 +70,14 @@ function reportJson(error: unknown, debug: boolean): number {
  * the first word that is no option (the global ones take no value).
  */
 function ranWithJson(program: Command, argv: readonly string[]): boolean {
-  const words = argv.slice(2);
-  const name = words.find((word) => !word.startsWith("-"));
+  const name = argv.slice(2).find((word) => !word.startsWith("-"));
   const command = program.commands.find((candidate) => candidate.name() === name);
-  if (!command?.options.some((option) => option.long === "--json")) return false;
+  return (command?.options.some((option) => option.long === "--json") ?? false) && asksForJson(argv);
+}
+
+/** Whether --json stands among the words before "--" (those after it are the program's). */
+function asksForJson(argv: readonly string[]): boolean {
+  const words = argv.slice(2);
   const end = words.indexOf("--");
   return (end === -1 ? words : words.slice(0, end)).includes("--json");
 }
@@ -99,9 +103,7 @@ async function main(): Promise<void> {
   const oldNode = nodeTooOld();
   if (oldNode) {
     // No program is built on an old Node, so --json is read from the words alone.
-    const words = process.argv.slice(2);
-    const asJson = (words.includes("--") ? words.slice(0, words.indexOf("--")) : words).includes("--json");
-    process.exitCode = asJson ? reportJson(oldNode, debug) : report(oldNode, debug);
+    process.exitCode = asksForJson(process.argv) ? reportJson(oldNode, debug) : report(oldNode, debug);
     return;
   }
   const program = buildProgram(version(), (code) => (process.exitCode = code));

@@ -9,6 +9,7 @@
  * so the same entries always give the same bytes.
  */
 import { gunzipSync, gzipSync, zstdDecompressSync } from "node:zlib";
+import { layerMediaType } from "../../src/image/compression.js";
 
 export type TarEntryType = "file" | "directory" | "symlink" | "link" | "character-device" | "block-device" | "fifo";
 
@@ -135,5 +136,5 @@ export function uncompressedLayer(layer: Buffer): Buffer {
 
 /** The OCI media type for a layer's bytes. */
 export function layerMediaTypeOf(layer: Buffer): string {
-  return `application/vnd.oci.image.layer.v1.tar+${isZstd(layer) ? "zstd" : "gzip"}`;
+  return layerMediaType(isZstd(layer) ? "zstd" : "gzip");
 }

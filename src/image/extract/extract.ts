@@ -186,7 +186,7 @@ export async function checkSymlinks(root: string, symlinks: ReadonlySet<string>,
   await checkTreeSymlinks(new DiskTree(root), symlinks, what);
 }
 
-/** Runs `archive` (tar or tar+gzip) through the extractor into `tree`, ending with the check of its symlinks. */
+/** Runs `archive` (tar, tar+gzip or tar+zstd) through the extractor into `tree`, ending with the check of its symlinks. */
 async function extractInto(archive: string, tree: ExtractTree, options: ExtractOptions): Promise<void> {
   const extraction = new Extraction(tree, options);
   try {
@@ -205,7 +205,7 @@ async function extractInto(archive: string, tree: ExtractTree, options: ExtractO
 }
 
 /**
- * Extracts `archive` (tar or tar+gzip) into the existing directory `root`,
+ * Extracts `archive` (tar, tar+gzip or tar+zstd) into the existing directory `root`,
  * refusing it if a symlink it made leads outside. A later archive can
  * change where those links lead: once every archive for a tree is in
  * place, check all their links again with checkSymlinks.
