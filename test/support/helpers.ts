@@ -55,6 +55,10 @@ export function pypakr(args: string[], options: CliOptions = {}): Promise<CliRes
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    // A program may exit without reading its input (run execs it at once): the pipe is then closed, and that is no failure.
+    child.stdin.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") reject(error);
+    });
     child.stdin.end(options.input ?? "");
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 300_000);
     child.on("error", reject);
