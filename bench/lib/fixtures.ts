@@ -1,8 +1,10 @@
 /**
  * Everything the measurements need, made once and cached under bench/work:
  * the tools venv (uv, venv-pack from the package index), the generated
- * wheels, the optional real wheels, a pypakr source per set, and a reference
- * venv of each set packed with venv-pack.
+ * wheels, the optional real wheels, a pypakr source per set, and two
+ * reference venvs of each set packed with venv-pack: one without bytecode
+ * (the same files as a pypakr image) and one as pip leaves it by default,
+ * bytecode compiled (what a user who packs a pip-made venv ships).
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -23,6 +25,8 @@ export interface FixtureSet {
   /** `python -m venv` + `pip install --no-compile` of the requirements, packed by venv-pack. */
   referenceEnv: string;
   venvPackArchive: string;
+  /** The same install as pip leaves it by default (bytecode compiled), packed by venv-pack; the venv itself is deleted after packing. */
+  venvPackBytecodeArchive: string;
   /** Files and bytes of the reference venv (including its own pip and setuptools). */
   referenceFiles: number;
   referenceBytes: number;
@@ -109,16 +113,35 @@ function writeSource(dir: string, wheelsDir: string, requirements: string[], ent
   fs.writeFileSync(path.join(dir, "app.txt"), "pypakr benchmark app\n");
 }
 
-/** A venv as pip makes it, without bytecode (as pypakr's images), packed by venv-pack. */
-function makeReference(dir: string, python: string, wheelsDir: string, requirements: string[]): { env: string; archive: string } {
+/**
+ * Bumped whenever what the cached fixtures hold changes, so older caches are
+ * rebuilt (2: the with-bytecode reference archive).
+ */
+const FIXTURE_LAYOUT = 2;
+
+/**
+ * The set installed by pip into a fresh venv twice and packed by venv-pack
+ * each time: once with --no-compile (no bytecode, as pypakr's images), once
+ * as pip leaves it by default (bytecode compiled). The first venv stays (its
+ * pip and its file count serve the report); the second is deleted once
+ * packed, as only its archive is measured.
+ */
+function makeReference(dir: string, python: string, wheelsDir: string, requirements: string[]): { env: string; archive: string; bytecodeArchive: string } {
+  const vars = benchEnv(python);
+  const pack = (env: string, archive: string, pipOptions: string[]) => {
+    run({ cmd: python, args: ["-m", "venv", env] }, vars);
+    run({ cmd: path.join(env, "bin", "pip"), args: ["install", ...pipOptions, "--no-index", "--find-links", wheelsDir, ...requirements] }, vars);
+    run({ cmd: VENV_PACK, args: ["-p", env, "-o", archive] }, vars);
+  };
+  log(`making the reference venvs and their venv-pack archives in ${path.relative(WORK, dir)}`);
   const env = path.join(dir, "ref-env");
   const archive = path.join(dir, "venv-pack.tar.gz");
-  const vars = benchEnv(python);
-  log(`making the reference venv and its venv-pack archive in ${path.relative(WORK, dir)}`);
-  run({ cmd: python, args: ["-m", "venv", env] }, vars);
-  run({ cmd: path.join(env, "bin", "pip"), args: ["install", "--no-compile", "--no-index", "--find-links", wheelsDir, ...requirements] }, vars);
-  run({ cmd: VENV_PACK, args: ["-p", env, "-o", archive] }, vars);
-  return { env, archive };
+  pack(env, archive, ["--no-compile"]);
+  const bytecodeEnv = path.join(dir, "ref-env-bytecode");
+  const bytecodeArchive = path.join(dir, "venv-pack-bytecode.tar.gz");
+  pack(bytecodeEnv, bytecodeArchive, []);
+  fs.rmSync(bytecodeEnv, { recursive: true, force: true });
+  return { env, archive, bytecodeArchive };
 }
 
 interface Stamp {
@@ -131,7 +154,8 @@ function cached(dir: string, key: string, make: () => FixtureSet): FixtureSet {
   const stampFile = path.join(dir, "stamp.json");
   try {
     const stamp = JSON.parse(fs.readFileSync(stampFile, "utf8")) as Stamp;
-    if (stamp.key === key && fs.existsSync(stamp.set.venvPackArchive) && fs.existsSync(stamp.set.source)) return stamp.set;
+    const { set } = stamp;
+    if (stamp.key === key && [set.venvPackArchive, set.venvPackBytecodeArchive, set.source].every((file) => typeof file === "string" && fs.existsSync(file))) return set;
   } catch {
     // no stamp or a damaged one: rebuild
   }
@@ -154,7 +178,7 @@ export function syntheticSet(python: string, quick: boolean): FixtureSet {
   const name = quick ? "synthetic-quick" : "synthetic";
   const dir = path.join(WORK, "sets", name);
   const venvPack = tryRun({ cmd: VENV_PACK, args: ["--version"] }) ?? "";
-  const key = sha256(JSON.stringify({ spec, generator: sha256(fs.readFileSync(GENERATOR)), python, venvPack }));
+  const key = sha256(JSON.stringify({ layout: FIXTURE_LAYOUT, spec, generator: sha256(fs.readFileSync(GENERATOR)), python, venvPack }));
   return cached(dir, key, () => {
     const wheelsDir = path.join(dir, "wheels");
     log(`generating ${spec.wheels} wheels in ${path.relative(WORK, wheelsDir)}`);
@@ -176,6 +200,7 @@ export function syntheticSet(python: string, quick: boolean): FixtureSet {
       source,
       referenceEnv: reference.env,
       venvPackArchive: reference.archive,
+      venvPackBytecodeArchive: reference.bytecodeArchive,
       referenceFiles: size.files,
       referenceBytes: size.bytes,
       generated: { files: summary.files, installedBytes: summary.installedBytes },
@@ -216,7 +241,7 @@ function ensureRealWheels(): void {
   fs.rmSync(partial, { recursive: true, force: true });
   log(`downloading ${REAL_REQUIREMENTS.join(" ")} into bench/work/real-wheels`);
   run({ cmd: TOOLS_PIP, args: ["download", "--disable-pip-version-check", "--only-binary", ":all:", "-d", partial, ...REAL_REQUIREMENTS] });
-  fs.writeFileSync(path.join(partial, "set.json"), JSON.stringify({ requirements: REAL_REQUIREMENTS, wheels: fs.readdirSync(partial).sort() }, null, 1) + "\n");
+  fs.writeFileSync(path.join(partial, "set.json"), JSON.stringify({ layout: FIXTURE_LAYOUT, requirements: REAL_REQUIREMENTS, wheels: fs.readdirSync(partial).sort() }, null, 1) + "\n");
   fs.rmSync(REAL_WHEELS, { recursive: true, force: true });
   fs.renameSync(partial, REAL_WHEELS);
 }
@@ -226,7 +251,7 @@ export function realSet(python: string): FixtureSet {
   const dir = path.join(WORK, "sets", "real");
   const wheels = wheelFiles(REAL_WHEELS);
   const venvPack = tryRun({ cmd: VENV_PACK, args: ["--version"] }) ?? "";
-  const key = sha256(JSON.stringify({ requirements: REAL_REQUIREMENTS, wheels: wheels.map((file) => path.basename(file)), python, venvPack }));
+  const key = sha256(JSON.stringify({ layout: FIXTURE_LAYOUT, requirements: REAL_REQUIREMENTS, wheels: wheels.map((file) => path.basename(file)), python, venvPack }));
   return cached(dir, key, () => {
     const source = path.join(dir, "src");
     writeSource(source, REAL_WHEELS, REAL_REQUIREMENTS, `python -c 'import flask, numpy, pandas; print(flask.__name__, numpy.__version__, pandas.__version__)'`);
@@ -243,6 +268,7 @@ export function realSet(python: string): FixtureSet {
       source,
       referenceEnv: reference.env,
       venvPackArchive: reference.archive,
+      venvPackBytecodeArchive: reference.bytecodeArchive,
       referenceFiles: size.files,
       referenceBytes: size.bytes,
     };
