@@ -55,9 +55,11 @@ function snapshotCli(): string {
 function detectFeatures(): Features {
   const containerHelp = tryRun({ cmd: CLI, args: ["create-container", "--help"] }) ?? "";
   const loadHelp = tryRun({ cmd: CLI, args: ["load", "--help"] }) ?? "";
+  const imageHelp = tryRun({ cmd: CLI, args: ["create-image", "--help"] }) ?? "";
   return {
     linkModes: /--link\b/.test(containerHelp),
     tagRefs: /\btag\b/i.test(containerHelp) && /--tag\b/.test(loadHelp),
+    compression: /--compression\b/.test(imageHelp),
   };
 }
 
@@ -168,8 +170,11 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
   }
   notes.push(
     "'python -m venv + pip install' is timed once and used for both create-container and create-image; pip compiles bytecode (its default), pypakr and uv do not.",
-    "venv-pack packs a pip-made venv installed with --no-compile (no bytecode, like a pypakr image); it carries the venv's own pip and setuptools, an image does not.",
-    "targets: create-container <= 1.5x cp -al and < 1.0x uv; image <= 1.1x the wheels and <= 0.5x venv-pack; create-image <= 1.15x pip; pypakr run <= +60 ms.",
+    "venv-pack packs two pip-made venvs of each set: one as pip leaves it by default (bytecode compiled), the way a user would pack one, and one installed with --no-compile (no bytecode, the same files as a pypakr image); both carry the venv's own pip and setuptools, an image does not. The unpack row unpacks the one without bytecode.",
+    "peak RSS: one untimed run per command after the timed ones, the largest resident set of a child process (getrusage RUSAGE_CHILDREN); for pypakr, the node process its launcher execs.",
+    "targets: create-container -i TAG <= 1.5x cp -al and < 1.0x uv, -i IMAGE.tar (hashing it) <= 2x cp -al, empty store <= 1.2x venv-pack unpack; " +
+      "peak RSS of create-container -i IMAGE.tar <= 150 MB on the generated set; image <= 1.1x the wheels, <= 0.45x venv-pack with bytecode and <= 0.6x without; " +
+      "--compression max image <= 0.4x and <= 0.5x; create-image <= 1.15x pip; pypakr run <= +60 ms.",
   );
 
   const finished = new Date();

@@ -8,7 +8,7 @@ export interface BenchResult {
   startedAt: string;
   finishedAt: string;
   durationSeconds: number;
-  options: { runs: number; startupRuns: number; quick: boolean; real: boolean; features: { linkModes: boolean; tagRefs: boolean } };
+  options: { runs: number; startupRuns: number; quick: boolean; real: boolean; features: { linkModes: boolean; tagRefs: boolean; compression?: boolean } };
   machine: Machine;
   sets: SetResult[];
   notes: string[];
@@ -42,11 +42,14 @@ function bytes(value: number | null | undefined): string {
 function targetText(target: Target | null, unit: Comparison["unit"]): string {
   if (!target) return "(info)";
   if (target.metric === "ratio") return `ratio ${target.op} ${target.value}`;
+  if (target.metric === "value") return `${target.op} ${unit === "bytes" ? bytes(target.value) : duration(target.value, true)}`;
   return `+${target.value} ${unit === "ms" ? "ms" : "B"} ${target.op === "<=" ? "max" : "under"}`;
 }
 
 function metText(comparison: Comparison): string {
-  if (comparison.met === null) return comparison.target && (comparison.pypakr === null || comparison.peer === null) ? "n/a (failed)" : "-";
+  // An absolute limit needs pypakr's side only; a ratio or difference needs both.
+  const missing = comparison.pypakr === null || (comparison.target?.metric !== "value" && comparison.peer === null);
+  if (comparison.met === null) return comparison.target && missing ? "n/a (failed)" : "-";
   return comparison.met ? "yes" : "NO";
 }
 
