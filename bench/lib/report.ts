@@ -63,7 +63,10 @@ function ratioText(comparison: Comparison): string {
   if (comparison.target?.metric === "difference") {
     return comparison.difference === null ? "-" : `${comparison.difference >= 0 ? "+" : ""}${comparison.difference.toFixed(1)} ms`;
   }
-  return comparison.ratio === null ? "-" : `${comparison.ratio.toFixed(2)}x`;
+  if (comparison.ratio === null) return "-";
+  // Next to its limit, two decimals could show "0.60x" for a ratio that misses "<= 0.6".
+  const nearLimit = comparison.target?.metric === "ratio" && Math.abs(comparison.ratio - comparison.target.value) < 0.005;
+  return `${comparison.ratio.toFixed(nearLimit ? 3 : 2)}x`;
 }
 
 function measurementRows(measurements: Measurement[]): string[][] {
