@@ -15,7 +15,7 @@ const outdir = "dist/bundle";
 rmSync(outdir, { recursive: true, force: true });
 
 await build({
-  entryPoints: { pypakr: "src/cli/main.ts" },
+  entryPoints: { pypakr: "src/cli/entry.ts" },
   outdir,
   bundle: true,
   splitting: true,

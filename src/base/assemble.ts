@@ -16,21 +16,20 @@ import type { Base } from "./base.js";
 import type { ManifestEntry } from "./manifest.js";
 import { RESERVED_NAMES } from "../layout/index.js";
 
-export type PlannedEntry =
-  | { type: "dir"; mode: number }
-  | { type: "symlink"; link: string; fromLayer: boolean }
-  | {
-      type: "file";
-      source: string;
-      mode: number;
-      sha256: string | undefined;
-      fromBase: boolean;
-      /** May share the source's inode (--link hardlink); false: always the container's own copy (see LinkMode). */
-      shareable: boolean;
-      relocate?: { kind: RelocationKind; from: string };
-      /** What the source looked like when recorded; a link or copy checks it still does. */
-      expect?: { size: number; mtimeMs: number };
-    };
+export interface PlannedFile {
+  type: "file";
+  source: string;
+  mode: number;
+  sha256: string | undefined;
+  fromBase: boolean;
+  /** May share the source's inode (--link hardlink); false: always the container's own copy (see LinkMode). */
+  shareable: boolean;
+  relocate?: { kind: RelocationKind; from: string };
+  /** What the source looked like when recorded; a link or copy checks it still does. */
+  expect?: { size: number; mtimeMs: number };
+}
+
+export type PlannedEntry = { type: "dir"; mode: number } | { type: "symlink"; link: string; fromLayer: boolean } | PlannedFile;
 
 export interface LayerTree {
   tree: string;
@@ -68,6 +67,9 @@ function baseEntryProblem(entry: ManifestEntry): string | null {
   return null;
 }
 
+/** A directory no entry names but one of its entries needs (a layer may leave out its parents). */
+const MADE_PARENT = { missing: { type: "dir", mode: 0o755 } as const satisfies PlannedEntry, accept: (value: PlannedEntry | undefined) => value?.type === "dir" };
+
 /**
  * The venv being planned: every path and what goes there. One routine
  * places base and layer entries alike, so both get the same checks: each
@@ -89,12 +91,8 @@ class Plan {
         hint: "The image was crafted to exhaust this machine, or is larger than pypakr allows by default; if you trust it, raise the limit with PYPAKR_MAX_IMAGE_ENTRIES.",
       });
     }
-    for (const parent of this.entries.parents(file)) {
-      if (!parent.present) this.entries.set(parent.path, { type: "dir", mode: 0o755 });
-      else if (parent.value?.type !== "dir") throw fail(`needs "${parent.path}" to be a directory, but ${below} made it a ${parent.value?.type ?? "file"}`);
-    }
-    if (planned.type !== "dir" && this.entries.get(file)?.type === "dir") this.entries.deleteTree(file);
-    this.entries.set(file, planned);
+    const blocked = this.entries.setUnder(file, planned, MADE_PARENT, (old) => planned.type !== "dir" && old?.type === "dir");
+    if (blocked) throw fail(`needs "${blocked.path}" to be a directory, but ${below} made it a ${blocked.value?.type ?? "file"}`);
   }
 
   /** A whiteout: the path and everything below it goes. */
@@ -122,26 +120,23 @@ export function planVenv(base: Base, layers: readonly LayerTree[], relocation: R
     if (entry.type === "dir") plan.place(entry.path, { type: "dir", mode: entry.mode }, fail, "the base");
     else if (entry.type === "symlink") plan.place(entry.path, { type: "symlink", link: entry.link ?? "", fromLayer: false }, fail, "the base");
     else {
-      plan.place(
-        entry.path,
-        {
-          type: "file",
-          source: `${base.dir}/${entry.path}`,
-          mode: entry.mode,
-          // A RECORD's manifest hash is of its normalized form (see normalizeRecord), not of the file.
-          sha256: entry.relocate || RECORD_PATH.test(entry.path) ? undefined : entry.sha256,
-          fromBase: true,
-          // A base's files that no RECORD lists are the interpreter's links, pyvenv.cfg and bin/activate*,
-          // which name the base's path and so get their own relocated copy anyway, and Activate.ps1 (it
-          // finds its path at run time; nobody edits it). The rest are pip's, from its RECORD. So base
-          // files keep the link mode: what a user edits is never linked.
-          shareable: true,
-          ...(entry.relocate ? { relocate: { kind: entry.relocate, from: base.path } } : {}),
-          ...(entry.mtimeMs !== undefined && entry.size !== undefined ? { expect: { size: entry.size, mtimeMs: entry.mtimeMs } } : {}),
-        },
-        fail,
-        "the base",
-      );
+      const planned: PlannedFile = {
+        type: "file",
+        source: `${base.dir}/${entry.path}`,
+        mode: entry.mode,
+        // A RECORD's manifest hash is of its normalized form (see normalizeRecord), not of the file.
+        sha256: entry.relocate || RECORD_PATH.test(entry.path) ? undefined : entry.sha256,
+        fromBase: true,
+        // A base's files that no RECORD lists are the interpreter's links, pyvenv.cfg and bin/activate*,
+        // which name the base's path and so get their own relocated copy anyway, and Activate.ps1 (it
+        // finds its path at run time; nobody edits it). The rest are pip's, from its RECORD. So base
+        // files keep the link mode: what a user edits is never linked.
+        shareable: true,
+      };
+      // Set only when present (no spreads): planning runs once per entry of every container made.
+      if (entry.relocate) planned.relocate = { kind: entry.relocate, from: base.path };
+      if (entry.mtimeMs !== undefined && entry.size !== undefined) planned.expect = { size: entry.size, mtimeMs: entry.mtimeMs };
+      plan.place(entry.path, planned, fail, "the base");
     }
   }
   for (const layer of layers) {
@@ -157,20 +152,17 @@ export function planVenv(base: Base, layers: readonly LayerTree[], relocation: R
       else if (entry.type === "symlink") plan.place(entry.path, { type: "symlink", link: entry.link, fromLayer: true }, fail);
       else {
         const kind = relocation.files.get(entry.path);
-        plan.place(
-          entry.path,
-          {
-            type: "file",
-            source: `${layer.tree}/${entry.path}`,
-            mode: entry.executable ? 0o755 : 0o644,
-            sha256: kind ? undefined : entry.sha256,
-            fromBase: false,
-            shareable: layer.distribution === true,
-            ...(kind ? { relocate: { kind, from: relocation.placeholder } } : {}),
-            ...(entry.mtimeMs !== undefined ? { expect: { size: entry.size, mtimeMs: entry.mtimeMs } } : {}),
-          },
-          fail,
-        );
+        const planned: PlannedFile = {
+          type: "file",
+          source: `${layer.tree}/${entry.path}`,
+          mode: entry.executable ? 0o755 : 0o644,
+          sha256: kind ? undefined : entry.sha256,
+          fromBase: false,
+          shareable: layer.distribution === true,
+        };
+        if (kind) planned.relocate = { kind, from: relocation.placeholder };
+        if (entry.mtimeMs !== undefined) planned.expect = { size: entry.size, mtimeMs: entry.mtimeMs };
+        plan.place(entry.path, planned, fail);
       }
     }
   }

@@ -15,7 +15,7 @@ import { acquireImage, forgetAddedImage, forgetUnpackedLayer, isInUnpackedLayer,
 import { describeInterpreter } from "../python/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { shellWord } from "../util/printable.js";
-import { exists, isEmptyDir, lstatOrNull, processAlive, removeTree, withTempPath, fsyncFile } from "../util/fs.js";
+import { exists, isEmptyDir, lstatOrNull, processAlive, removeTree, withTempPath } from "../util/fs.js";
 import { siblingOwner, siblingTempPath } from "../util/temp-names.js";
 import { progress } from "../util/log.js";
 import { launchScript } from "./launch.js";
@@ -118,9 +118,8 @@ export async function writeVenvTree(
   for (const layer of layerRefs) layers.push({ ...(await unpackLayer(store, layer.digest, layer.what)), distribution: layer.distribution === true });
   const plan = planVenv(base, layers, { files: new Map(relocation.files.map((file) => [file.path, file.kind])), placeholder: relocation.placeholder }, { maxEntries: store.limits.imageEntries });
   const tree = new ConfinedTree(staging);
-  const used = materializeVenv(plan, tree, target, { link, prompt: path.basename(target) });
+  const { link: used, layerLinks } = materializeVenv(plan, tree, target, { link, prompt: path.basename(target) });
   // Each layer's links were checked alone; together they must still stay inside.
-  const layerLinks = new Set([...plan].flatMap(([file, entry]) => (entry.type === "symlink" && entry.fromLayer ? [file] : [])));
   await checkSymlinks(staging, layerLinks, image.what);
   return { tree, link: used };
 }
@@ -150,8 +149,10 @@ async function materialize(store: Store, image: Image, base: Base, staging: stri
   };
   // pypakr's own files go through the same door as the image's (no layer may hold a .pypakr, at any depth).
   tree.mkdir(METADATA_DIR, 0o755);
+  // Not fsynced: nothing else of the container is (thousands of links and files, as with pip, uv and
+  // tar), so syncing the record alone promised nothing after a power loss, and it cost up to 120 ms on
+  // ext4 without a journal, which then syncs the new directories too. `pypakr verify` finds a damaged one.
   tree.writeFile(path.relative(staging, containerRecordFile(staging)), JSON.stringify(record, null, 2) + "\n", 0o644);
-  await fsyncFile(containerRecordFile(staging));
   const launch = launchScript(target, record.environment, record.entrypoint, realTarget);
   if (launch !== null) tree.writeFile(path.relative(staging, launchFile(staging)), launch, 0o644);
   return used;

@@ -117,20 +117,22 @@ export function relocatedContent(entry: { source: string; fromBase: boolean }, r
 
 /**
  * Writes `plan` into `tree` (an existing, empty directory) for a venv that
- * will live at `prefix`. `prompt` replaces the base's activate prompt (none
- * for a build's work env, which must compare equal to its base). Every write
- * goes through the tree, which never follows a symlink (see ConfinedTree).
- * Returns the link mode used.
+ * will live at `prefix`. The plan lists each directory before what it holds,
+ * as planVenv's does (the tree refuses anything else). `prompt` replaces the
+ * base's activate prompt (none for a build's work env, which must compare
+ * equal to its base). Every write goes through the tree, which never follows
+ * a symlink (see ConfinedTree). Returns the link mode used, and the links
+ * that came from layers, which the caller checks together.
  */
-export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: ConfinedTree, prefix: string, options: { link: LinkMode; prompt?: string }): LinkMode {
+export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: ConfinedTree, prefix: string, options: { link: LinkMode; prompt?: string }): { link: LinkMode; layerLinks: Set<string> } {
   const placer = new FilePlacer(tree, options.link);
-  // Sorted, a directory comes before what it holds.
-  for (const file of [...plan.keys()].sort()) {
-    const entry = plan.get(file) as PlannedEntry;
+  const layerLinks = new Set<string>();
+  for (const [file, entry] of plan) {
     if (entry.type === "dir") {
       tree.mkdir(file, entry.mode);
     } else if (entry.type === "symlink") {
       tree.symlink(file, entry.link);
+      if (entry.fromLayer) layerLinks.add(file);
     } else if (entry.relocate) {
       let content: Buffer;
       try {
@@ -148,5 +150,5 @@ export function materializeVenv(plan: ReadonlyMap<string, PlannedEntry>, tree: C
       placer.place(entry.source, file, { keepTime: entry.fromBase, shareable: entry.shareable });
     }
   }
-  return placer.settled === "auto" ? "copy" : placer.settled;
+  return { link: placer.settled === "auto" ? "copy" : placer.settled, layerLinks };
 }

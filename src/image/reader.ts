@@ -88,7 +88,15 @@ export interface ArchiveImage extends Image {
  * Blobs that `known` has are still verified, but not copied: its copy is
  * used instead, which saves writing every large layer a second time.
  */
-export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob; maxEntries?: number } = {}): Promise<ArchiveImage> {
+/**
+ * Refuses a new layer (its verified copy at `file`) that extraction would
+ * refuse. The default extracts it into a tree of names only
+ * (checkLayerArchive); a caller that is about to extract it anyway may do
+ * that now instead, so that the layer is decompressed once.
+ */
+export type LayerCheck = (layer: { digest: Digest; file: string; what: string }) => Promise<void>;
+
+export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob; maxEntries?: number; checkLayer?: LayerCheck } = {}): Promise<ArchiveImage> {
   let stat;
   try {
     stat = await fs.stat(file);
@@ -144,14 +152,21 @@ export async function readImageArchive(file: string, workDir: string, options: {
   });
   // A layer is extracted only when a container is made; checked now, one that can never be
   // extracted is refused before the store keeps it (blobs the store has were checked on the way in).
-  await checkLayers(image, (digest) => !knownFiles.has(hexOf(digest)), options.maxEntries);
+  await checkLayers(image, (digest) => !knownFiles.has(hexOf(digest)), options.maxEntries, options.checkLayer);
   return { ...image, written: (digest) => written.get(hexOf(digest)) };
 }
 
-/** Refuses the image if a layer `check` selects holds an entry that extraction would refuse on its own (see checkLayerArchive). */
-export async function checkLayers(image: Image, check: (digest: string) => boolean, maxEntries?: number): Promise<void> {
+/**
+ * Refuses the image if a layer `select` selects holds an entry that
+ * extraction would refuse on its own (checkLayerArchive, unless `check`
+ * says how).
+ */
+export async function checkLayers(image: Image, select: (digest: string) => boolean, maxEntries?: number, check?: LayerCheck): Promise<void> {
   for (const [index, layer] of image.manifest.layers.entries()) {
-    if (check(layer.digest)) await checkLayerArchive(image.blobFile(layer.digest), { what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`, reserved: RESERVED_NAMES, ...(maxEntries ? { maxEntries } : {}) });
+    if (!select(layer.digest)) continue;
+    const what = `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`;
+    if (check) await check({ digest: layer.digest as Digest, file: image.blobFile(layer.digest), what });
+    else await checkLayerArchive(image.blobFile(layer.digest), { what, reserved: RESERVED_NAMES, ...(maxEntries ? { maxEntries } : {}) });
   }
 }
 

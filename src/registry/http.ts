@@ -17,7 +17,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
-import { Agent, type Dispatcher } from "undici";
+import type { Agent, Dispatcher } from "undici";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { readLimited } from "../util/read-limited.js";
 import { isLoopback } from "./reference.js";
@@ -145,7 +145,13 @@ export function displayUrl(url: URL): string {
 
 export class Transport {
   readonly baseUrl: URL;
-  private readonly agent: Agent;
+  /**
+   * Loaded on first use: undici is most of the CLI's code, and every command
+   * that may pull (create-container, run -i) imports this module whether or
+   * not it ever sends a request.
+   */
+  private agent: Promise<Agent> | undefined;
+  private readonly ca: string | undefined;
   /** How requests are retried; also the policy for whole transfers a request's retries cannot cover (withRetries). */
   readonly policy: RetryPolicy;
   private readonly maxRedirects: number;
@@ -164,7 +170,7 @@ export class Transport {
         throw new PypakrError(`cannot read the CA file ${options.caFile}: ${isErrno(error, "ENOENT") ? "it does not exist" : describe(error)}`, { code: "bad-config", hint: "Pass --ca-file the PEM file of your registry's certificate authority." });
       }
     }
-    this.agent = new Agent({ connections: 8, ...(ca ? { connect: { ca } } : {}) });
+    this.ca = ca;
     this.policy = { ...DEFAULT_RETRY, ...options.retry };
     this.maxRedirects = options.maxRedirects ?? 10;
   }
@@ -205,8 +211,14 @@ export class Transport {
     }
   }
 
+  private dispatcher(): Promise<Agent> {
+    const ca = this.ca;
+    this.agent ??= import("./agent.js").then(({ newAgent }) => newAgent(ca));
+    return this.agent;
+  }
+
   async close(): Promise<void> {
-    await this.agent.close();
+    await (await this.agent)?.close();
   }
 
   /** Sends with retries; answers every status (callers decide what is an error), throws when the network fails for good. */
@@ -260,7 +272,7 @@ export class Transport {
           throw new PypakrError(`the token service of registry ${this.registry} redirected pypakr to ${displayUrl(url)}, another host, with a secret`, { code: "unsafe-transport", hint: "pypakr sends an identity token only to the token service the registry names; tell the registry's operator." });
         }
       }
-      const data = await this.agent.request({
+      const data = await (await this.dispatcher()).request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method,

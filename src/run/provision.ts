@@ -50,7 +50,7 @@ export function runContainerDir(config: Config, arg: string, digest: Digest, exp
 export async function containerForRun(config: Config, options: { image: string; container?: string }, connection: Connection = {}): Promise<string> {
   const local = await ensureLocalImage(config, options.image, connection);
   // An image file is loaded, so that its digest names the container and a second run finds it.
-  const digest = local.digest ?? (await addImageArchive(await Store.open(config), options.image)).digest;
+  const digest = local.digest ?? (await addImageArchive(await Store.open(config), options.image, { unpack: true })).digest;
   const dir = runContainerDir(config, options.image, digest, options.container);
   const record = await readContainerRecord(dir).catch(() => null);
   if (record?.image.digest === digest) return dir;

@@ -9,6 +9,7 @@ import { PypakrError, usageError } from "../util/errors.js";
 import { lstatOrNull, removeTree } from "../util/fs.js";
 import type { Digest } from "../util/hash.js";
 import { randomSuffix } from "../util/temp-names.js";
+import { forgetUnpackedLayer, unpackVerifiedLayer } from "./layers.js";
 import type { Store, StoreIndex } from "./store.js";
 
 /** `name` means `name:latest`, as in Docker; a colon before the last "/" is a registry's port, not a tag. */
@@ -87,18 +88,29 @@ export async function loadImage(store: Store, digest: Digest): Promise<Image> {
  * Reads an image archive into the store: blobs it lacks are verified while
  * they are copied into tmp/, then moved into place under the lock, where the image is
  * recorded and tagged (with `tag`, else the archive's own ref name if any).
+ * With `unpack`, each new layer is checked by unpacking it into the layer
+ * cache, for a container about to be made (see unpackVerifiedLayer); a load
+ * that fails takes those back.
  */
 export async function addImageArchive(
   store: Store,
   file: string,
-  options: { tag?: string; keepArchiveTag?: boolean; lease?: boolean; leaseTarget?: string; rereadAll?: boolean } = {},
+  options: { tag?: string; keepArchiveTag?: boolean; lease?: boolean; leaseTarget?: string; rereadAll?: boolean; unpack?: boolean } = {},
 ): Promise<{ digest: Digest; tags: string[]; lease?: Lease; added?: Digest[] }> {
   const work = store.tempPath("load");
   await fs.mkdir(work);
+  const unpacked: string[] = [];
   try {
     // Blobs the store holds are not read from the archive again (see readImageArchive).
     const known = new Set<Digest>();
     const image = await readImageArchive(file, work, {
+      ...(options.unpack
+        ? {
+            checkLayer: async (layer) => {
+              if (await unpackVerifiedLayer(store, layer)) unpacked.push(layer.digest);
+            },
+          }
+        : {}),
       maxEntries: store.limits.layerEntries,
       known: async (digest) => {
         if (options.rereadAll) return undefined;
@@ -128,6 +140,10 @@ export async function addImageArchive(
     });
     // A gc removed a blob it had no use for while the archive was read: read it all.
     return added ?? (await addImageArchive(store, file, { ...options, rereadAll: true }));
+  } catch (error) {
+    // Unpacked layers whose blob the store did not take are of no use to anything.
+    for (const digest of unpacked) if ((await store.blobSize(digest)) === undefined) await forgetUnpackedLayer(store, digest);
+    throw error;
   } finally {
     await removeTree(work);
   }
@@ -168,7 +184,7 @@ function addLease(store: Store, index: StoreIndex, image: Digest, target?: strin
  */
 export async function acquireImage(store: Store, arg: string, target?: string): Promise<{ digest: Digest; lease: Lease; added?: Digest[] }> {
   if ((await imageArgument(arg)) === "file") {
-    const loaded = await addImageArchive(store, arg, { lease: true, ...(target ? { leaseTarget: target } : {}) });
+    const loaded = await addImageArchive(store, arg, { lease: true, unpack: true, ...(target ? { leaseTarget: target } : {}) });
     return { digest: loaded.digest, lease: loaded.lease as Lease, ...(loaded.added ? { added: loaded.added } : {}) };
   }
   const digest = await resolveRef(store, arg, { fileToo: true });

@@ -79,6 +79,45 @@ export class PathMap<V> {
     }
   }
 
+  /**
+   * Sets `path` to `value` in one descent (planning a venv calls this once
+   * per entry, so it allocates little): each missing parent gets
+   * `parents.missing`; a present parent whose value `parents.accept` refuses
+   * stops it, and that parent is returned, with nothing below it changed.
+   * When `dropBelow(old)` says so, what was below `path` goes first (a file
+   * replacing a directory).
+   */
+  setUnder(path: string, value: V, parents: { missing: V; accept: (value: V | undefined) => boolean }, dropBelow: (old: V | undefined) => boolean): { path: string; value: V | undefined } | null {
+    const parts = path.split("/");
+    let node = this.root;
+    for (let index = 0; index < parts.length; index++) {
+      const part = parts[index] as string;
+      node.children ??= new Map();
+      let child = node.children.get(part);
+      if (!child) {
+        child = newNode();
+        node.children.set(part, child);
+      }
+      node = child;
+      if (index === parts.length - 1) break;
+      if (!node.has) {
+        node.has = true;
+        node.value = parents.missing;
+        this.count += 1;
+      } else if (!parents.accept(node.value)) {
+        return { path: parts.slice(0, index + 1).join("/"), value: node.value };
+      }
+    }
+    if (node.has && node.children && dropBelow(node.value)) {
+      for (const child of node.children.values()) this.count -= countPresent(child);
+      node.children = undefined;
+    }
+    if (!node.has) this.count += 1;
+    node.has = true;
+    node.value = value;
+    return null;
+  }
+
   /** Drops `path` and everything below it. */
   deleteTree(path: string): void {
     const parts = path.split("/");

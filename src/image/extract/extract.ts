@@ -208,10 +208,12 @@ async function extractInto(archive: string, tree: ExtractTree, options: ExtractO
  * Extracts `archive` (tar, tar+gzip or tar+zstd) into the existing directory `root`,
  * refusing it if a symlink it made leads outside. A later archive can
  * change where those links lead: once every archive for a tree is in
- * place, check all their links again with checkSymlinks.
+ * place, check all their links again with checkSymlinks. `freshRoot`: the
+ * caller just made `root`, empty and private, so what is there is known
+ * without asking the disk.
  */
-export async function extractTar(archive: string, root: string, options: ExtractOptions): Promise<void> {
-  await extractInto(archive, new DiskTree(root), options);
+export async function extractTar(archive: string, root: string, options: ExtractOptions & { freshRoot?: boolean }): Promise<void> {
+  await extractInto(archive, new DiskTree(root, { fresh: options.freshRoot === true }), options);
 }
 
 /**

@@ -99,6 +99,24 @@ describe("PathMap", () => {
     assert.deepEqual([...map.parents("x/y")], [{ path: "x", present: false, value: undefined }]);
   });
 
+  test("PathMap.setUnder makes missing parents, stops at a refused one, and drops what a replaced value held", () => {
+    const parents = { missing: "made", accept: (value: string | undefined) => value !== "file" };
+    const map = new PathMap<string>();
+    assert.equal(map.setUnder("a/b/c", "c", parents, () => false), null);
+    assert.deepEqual([...map.entries()], [["a", "made"], ["a/b", "made"], ["a/b/c", "c"]]);
+    assert.equal(map.size, 3);
+    map.set("f", "file");
+    assert.deepEqual(map.setUnder("f/g/h", "h", parents, () => false), { path: "f", value: "file" });
+    assert.equal(map.has("f/g"), false, "nothing is made below a refused parent");
+    assert.equal(map.size, 4);
+    // Replacing "a/b" with dropBelow true takes "a/b/c" with it; false keeps it.
+    assert.equal(map.setUnder("a/b", "kept-below", parents, () => false), null);
+    assert.equal(map.get("a/b/c"), "c");
+    assert.equal(map.setUnder("a/b", "replaced", parents, (old) => old === "kept-below"), null);
+    assert.deepEqual([...map.entries()], [["a", "made"], ["a/b", "replaced"], ["f", "file"]]);
+    assert.equal(map.size, 3);
+  });
+
   test("PathMap.entries lists parents before their children, siblings in code-unit order", () => {
     const map = mapOf(["b", "a/z", "a-b", "a", "a/b/c", "B", "é"]);
     // Not plain sorted order, where "a-b" would come before "a/b/c": a parent's subtree comes first.
