@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import type { Config } from "../config/index.js";
 import { relocateContent } from "../image/index.js";
 import { createVenv, describeInterpreter, describeKind, findInterpreter, implementationName, type Interpreter, INTERPRETER_KIND, interpreterKind, majorMinor, pythonIdentity, type PythonIdentity, pythonSchema, supportedWheelTags } from "../python/index.js";

@@ -6,7 +6,7 @@
  * cannot drift and no command reads an option through a cast.
  */
 import { Option } from "commander";
-import { z } from "zod";
+import * as z from "zod";
 import { usageError } from "../util/errors.js";
 
 const declarations = new WeakMap<z.ZodType, () => Option>();

@@ -1,6 +1,6 @@
 import * as fs from "node:fs/promises";
 import { containerRecordFile } from "../layout/index.js";
-import { z } from "zod";
+import * as z from "zod";
 import { baseNeedSchema, pypakrConfigSchema, unsafePrefixReason } from "../image/index.js";
 import { pythonSchema } from "../python/index.js";
 import { SHA256_DIGEST } from "../util/hash.js";

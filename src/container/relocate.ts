@@ -23,7 +23,7 @@
 import { accessSync, closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { loadBase } from "../base/index.js";
 import { containerRecordFile, JOURNAL_NAME, LAUNCH_FILE, METADATA_DIR, RELOCATION_JOURNAL_PATH } from "../layout/index.js";
 import type { Config } from "../config/index.js";

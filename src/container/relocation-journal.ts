@@ -13,7 +13,7 @@
 import { renameSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { JOURNAL_NAME, METADATA_DIR, RELOCATION_JOURNAL_PATH, RELOCATION_LOCK_PATH } from "../layout/index.js";
 import { acquireLock, isLockHeld, LockTimeoutError } from "../store/index.js";
 import { describe, isErrno, PypakrError } from "../util/errors.js";

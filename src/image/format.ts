@@ -3,7 +3,7 @@
  * holds. Every document read from an image is parsed through these, so code
  * past the reader works only with validated values.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { SHA256_DIGEST } from "../util/hash.js";
 import { INTERPRETER_KIND, pythonSchema } from "../python/index.js";
 import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD, MEDIA_TYPE_MANIFEST, OCI_LAYOUT_VERSION, PYPAKR_FORMAT_VERSION } from "./media-types.js";

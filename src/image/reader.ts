@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { z } from "zod";
+import type * as z from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { hexOf, sha256Stream, SHA256_DIGEST, type Digest } from "../util/hash.js";
 import { BlobWriter, type WrittenBlob } from "../util/blob-writer.js";

@@ -4,7 +4,7 @@
  * fields, their schema, and the interpreter kind that names a base. Owned
  * here, by python/, and read by image/ for its config's schema.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { PypakrError } from "../util/errors.js";
 
 /**

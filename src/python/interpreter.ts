@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { PypakrError } from "../util/errors.js";
 import { capture } from "../util/process.js";
 import { describeSchemaError } from "../util/json.js";

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { PypakrError } from "../util/errors.js";
 import { parseJson } from "../util/json.js";
 import { capture } from "../util/process.js";

@@ -6,7 +6,7 @@
  * (trade the credentials, or nothing, for a token at the realm, per scope).
  * Tokens are cached per scope until they expire.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { PypakrError } from "../util/errors.js";
 import { parseJson } from "../util/json.js";
 import { shellWord, show } from "../util/printable.js";

@@ -3,7 +3,7 @@
  * on demand (a 401 is answered once per request, then it is an error), plus
  * the registry's error bodies turned into messages a user can act on.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { PypakrError } from "../util/errors.js";
 import { tryParseJson } from "../util/json.js";
 import { show, shellWord } from "../util/printable.js";

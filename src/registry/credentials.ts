@@ -9,7 +9,7 @@
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { parseJson } from "../util/json.js";
 import { shellWord } from "../util/printable.js";

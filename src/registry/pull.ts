@@ -12,7 +12,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { checkOutputFile, type Config } from "../config/index.js";
 import { describeSchemaError } from "../util/json.js";
 import { type BlobSource, checkLayers, type Descriptor, type Image, type ImageManifest, manifestSchema, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, notAnImage, openImage, saveImage } from "../image/index.js";

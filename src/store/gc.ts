@@ -8,7 +8,7 @@ import { containerRecordFile } from "../layout/index.js";
 import { manifestSchema } from "../image/index.js";
 import { removeDeadSiblings, removeDeadTemp, removeTree } from "../util/fs.js";
 import { anySiblingOwner, storeTempOwner } from "../util/temp-names.js";
-import { z } from "zod";
+import * as z from "zod";
 import { isErrno } from "../util/errors.js";
 import { readJson } from "../util/json.js";
 import { hexOf, type Digest } from "../util/hash.js";

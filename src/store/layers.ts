@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { extractTar, type ListedEntry } from "../image/index.js";
 import { RESERVED_NAMES } from "../layout/index.js";
 import { isErrno, PypakrError } from "../util/errors.js";

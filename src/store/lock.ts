@@ -14,7 +14,7 @@
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { isErrno } from "../util/errors.js";
 import { readJson } from "../util/json.js";
 import { processAlive, removeDeadSiblings, removeTree } from "../util/fs.js";

@@ -8,7 +8,7 @@
  *   store/registry-sources.json  {"formatVersion":1,"registries":{"HOST":{"sha256:..":["repo",..]}}}
  */
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { isErrno, PypakrError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { readJson } from "../util/json.js";

@@ -17,7 +17,7 @@
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { type Config, type EntryLimits, storeDir, tmpDir } from "../config/index.js";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { lstatOrNull, processAlive, removeDeadSiblings, removeDeadTemp, treeSize, writeFileAtomic } from "../util/fs.js";

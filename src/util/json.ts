@@ -5,7 +5,7 @@
  * never later as a crash on a value of the wrong type.
  */
 import * as fs from "node:fs/promises";
-import type { z } from "zod";
+import type * as z from "zod";
 import { PypakrError, type ErrorCode } from "./errors.js";
 
 /** What a damaged document raises: its code and hint, and its message given what is wrong. */
