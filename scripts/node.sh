@@ -49,3 +49,52 @@ pypakr_use_node() {
   echo "$who: using Node.js $found from $cache (the system's is $system)"
   pypakr_node_bin="$cache/node_modules/.bin"
 }
+
+# The tests compare digests of images built under two Node.js lines (what a
+# digest promises across them: README, "What a digest promises across Node.js
+# versions"). This provides the line that is not the one on PATH: Node.js 22,
+# the oldest pypakr supports (24 where PATH's is 22), installed like the one
+# above into a cache directory of its own, once, and exports its binary as
+# PYPAKR_TEST_OTHER_NODE. Where it cannot (no npm, no network), it says why
+# and exports PYPAKR_TEST_OTHER_NODE_ERROR instead, with which that test
+# fails: a run of the whole suite must not pass without the comparison. A
+# PYPAKR_TEST_OTHER_NODE already set (a Node.js 22.15+ of one's own) is kept.
+# The gist of npm's error output: its code and first message line, without the stack.
+pypakr_npm_error() {
+  printf '%s\n' "$1" | sed -n 's/^npm error //p' |
+    awk '/^code / { code = $2; next } /^(syscall|errno) / || /^ *at / || /^ *$/ { next } !message { message = $0 } END { print (code ? code ": " : "") message }'
+}
+
+pypakr_provide_other_node() {
+  local who="$1"
+  if [ -n "${PYPAKR_TEST_OTHER_NODE:-}" ]; then
+    echo "$who: the digest comparison's other Node.js is PYPAKR_TEST_OTHER_NODE=$PYPAKR_TEST_OTHER_NODE"
+    return 0
+  fi
+  local current line=22
+  current="$(node -p 'process.versions.node')"
+  [ "${current%%.*}" != 22 ] || line=24
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/pypakr/node-$line"
+  local binary="$cache/node_modules/.bin/node" output reason=""
+  if [ ! -x "$binary" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      reason="no npm to install Node.js $line from the npm registry"
+    else
+      echo "$who: installing Node.js $line from the npm registry into $cache, for the test that compares digests made under Node.js $current and $line"
+      mkdir -p "$cache"
+      output="$(npm install --prefix "$cache" --no-save --no-audit --no-fund --loglevel=error "node@$line" 2>&1 >/dev/null)" ||
+        reason="npm install node@$line into $cache failed: $(pypakr_npm_error "$output")"
+    fi
+  fi
+  local version
+  if [ -z "$reason" ] && ! version="$("$binary" -p 'process.versions.node' 2>&1)"; then
+    reason="the Node.js installed into $cache does not run here ($version); remove that directory and run again"
+  fi
+  if [ -n "$reason" ]; then
+    echo "$who: cannot provide Node.js $line for the digest comparison: $reason; that test will fail" >&2
+    export PYPAKR_TEST_OTHER_NODE_ERROR="$reason"
+    return 0
+  fi
+  echo "$who: the digest comparison's other Node.js is $version from $cache"
+  export PYPAKR_TEST_OTHER_NODE="$binary"
+}

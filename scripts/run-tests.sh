@@ -9,7 +9,8 @@
 #     itself on its first line: `// test-stream: own-home` (tsc keeps the
 #     comment in the built file);
 #   - the unit files, then the integration files (in-process servers and
-#     stores), all of which work in their own temp dirs and homes.
+#     stores, and a few short CLI builds under two Node.js lines), all of
+#     which work in their own temp dirs and homes.
 # Then the SIGKILL series runs alone: it kills commands at fractions of a
 # normal run's time and needs most kills to land mid-way, which a machine
 # busy with other streams makes unpredictable.

@@ -3,11 +3,13 @@
 # machine (skopeo for the interop tests, docker-registry, apache2-utils'
 # htpasswd and openssl for the real-registry push/pull tests, python3-venv
 # where it is split out, Node.js 24 where the system's is older than 22.15,
-# the npm packages), then builds, type-checks, lints and runs every test.
+# Node.js 22 for the test that compares digests across Node.js lines, the npm
+# packages), then builds, type-checks, lints and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/node.sh
 pypakr_use_node scripts/test.sh
+pypakr_provide_other_node scripts/test.sh
 
 missing=()
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
