@@ -9,6 +9,7 @@ import type * as z from "zod";
 import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { hexOf, sha256Stream, SHA256_DIGEST, type Digest } from "../util/hash.js";
 import { BlobWriter, type WrittenBlob } from "../util/blob-writer.js";
+import { fsyncFile } from "../util/fs.js";
 import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
 import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
 import { RESERVED_NAMES } from "../layout/index.js";
@@ -80,6 +81,12 @@ export type KnownBlob = (digest: Digest) => Promise<{ file: string; size: number
 export interface ArchiveImage extends Image {
   /** The blob as copied out of the archive, or undefined for one `known` had. */
   written(digest: string): WrittenBlob | undefined;
+  /**
+   * Settles when the copies' fsyncs, started as each copy was finished, are
+   * done: the disk writes them while the layers are checked, so the commit
+   * (whose own fsync stays the one that counts) finds little left to write.
+   */
+  readonly flushed: Promise<void>;
 }
 
 /**
@@ -110,6 +117,7 @@ export async function readImageArchive(file: string, workDir: string, options: {
   const knownFiles = new Map<string, string>();
   const written = new Map<string, WrittenBlob>();
   const documents = new Map<string, Buffer>();
+  const flushes: Promise<void>[] = [];
   try {
     for await (const { header, body } of readTarFile(file)) {
       const name = normalizeEntryName(header.name);
@@ -130,7 +138,11 @@ export async function readImageArchive(file: string, workDir: string, options: {
       if (known) knownFiles.set(hex, known.file);
       const copied = await copyBlob(body, hex, known ? null : path.join(workDir, hex), file);
       blobSizes.set(hex, copied.size);
-      if (copied.written) written.set(hex, copied.written);
+      if (copied.written) {
+        written.set(hex, copied.written);
+        // A failure here shows again, as an error, in the commit's own fsync.
+        flushes.push(fsyncFile(copied.written.file).catch(() => undefined));
+      }
     }
   } catch (error) {
     if (error instanceof PypakrError) throw error;
@@ -153,7 +165,7 @@ export async function readImageArchive(file: string, workDir: string, options: {
   // A layer is extracted only when a container is made; checked now, one that can never be
   // extracted is refused before the store keeps it (blobs the store has were checked on the way in).
   await checkLayers(image, (digest) => !knownFiles.has(hexOf(digest)), options.maxEntries, options.checkLayer);
-  return { ...image, written: (digest) => written.get(hexOf(digest)) };
+  return { ...image, written: (digest) => written.get(hexOf(digest)), flushed: Promise.all(flushes).then(() => undefined) };
 }
 
 /**

@@ -4,8 +4,10 @@
  * pipe gets just the summary line the command prints). cli-progress writes to
  * stderr itself, the one writer besides src/util/log.ts: its cursor codes are
  * its own, and the text it draws (labels, words) is made printable here.
+ * It is loaded only when bars are drawn: it and what it imports are as much
+ * code as the rest of create-container, which imports this module with the
+ * registry client whether or not it pulls.
  */
-import cliProgress from "cli-progress";
 import { formatBytes, isQuiet } from "../util/log.js";
 import { printableLine } from "../util/printable.js";
 
@@ -22,8 +24,9 @@ export interface TransferProgress {
 
 const SILENT: BlobBar = { add: () => undefined, finish: () => undefined };
 
-export function transferProgress(verb: string): TransferProgress {
+export async function transferProgress(verb: string): Promise<TransferProgress> {
   if (isQuiet() || !process.stderr.isTTY) return { bar: () => SILENT, stop: () => undefined };
+  const cliProgress = (await import("cli-progress")).default;
   const bars = new cliProgress.MultiBar(
     {
       stream: process.stderr,

@@ -251,7 +251,7 @@ export async function pullImage(config: Config, refText: string, options: PullOp
     const client = new RegistryClient(ref.registry, options);
     const work = store.tempPath("pull");
     await fs.mkdir(work);
-    const bars = transferProgress("pull");
+    const bars = await transferProgress("pull");
     try {
       const { bytes, digest, manifest } = await fetchManifest(client, ref, source);
       const blobs = [manifest.config, ...manifest.layers].filter((blob, i, all) => all.findIndex((other) => other.digest === blob.digest) === i);

@@ -172,7 +172,7 @@ export async function pushImage(config: Config, source: string, targetText: stri
     const store = await Store.open(config);
     const { digest, lease } = await acquireImage(store, source);
     const client = new RegistryClient(target.registry, options);
-    const bars = transferProgress("push");
+    const bars = await transferProgress("push");
     try {
       const image = await loadImage(store, digest);
       const blobs = [image.manifest.config, ...image.manifest.layers].filter((blob, i, all) => all.findIndex((other) => other.digest === blob.digest) === i);

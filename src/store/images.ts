@@ -123,6 +123,8 @@ export async function addImageArchive(
     // Each blob with the size its descriptor gives, which the commit checks again.
     const sizes = new Map<Digest, number>([[image.manifestDigest, image.manifestSize], [image.configDigest, image.manifest.config.size], ...image.manifest.layers.map((layer) => [layer.digest as Digest, layer.size] as const)]);
     const tag = options.tag ?? (options.keepArchiveTag && image.tag ? normalizeTagOrNull(image.tag) : undefined);
+    // Before the lock: commitBlob's own fsync, one blob after another under it, then finds nothing left to write.
+    await image.flushed;
     const added = await store.updateIndex(async (index) => {
       const isNew = !index.images[image.manifestDigest];
       const newBlobs: Digest[] = [];

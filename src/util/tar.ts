@@ -73,10 +73,18 @@ export async function archiveCodec(file: string): Promise<ArchiveCodec> {
   }
 }
 
+/**
+ * How much a read or a decompression step hands on at once. Node's defaults
+ * (64 KiB reads, 16 KiB of output per step) cost a trip to the thread pool
+ * and through each stream per 16 KiB: unpacking a 100 MB layer set spent
+ * more time waiting on those hops than decompressing.
+ */
+const STREAM_CHUNK_BYTES = 1024 * 1024;
+
 /** The stages that turn `codec`'s bytes into tar, in order (none for a plain tar). */
 function decompressors(codec: ArchiveCodec): Transform[] {
-  if (codec === "gzip") return [zlib.createGunzip()];
-  if (codec === "zstd") return [new SingleZstdFrame(), zlib.createZstdDecompress()];
+  if (codec === "gzip") return [zlib.createGunzip({ chunkSize: STREAM_CHUNK_BYTES })];
+  if (codec === "zstd") return [new SingleZstdFrame(), zlib.createZstdDecompress({ chunkSize: STREAM_CHUNK_BYTES })];
   return [];
 }
 
@@ -143,7 +151,7 @@ export async function* readTarFile(file: string, onInputHash?: (sha256Hex: strin
   const codec = await archiveCodec(file);
   // A plain tar holds no more than its size (one that declares more is cut short, and fails as such).
   const maxBytes = codec === "none" ? undefined : inflateLimit((await fs.stat(file)).size);
-  yield* readTar(createReadStream(file), { codec, ...(maxBytes !== undefined ? { maxBytes } : {}), ...(onInputHash ? { onInputHash } : {}) });
+  yield* readTar(createReadStream(file, { highWaterMark: STREAM_CHUNK_BYTES }), { codec, ...(maxBytes !== undefined ? { maxBytes } : {}), ...(onInputHash ? { onInputHash } : {}) });
 }
 
 /** An entry's whole body, refused past `limit` bytes (see readLimited). */
