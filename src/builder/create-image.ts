@@ -34,7 +34,7 @@ export interface CreateImageOptions {
   tag?: string;
   python?: string;
   environment?: Record<string, string>;
-  /** How layers are compressed (default zstd:3). */
+  /** How layers are compressed (default zstd:10). */
   compression?: Compression;
 }
 

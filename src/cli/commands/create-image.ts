@@ -10,7 +10,7 @@ export const createImage = defineCommand("create-image", "build an image from a 
     tag: text(FLAGS.tag, "name the image (recorded in the archive) and keep it in the store under that name"),
     python: text(FLAGS.python, "interpreter to build with (default: PYPAKR_PYTHON, the config's python, or python3)"),
     env: environment("-e, --env <KEY=VALUE>", "environment variable set when the image runs (repeatable)"),
-    compression: text("--compression <HOW>", "how layers are compressed: zstd (default, level 3), zstd:LEVEL (1-19), gzip[:LEVEL] for tools that read no zstd, or max (zstd:19, for releases)"),
+    compression: text("--compression <HOW>", "how layers are compressed: zstd (default, level 10), zstd:LEVEL (1-19), gzip[:LEVEL] for tools that read no zstd, or max (zstd:19, for releases)"),
     json: json(),
   },
   async run(options, _args, { config }) {
