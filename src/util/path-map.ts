@@ -49,18 +49,19 @@ export class PathMap<V> {
 
   set(path: string, value: V): void {
     let node = this.root;
-    for (const part of path.split("/")) {
-      node.children ??= new Map();
-      let child = node.children.get(part);
-      if (!child) {
-        child = newNode();
-        node.children.set(part, child);
-      }
-      node = child;
-    }
+    for (const part of path.split("/")) node = childMade(node, part);
+    this.fill(node, value);
+  }
+
+  private fill(node: Node<V>, value: V): void {
     if (!node.has) this.count += 1;
     node.has = true;
     node.value = value;
+  }
+
+  private dropChildren(node: Node<V>): void {
+    for (const child of node.children?.values() ?? []) this.count -= countPresent(child);
+    node.children = undefined;
   }
 
   /**
@@ -91,30 +92,13 @@ export class PathMap<V> {
     const parts = path.split("/");
     let node = this.root;
     for (let index = 0; index < parts.length; index++) {
-      const part = parts[index] as string;
-      node.children ??= new Map();
-      let child = node.children.get(part);
-      if (!child) {
-        child = newNode();
-        node.children.set(part, child);
-      }
-      node = child;
+      node = childMade(node, parts[index] as string);
       if (index === parts.length - 1) break;
-      if (!node.has) {
-        node.has = true;
-        node.value = parents.missing;
-        this.count += 1;
-      } else if (!parents.accept(node.value)) {
-        return { path: parts.slice(0, index + 1).join("/"), value: node.value };
-      }
+      if (!node.has) this.fill(node, parents.missing);
+      else if (!parents.accept(node.value)) return { path: parts.slice(0, index + 1).join("/"), value: node.value };
     }
-    if (node.has && node.children && dropBelow(node.value)) {
-      for (const child of node.children.values()) this.count -= countPresent(child);
-      node.children = undefined;
-    }
-    if (!node.has) this.count += 1;
-    node.has = true;
-    node.value = value;
+    if (node.has && node.children && dropBelow(node.value)) this.dropChildren(node);
+    this.fill(node, value);
     return null;
   }
 
@@ -132,9 +116,7 @@ export class PathMap<V> {
   /** Drops everything strictly below `path`, keeping `path` itself. */
   deleteBelow(path: string): void {
     const node = this.find(path);
-    if (!node?.children) return;
-    for (const child of node.children.values()) this.count -= countPresent(child);
-    node.children = undefined;
+    if (node) this.dropChildren(node);
   }
 
   /** Every path and value, parents before their children, siblings in code-unit order. */
@@ -152,6 +134,17 @@ export class PathMap<V> {
       pushChildren(path, node);
     }
   }
+}
+
+/** The child of `node` named `part`, made (empty) if it is not there. */
+function childMade<V>(node: Node<V>, part: string): Node<V> {
+  node.children ??= new Map();
+  let child = node.children.get(part);
+  if (!child) {
+    child = newNode();
+    node.children.set(part, child);
+  }
+  return child;
 }
 
 function countPresent<V>(node: Node<V>): number {
