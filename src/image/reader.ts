@@ -90,12 +90,6 @@ export interface ArchiveImage extends Image {
 }
 
 /**
- * Unpacks and verifies an image archive into `workDir` (which must exist and
- * be empty). Throws PypakrError on anything that is not a sound pypakr image.
- * Blobs that `known` has are still verified, but not copied: its copy is
- * used instead, which saves writing every large layer a second time.
- */
-/**
  * Refuses a new layer (its verified copy at `file`) that extraction would
  * refuse. The default extracts it into a tree of names only
  * (checkLayerArchive); a caller that is about to extract it anyway may do
@@ -103,6 +97,12 @@ export interface ArchiveImage extends Image {
  */
 export type LayerCheck = (layer: { digest: Digest; file: string; what: string }) => Promise<void>;
 
+/**
+ * Unpacks and verifies an image archive into `workDir` (which must exist and
+ * be empty). Throws PypakrError on anything that is not a sound pypakr image.
+ * Blobs that `known` has are still verified, but not copied: its copy is
+ * used instead, which saves writing every large layer a second time.
+ */
 export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob; maxEntries?: number; checkLayer?: LayerCheck } = {}): Promise<ArchiveImage> {
   let stat;
   try {
@@ -162,8 +162,9 @@ export async function readImageArchive(file: string, workDir: string, options: {
     size: (digest) => Promise.resolve(blobSizes.get(hexOf(digest))),
     file: (digest) => knownFiles.get(hexOf(digest)) ?? path.join(workDir, hexOf(digest)),
   });
-  // A layer is extracted only when a container is made; checked now, one that can never be
-  // extracted is refused before the store keeps it (blobs the store has were checked on the way in).
+  // Each new layer is checked now (or extracted, by a caller about to make a container: checkLayer),
+  // so one that can never be extracted is refused before the store keeps it (blobs the store has were
+  // checked on the way in).
   await checkLayers(image, (digest) => !knownFiles.has(hexOf(digest)), options.maxEntries, options.checkLayer);
   return { ...image, written: (digest) => written.get(hexOf(digest)), flushed: Promise.all(flushes).then(() => undefined) };
 }
