@@ -79,7 +79,8 @@ function readYaml(file: string, text: string): ParsedFile {
     throw configError(`${file}:${line}:${col}: ${error.message.split("\n")[0] ?? ""}`, "Fix the YAML syntax there (https://yaml.org); docs/examples/serve.yaml shows every setting.");
   }
   return {
-    value: document.toJS({ maxAliasCount: 100 }) as unknown,
+    // An empty document (or one of only comments) is null: read as an empty table, which then lacks apps.
+    value: (document.toJS({ maxAliasCount: 100 }) as unknown) ?? {},
     lineOf(keys) {
       // The line of the deepest key of the path the document has; 1 when not even the first is there.
       let line = 1;

@@ -357,6 +357,13 @@ describe("loadServeConfig: errors name the file and line", () => {
     });
   }
 
+  test("an empty file lacks apps, in either format", async () => {
+    for (const extension of [".toml", ".yaml"]) {
+      const file = await writeConfig(extension, "# nothing yet\n");
+      await assert.rejects(loadServeConfig(file), isConfigError(`${file}:1: apps: `, /has no app/));
+    }
+  });
+
   test("every problem of a file is listed, in line order, and the hint says what the first one allows", async () => {
     const file = await writeConfig(".toml", '[apps.a]\nimage = "a"\npath = "/a"\nqueue-limit = -1\nconcurrency = 0\n');
     await assert.rejects(loadServeConfig(file), (error: PypakrError) => {
