@@ -75,7 +75,7 @@ export async function serveSettings(flags: ServeFlags): Promise<GatewaySettings>
 }
 
 function givenSettingFlags(flags: ServeFlags): string[] {
-  const given = [...Object.entries({ ...GATEWAY_FLAGS, ...APP_FLAGS })].filter(([option]) => {
+  const given = Object.entries({ ...GATEWAY_FLAGS, ...APP_FLAGS }).filter(([option]) => {
     const value = flags[option as SettingFlag];
     return value !== undefined && value !== false;
   });

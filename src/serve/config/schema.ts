@@ -36,6 +36,7 @@
 import * as z from "zod";
 import type { AppSettings, GatewaySettings } from "../types.js";
 import {
+  describeValue,
   Invalid,
   orNone,
   readBoolean,
@@ -124,29 +125,30 @@ function optional<T>(read: (value: unknown) => T | Invalid): (value: unknown) =>
 
 function readImage(value: unknown): string | Invalid {
   if (value === undefined) return new Invalid("is missing: every app needs the image it runs");
-  if (typeof value !== "string" || value.trim() === "" || value.trim() !== value || /[\p{Cc}]/u.test(value)) return new Invalid(`must be an image reference (a non-empty string without spaces around it or control characters), not ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || value.trim() === "" || value.trim() !== value || /[\p{Cc}]/u.test(value)) return new Invalid(`must be an image reference (a non-empty string without spaces around it or control characters), not ${describeValue(value)}`);
   return value;
+}
+
+/** What is wrong with one variable of an app's env, or null. */
+function envProblem(name: string, value: unknown): string | null {
+  if (!ENV_NAME.test(name)) return `${JSON.stringify(name)} is not a variable name`;
+  if (name === "PORT") return "PORT is the gateway's: it tells each instance the port to serve on";
+  if (typeof value !== "string") return `must be a string (write it in quotes), not ${describeValue(value)}`;
+  if (value.includes("\0")) return "must not hold a NUL character";
+  return null;
 }
 
 const envSetting = z.unknown().optional().transform((value, ctx): Record<string, string> => {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) {
-    ctx.addIssue({ code: "custom", message: 'must be a table of NAME = "value" strings' });
+    ctx.addIssue({ code: "custom", message: `must be a table of NAME = "value" strings, not ${describeValue(value)}` });
     return z.NEVER;
   }
   const env: Record<string, string> = {};
   for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
-    const problem = !ENV_NAME.test(name)
-      ? `${JSON.stringify(name)} is not a variable name`
-      : name === "PORT"
-        ? "PORT is the gateway's: it tells each instance the port to serve on"
-        : typeof entry !== "string"
-          ? `must be a string (write it in quotes), not ${JSON.stringify(entry) ?? String(entry)}`
-          : entry.includes("\0")
-            ? "must not hold a NUL character"
-            : null;
+    const problem = envProblem(name, entry);
     if (problem) ctx.addIssue({ code: "custom", message: problem, path: [name] });
-    else env[name] = entry as string;
+    else env[name] = String(entry);
   }
   return env;
 });
@@ -169,10 +171,7 @@ const appSchema = z
       "stop-grace": setting((value) => readDuration(value, 0), APP_DEFAULTS["stop-grace"]),
       "queue-limit": setting(wholeNumber(0, MAX_QUEUE), APP_DEFAULTS["queue-limit"]),
       "health-path": setting(optional(readHealthPath)),
-      memory: setting(
-        orNone((value) => readSize(value, MIN_MEMORY)),
-        APP_DEFAULTS.memory,
-      ),
+      memory: setting(orNone((value) => readSize(value, MIN_MEMORY)), APP_DEFAULTS.memory),
       "max-processes": setting(orNone(wholeNumber(1, MAX_PROCESSES)), APP_DEFAULTS["max-processes"]),
       network: setting(readBoolean, APP_DEFAULTS.network),
     },
