@@ -72,7 +72,8 @@ function readToml(file: string, text: string): ParsedFile {
 
 function readYaml(file: string, text: string): ParsedFile {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // merge: "<<: *shared" keys, the YAML way to give several apps the same settings.
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const [error] = document.errors;
   if (error) {
     const { line, col } = lineCounter.linePos(error.pos[0]);

@@ -99,6 +99,15 @@ describe("loadServeConfig: defaults and formats", () => {
     });
   });
 
+  test("YAML apps may share settings through an anchor and a merge key", async () => {
+    const file = await writeConfig(".yaml", "apps:\n  a: { <<: &shared { concurrency: 1, idle-timeout: 1s }, image: a, path: /a }\n  b: { <<: *shared, image: b, path: /b, concurrency: 2 }\n");
+    const settings = await loadServeConfig(file);
+    assert.deepEqual(settings.apps.map(({ name, concurrency, idleTimeoutMs }) => ({ name, concurrency, idleTimeoutMs })), [
+      { name: "a", concurrency: 1, idleTimeoutMs: 1000 },
+      { name: "b", concurrency: 2, idleTimeoutMs: 1000 },
+    ]);
+  });
+
   test("every setting is read, with durations and sizes in their units, and .yml is YAML", async () => {
     const toml = await writeConfig(
       ".toml",
