@@ -214,7 +214,7 @@ export interface InstanceLimits {
   /** Before the app inside: prlimit. */
   innerWrapper: string[];
   /** After the instance ended: which limit it hit (when the mechanism can tell), and its cgroups removed. */
-  finish(): Promise<"memory" | "processes" | undefined>;
+  finish: () => Promise<"memory" | "processes" | undefined>;
 }
 
 const NO_LIMITS: InstanceLimits = { outerWrapper: [], innerWrapper: [], finish: () => Promise.resolve(undefined) };
@@ -223,6 +223,10 @@ export async function prepareLimits(mechanism: Mechanism, prlimit: string | null
   const { memoryBytes, maxProcesses } = spec;
   if (memoryBytes === undefined && maxProcesses === undefined) return NO_LIMITS;
   const parents = mechanism === "cgroup-v1" || mechanism === "cgroup-v2" ? await cgroupParents(mechanism === "cgroup-v1" ? 1 : 2) : null;
+  if (parents === null && (mechanism === "cgroup-v1" || mechanism === "cgroup-v2")) {
+    // Never start an app without the limits it was promised.
+    throw new Error(`the ${mechanism} hierarchy found at start-up is gone`);
+  }
   if (parents !== null) {
     const cgroups = instanceCgroups(parents, spec.id);
     try {

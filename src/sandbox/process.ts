@@ -23,7 +23,7 @@ export interface Launch {
   /** How many processes lie between the sandbox's PID 1 and the app (root: the inner bwrap, then the app). */
   appDepth: number;
   /** Called once everything has ended: which limit was hit, after the cgroups are gone. */
-  finish(): Promise<SandboxExit["limitHit"]>;
+  finish: () => Promise<SandboxExit["limitHit"]>;
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -92,7 +92,7 @@ export function launch(launchSpec: Launch): SandboxedProcess {
       if (settled) return;
       settled = true;
       ended = true;
-      launchSpec
+      void launchSpec
         .finish()
         .catch(() => undefined)
         .then((limitHit) => resolve({ code, signal: signalName, ...(limitHit === undefined ? {} : { limitHit }) }));
