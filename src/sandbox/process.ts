@@ -85,7 +85,9 @@ export function launch(launchSpec: Launch): SandboxedProcess {
     pipe.end(text);
   }
   const childPid = readChildPid(stdio[INFO_FD]);
+  // Set at bwrap's exit, before its output closes: from then on the pids we know may belong to someone else.
   let ended = false;
+  child.on("exit", () => (ended = true));
   const exited = new Promise<SandboxExit>((resolve) => {
     let settled = false;
     const settle = (code: number | null, signalName: NodeJS.Signals | null) => {
@@ -104,7 +106,8 @@ export function launch(launchSpec: Launch): SandboxedProcess {
   const stop = (graceMs: number): Promise<SandboxExit> => {
     stopping ??= (async () => {
       if (ended) return exited;
-      const init = await childPid;
+      // bwrap names PID 1 as soon as it made it; if it ends first, there is nothing left to signal.
+      const init = await Promise.race([childPid, exited.then(() => null)]);
       const app = init === null ? null : await findApp(init, launchSpec.appDepth);
       if (app !== null) signal(app, "SIGTERM");
       const graceOver = app === null ? Promise.resolve() : new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, graceMs)).unref());
