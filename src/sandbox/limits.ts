@@ -122,6 +122,17 @@ async function writeLimits(parents: CgroupParents, cgroups: InstanceCgroups, mem
   if (maxProcesses !== undefined) await fs.writeFile(path.join(pidsDir, "pids.max"), String(maxProcesses));
 }
 
+/** mkdir, after removing an empty one of the same name a gateway that died left behind (rmdir fails while it holds processes). */
+async function makeCgroup(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir);
+  } catch (error) {
+    if (!isErrno(error, "EEXIST")) throw error;
+    await fs.rmdir(dir);
+    await fs.mkdir(dir);
+  }
+}
+
 async function removeCgroups(cgroups: InstanceCgroups): Promise<void> {
   // The last processes of a dead PID namespace may take a moment to leave; rmdir fails EBUSY until they have.
   for (const dir of cgroups.dirs) {
@@ -230,7 +241,7 @@ export async function prepareLimits(mechanism: Mechanism, prlimit: string | null
   if (parents !== null) {
     const cgroups = instanceCgroups(parents, spec.id);
     try {
-      for (const dir of cgroups.dirs) await fs.mkdir(dir);
+      for (const dir of cgroups.dirs) await makeCgroup(dir);
       await writeLimits(parents, cgroups, memoryBytes, maxProcesses);
     } catch (error) {
       await removeCgroups(cgroups).catch(() => undefined);
