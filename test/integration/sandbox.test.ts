@@ -6,7 +6,8 @@
  * (On CI these run as root: the app is dropped to its own uid.)
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -46,9 +47,9 @@ function get(endpoint: SandboxEndpoint, pathname: string): Promise<string> {
   });
 }
 
-async function waitReady(endpoint: SandboxEndpoint, sandbox: SandboxedProcess): Promise<void> {
+async function waitReady(endpoint: SandboxEndpoint, sandbox: SandboxedProcess | null): Promise<void> {
   let gone = false;
-  void sandbox.exited.then(() => (gone = true));
+  void sandbox?.exited.then(() => (gone = true));
   const end = Date.now() + WAIT_MS;
   for (;;) {
     // socat accepts before the app listens: only an answer from the app proves it is up.
@@ -89,6 +90,15 @@ async function descendants(pid: number): Promise<number[]> {
   const text = await fs.readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
   for (const child of text.trim().split(/\s+/).filter(Boolean).map(Number)) found.push(child, ...(await descendants(child)));
   return found;
+}
+
+/** Whether `pid` is a live process (not gone, not a zombie waiting for its parent). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 /** Host processes still running our test app. */
@@ -235,6 +245,50 @@ describe("sandbox", { skip: bwrapMissing ? "bubblewrap (bwrap) is not installed:
     const took = Date.now() - begun;
     assert.ok(took >= 450 && took < 5000, `stop took ${took} ms`);
     assert.notEqual(exit.code, 0);
+  });
+
+  test("when the gateway dies (SIGKILL, no clean-up), its sandboxes die with it", async () => {
+    const runtimeDir = path.join(root, "run", "orphan");
+    await fs.mkdir(runtimeDir, { recursive: true });
+    const face = path.join(REPO, "dist", "src", "sandbox", "index.js");
+    const spec: SandboxSpec = {
+      id: `t-orphan-${process.pid}`,
+      readOnly: [prefix, venv, appDir],
+      argv: [path.join(venv, "bin", "python"), path.join(appDir, "probe_app.py")],
+      cwd: "/tmp",
+      env: { TERM_MODE: "ignore" },
+      network: "none",
+      runtimeDir,
+      uid: 60200,
+    };
+    const script = `const { startSandboxed } = await import(${JSON.stringify(face)});
+      const sandbox = await startSandboxed(${JSON.stringify(support)}, ${JSON.stringify(spec)});
+      sandbox.stdout.on("data", () => console.log("up"));
+      setInterval(() => undefined, 1000);`;
+    const gateway = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the gateway's sandbox did not start")), WAIT_MS);
+        gateway.stdout.once("data", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await waitReady({ socketPath: path.join(runtimeDir, "app.sock") }, null);
+      // Everything the dying gateway started: bwrap, the sandbox's PID 1, socat, the app (which ignores SIGTERM).
+      const orphans = await descendants(gateway.pid ?? 0);
+      assert.ok(orphans.length >= 3, `the gateway's sandbox has ${orphans.length} processes`);
+      const alive = async () => (await appProcessesLeft()).filter((pid) => orphans.includes(pid));
+      assert.ok((await alive()).length > 0, "the orphan's app is not running");
+      gateway.kill("SIGKILL");
+      const end = Date.now() + WAIT_MS;
+      while ((await alive()).length > 0 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(await alive(), []);
+      // Dead means gone or a zombie (the orphans' new parent, the machine's init, reaps them in its own time).
+      assert.deepEqual(orphans.filter(isRunning), []);
+    } finally {
+      gateway.kill("SIGKILL");
+    }
   });
 
   test("when every instance has stopped, no process and no cgroup of theirs is left", async () => {
