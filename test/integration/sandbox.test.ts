@@ -219,7 +219,9 @@ describe("sandbox", { skip: bwrapMissing ? "bubblewrap (bwrap) is not installed:
     const hog = await start("memhog", { memoryBytes: 96 * 2 ** 20 });
     const answer = await get(hog.sandbox.endpoint, "/alloc").catch((error: Error) => `failed: ${error.message}`);
     assert.doesNotMatch(answer, /^allocated/);
-    const exit = await Promise.race([hog.sandbox.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), WAIT_MS))]);
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([hog.sandbox.exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), WAIT_MS)))]);
+    clearTimeout(timer);
     if (support.limits.startsWith("cgroup")) {
       assert.ok(exit !== null, "the memory hog's sandbox did not end");
       assert.equal(exit.limitHit, "memory");
