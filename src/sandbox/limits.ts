@@ -10,86 +10,24 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { isErrno } from "../util/errors.js";
+import { cgroupParents, type CgroupParents } from "./cgroup-paths.js";
 import type { SandboxSpec, SandboxSupport } from "./types.js";
 
 type Mechanism = SandboxSupport["limits"];
-
-interface Mount {
-  point: string;
-  root: string;
-  fstype: string;
-  superOptions: string[];
-}
 
 async function readText(file: string): Promise<string | null> {
   return fs.readFile(file, "utf8").catch(() => null);
 }
 
-async function mounts(): Promise<Mount[]> {
-  const text = (await readText("/proc/self/mountinfo")) ?? "";
-  const found: Mount[] = [];
-  for (const line of text.split("\n")) {
-    const [before, after] = line.split(" - ");
-    if (before === undefined || after === undefined) continue;
-    const fields = before.split(" ");
-    const [fstype, , superOptions] = after.split(" ");
-    const unescape = (value: string) => value.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-    found.push({ root: unescape(fields[3] ?? ""), point: unescape(fields[4] ?? ""), fstype: fstype ?? "", superOptions: (superOptions ?? "").split(",") });
-  }
-  return found;
-}
-
-/** Our own cgroup per v1 controller ("memory" → "/process_api/x") and the v2 path under "". */
-async function ownCgroups(): Promise<Map<string, string>> {
-  const owned = new Map<string, string>();
-  for (const line of ((await readText("/proc/self/cgroup")) ?? "").split("\n")) {
-    const match = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (match === null) continue;
-    for (const controller of (match[1] ?? "").split(",")) owned.set(controller, match[2] ?? "/");
-  }
-  return owned;
-}
-
-/** Host directory of our own cgroup in the hierarchy mounted as `mount`, if our cgroup lies within what is mounted. */
-function directoryIn(mount: Mount, own: string): string | null {
-  const relative = path.posix.relative(mount.root, own);
-  if (relative.startsWith("..")) return null;
-  return path.join(mount.point, relative);
-}
-
-/** Where an instance's cgroups go: one directory per v1 controller, or one v2 directory. */
-export interface CgroupParents {
-  version: 1 | 2;
-  /** v1: memory and pids parents; v2: the one parent (both fields the same). */
-  memory: string;
-  pids: string;
-}
-
-async function v1Parents(): Promise<CgroupParents | null> {
-  const all = await mounts();
-  const own = await ownCgroups();
-  const parentFor = (controller: string) => {
-    const mount = all.find((candidate) => candidate.fstype === "cgroup" && candidate.superOptions.includes(controller));
-    const ownPath = own.get(controller);
-    return mount === undefined || ownPath === undefined ? null : directoryIn(mount, ownPath);
-  };
-  const memory = parentFor("memory");
-  const pids = parentFor("pids");
-  return memory === null || pids === null ? null : { version: 1, memory, pids };
-}
-
-async function v2Parent(): Promise<CgroupParents | null> {
-  const mount = (await mounts()).find((candidate) => candidate.fstype === "cgroup2");
-  const own = (await ownCgroups()).get("");
-  if (mount === undefined || own === undefined) return null;
-  const dir = directoryIn(mount, own);
-  if (dir === null) return null;
-  const controllers = ((await readText(path.join(dir, "cgroup.controllers"))) ?? "").split(/\s+/);
+async function findParents(version: 1 | 2): Promise<CgroupParents | null> {
+  const parents = cgroupParents((await readText("/proc/self/mountinfo")) ?? "", (await readText("/proc/self/cgroup")) ?? "", version);
+  if (parents === null || version === 1) return parents;
+  const controllers = ((await readText(path.join(parents.memory, "cgroup.controllers"))) ?? "").split(/\s+/);
   if (!controllers.includes("memory") || !controllers.includes("pids")) return null;
   // Children get a controller only once our cgroup hands it down; this fails (EBUSY) while our cgroup holds
-  // processes and is not the root, and then the probe below finds the child without memory.max.
-  await fs.writeFile(path.join(dir, "cgroup.subtree_control"), "+memory +pids").catch(() => undefined);
-  return { version: 2, memory: dir, pids: dir };
+  // processes and is not the root, and then the probe finds the child without memory.max.
+  await fs.writeFile(path.join(parents.memory, "cgroup.subtree_control"), "+memory +pids").catch(() => undefined);
+  return parents;
 }
 
 /** The files one instance's limits live in. */
@@ -193,10 +131,10 @@ export interface LimitSupport {
 /** Our own cgroup does not move while we run: found once per hierarchy. */
 const parentsFound = new Map<1 | 2, Promise<CgroupParents | null>>();
 
-function cgroupParents(version: 1 | 2): Promise<CgroupParents | null> {
+function ownParents(version: 1 | 2): Promise<CgroupParents | null> {
   let found = parentsFound.get(version);
   if (found === undefined) {
-    found = (version === 1 ? v1Parents() : v2Parent()).catch(() => null);
+    found = findParents(version).catch(() => null);
     parentsFound.set(version, found);
   }
   return found;
@@ -205,7 +143,7 @@ function cgroupParents(version: 1 | 2): Promise<CgroupParents | null> {
 /** Finds the best working mechanism: cgroup v2, cgroup v1 (both under our own cgroup), prlimit, or none. */
 export async function detectLimits(asRoot: boolean, prlimit: string | null): Promise<LimitSupport> {
   for (const version of [2, 1] as const) {
-    const parents = await cgroupParents(version);
+    const parents = await ownParents(version);
     if (parents !== null && (await cgroupsWork(parents))) {
       const warnings: string[] = [];
       if (parents.version === 1 && (await readText(path.join(parents.memory, "memory.memsw.limit_in_bytes"))) === null) {
@@ -233,7 +171,7 @@ const NO_LIMITS: InstanceLimits = { outerWrapper: [], innerWrapper: [], finish: 
 export async function prepareLimits(mechanism: Mechanism, prlimit: string | null, spec: SandboxSpec): Promise<InstanceLimits> {
   const { memoryBytes, maxProcesses } = spec;
   if (memoryBytes === undefined && maxProcesses === undefined) return NO_LIMITS;
-  const parents = mechanism === "cgroup-v1" || mechanism === "cgroup-v2" ? await cgroupParents(mechanism === "cgroup-v1" ? 1 : 2) : null;
+  const parents = mechanism === "cgroup-v1" || mechanism === "cgroup-v2" ? await ownParents(mechanism === "cgroup-v1" ? 1 : 2) : null;
   if (parents === null && (mechanism === "cgroup-v1" || mechanism === "cgroup-v2")) {
     // Never start an app without the limits it was promised.
     throw new Error(`the ${mechanism} hierarchy found at start-up is gone`);
