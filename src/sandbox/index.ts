@@ -7,7 +7,7 @@
 import { chmod, chown, lstat, readlink } from "node:fs/promises";
 import * as net from "node:net";
 import * as path from "node:path";
-import { isErrno } from "../util/errors.js";
+import { PypakrError } from "../util/errors.js";
 import { identityFiles, PORT_INSIDE_NETNS, sandboxArgv, SOCKET_NAME, type RootEntry } from "./bwrap-args.js";
 import { detectParts, findHelpers, unavailable } from "./detect.js";
 import { prepareLimits } from "./limits.js";
@@ -54,13 +54,14 @@ function freeLoopbackPort(): Promise<number> {
 
 /** The socket directory belongs to the app's uid (socat, running as it, makes the socket there), and to no one else. */
 async function prepareRuntimeDir(dir: string, uid: number, gid: number): Promise<void> {
-  try {
-    if (process.getuid?.() === 0) await chown(dir, uid, gid);
-    await chmod(dir, 0o700);
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) throw unavailable(`the sandbox's runtime directory ${dir} does not exist`, "Make the directory before starting the instance.");
-    throw error;
+  const stats = await lstat(dir).catch(() => null);
+  // A symlink here (an earlier instance's uid owned the directory's contents, not the directory) would send the
+  // chown, and the gateway's connections, elsewhere.
+  if (stats === null || !stats.isDirectory()) {
+    throw new PypakrError(`the sandbox's runtime directory ${dir} is not a directory`, { code: "bad-config", hint: "Make a new, empty directory for each instance and pass its path." });
   }
+  if (process.getuid?.() === 0) await chown(dir, uid, gid);
+  await chmod(dir, 0o700);
 }
 
 export async function startSandboxed(support: SandboxSupport, spec: SandboxSpec): Promise<SandboxedProcess> {

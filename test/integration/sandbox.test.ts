@@ -249,6 +249,18 @@ describe("sandbox", { skip: bwrapMissing ? "bubblewrap (bwrap) is not installed:
     assert.notEqual(exit.code, 0);
   });
 
+  test("a runtime directory that is a symlink is refused before anything is chowned or started", async () => {
+    const target = path.join(root, "elsewhere");
+    await fs.mkdir(target);
+    const link = path.join(root, "run-link");
+    await fs.symlink(target, link);
+    await assert.rejects(
+      startSandboxed(support, { id: "t-link", readOnly: [], argv: ["/bin/true"], cwd: "/tmp", env: {}, network: "none", runtimeDir: link, uid: 60300 }),
+      (error: Error & { code?: string }) => error.code === "bad-config" && /not a directory/.test(error.message),
+    );
+    assert.equal((await fs.stat(target)).uid, process.getuid?.());
+  });
+
   test("when the gateway dies (SIGKILL, no clean-up), its sandboxes die with it", async () => {
     const runtimeDir = path.join(root, "run", "orphan");
     await fs.mkdir(runtimeDir, { recursive: true });
