@@ -400,8 +400,9 @@ export function flaskGunicornApp(options: { findLinks?: string } = {}): AppSpec 
     name: "flask-gunicorn",
     async write(dir) {
       await fs.writeFile(path.join(dir, "app.py"), FLASK_APP_PY);
-      await writeExecutable(path.join(dir, "run"), '#!/bin/sh\nexec gunicorn -b "127.0.0.1:$PORT" -w 1 app:app\n');
-      if (options.findLinks === undefined) await fs.writeFile(path.join(dir, "requirements.txt"), "flask\ngunicorn\n");
+      // --no-control-socket: gunicorn 26 would otherwise make ~/.gunicorn/gunicorn.ctl, one path for every instance.
+      await writeExecutable(path.join(dir, "run"), '#!/bin/sh\nexec gunicorn --no-control-socket -b "127.0.0.1:$PORT" -w 1 app:app\n');
+      if (options.findLinks === undefined) await fs.writeFile(path.join(dir, "requirements.txt"), "flask\ngunicorn>=26\n");
       else await writeExecutable(path.join(dir, "setup"), `#!/bin/sh\nset -e\nexec pip install --no-index --find-links '${options.findLinks}' flask gunicorn\n`);
     },
   };
