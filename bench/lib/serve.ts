@@ -20,7 +20,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { appImage, flaskGunicornApp, helloApp, type AppImage, type ImageMaker } from "../../test/support/serve-apps.js";
 import { compare, type Comparison, type Measurement } from "./measure.js";
-import { CLI, SCRATCH, TOOLS_PIP, WORK } from "./paths.js";
+import { CLI, PYPAKR_HOME, SCRATCH, TOOLS_PIP, WORK } from "./paths.js";
 import { benchEnv, run, timeSteps, tryRun } from "./proc.js";
 import { DirectApp, firstByte, freePort, Gateway, load, sequentialLatency } from "./serving.js";
 import { summarize } from "./stats.js";
@@ -144,8 +144,30 @@ async function measureCold(apps: ColdApp[], runs: number, env: NodeJS.ProcessEnv
   }
 }
 
-/** First start of a digest the gateway has never seen: one fresh gateway per run, then create-container of the same tag. */
+/** The containers the gateway made under the bench's pypakr home (`run -i`'s directory). */
+function gatewayContainers(): Set<string> {
+  try {
+    return new Set(fs.readdirSync(path.join(PYPAKR_HOME, "containers")));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * First start of a digest the gateway has never seen: one fresh gateway per run, then create-container of the
+ * same tag. Afterwards the variants' containers and images go, so runs do not pile them up in the bench's home.
+ */
 async function measureFirstStart(variants: AppImage[], dir: string, env: NodeJS.ProcessEnv, first: Measurement, create: Measurement, log: (message: string) => void): Promise<void> {
+  const before = gatewayContainers();
+  try {
+    await timeFirstStarts(variants, dir, env, first, create, log);
+  } finally {
+    for (const name of gatewayContainers()) if (!before.has(name)) fs.rmSync(path.join(PYPAKR_HOME, "containers", name), { recursive: true, force: true });
+    for (const variant of variants) tryRun({ cmd: CLI, args: ["rmi", "-f", variant.tag] }, env);
+  }
+}
+
+async function timeFirstStarts(variants: AppImage[], dir: string, env: NodeJS.ProcessEnv, first: Measurement, create: Measurement, log: (message: string) => void): Promise<void> {
   for (const [index, variant] of variants.entries()) {
     log(`serve first start of a new digest: run ${index + 1}/${variants.length}`);
     let gateway: Gateway | null = null;
@@ -190,32 +212,52 @@ function warmRows(key: string, label: string, seconds: { p50: number; throughput
   };
 }
 
-/** Warm requests, alternating direct and gateway each round; the gateway keeps its default idle timeout (60 s), so its instance stays up. */
+/**
+ * Warm requests, alternating direct and gateway each round; the gateway keeps its default idle timeout (60 s),
+ * so its instance stays up. A side that fails to start is left out; the other is still measured.
+ */
 async function measureWarm(app: ColdApp, rows: WarmRows, rounds: number, seconds: { p50: number; throughput: number }, env: NodeJS.ProcessEnv, notes: string[], log: (message: string) => void): Promise<void> {
+  const targets: Partial<Record<"direct" | "gateway", string>> = {};
+  const fail = (side: "direct" | "gateway", error: unknown) => {
+    for (const row of [rows.p50[side], rows.throughput[side]]) row.failures.push(errorText(error));
+    log(`serve warm (${app.label}, ${side}) FAILED:\n${errorText(error)}`);
+    delete targets[side];
+  };
   let direct: DirectApp | null = null;
   let gateway: Gateway | null = null;
-  const all = [rows.p50.direct, rows.p50.gateway, rows.throughput.direct, rows.throughput.gateway];
   try {
-    direct = (await DirectApp.start(app.container, app.home, await freePort())).app;
-    gateway = await Gateway.start(CLI, ["--route", `/=${app.image.tag}`], env);
-    const targets = { direct: direct.url, gateway: `${gateway.url}/` };
-    const failed: Record<string, number> = {};
+    try {
+      direct = (await DirectApp.start(app.container, app.home, await freePort())).app;
+      targets.direct = direct.url;
+    } catch (error) {
+      fail("direct", error);
+    }
+    try {
+      gateway = await Gateway.start(CLI, ["--route", `/=${app.image.tag}`], env);
+      targets.gateway = `${gateway.url}/`;
+    } catch (error) {
+      fail("gateway", error);
+    }
+    const failed = { direct: 0, gateway: 0 };
     for (let round = 0; round < rounds; round++) {
       log(`serve warm (${app.label}): round ${round + 1}/${rounds}`);
       for (const side of ["direct", "gateway"] as const) {
-        // Wakes the gateway's instance (and the connection pools) before the timed load.
-        await firstByte(targets[side], 60_000).then(({ body }) => body);
-        const quiet = await sequentialLatency(targets[side], seconds.p50);
-        rows.p50[side].samples.push(quiet.p50);
-        const busy = await load(targets[side], 50, seconds.throughput);
-        rows.throughput[side].samples.push(busy.throughput);
-        failed[side] = (failed[side] ?? 0) + quiet.failed + busy.failed;
+        const url = targets[side];
+        if (url === undefined) continue;
+        try {
+          // Wakes the gateway's instance (and the connection pools) before the timed load.
+          await firstByte(url, 60_000).then(({ body }) => body);
+          const quiet = await sequentialLatency(url, seconds.p50);
+          rows.p50[side].samples.push(quiet.p50);
+          const busy = await load(url, 50, seconds.throughput);
+          rows.throughput[side].samples.push(busy.throughput);
+          failed[side] += quiet.failed + busy.failed;
+        } catch (error) {
+          fail(side, error);
+        }
       }
     }
-    notes.push(`serve warm (${app.label}): requests not answered 2xx over all rounds: directly ${failed.direct ?? 0}, through the gateway ${failed.gateway ?? 0}.`);
-  } catch (error) {
-    for (const row of all) row.failures.push(errorText(error));
-    log(`serve warm (${app.label}) FAILED:\n${errorText(error)}`);
+    notes.push(`serve warm (${app.label}): requests not answered 2xx over all rounds: directly ${failed.direct}, through the gateway ${failed.gateway}.`);
   } finally {
     await direct?.stop();
     await gateway?.stop();
