@@ -22,7 +22,8 @@ import { appImage, flaskGunicornApp, helloApp, type AppImage, type ImageMaker } 
 import { compare, type Comparison, type Measurement } from "./measure.js";
 import { CLI, PYPAKR_HOME, SCRATCH, TOOLS_PIP, WORK } from "./paths.js";
 import { benchEnv, run, timeSteps, tryRun } from "./proc.js";
-import { DirectApp, firstByte, freePort, Gateway, load, sequentialLatency } from "./serving.js";
+import { freePort } from "../../test/support/helpers.js";
+import { DirectApp, firstByte, Gateway, load, sequentialLatency } from "./serving.js";
 import { summarize } from "./stats.js";
 
 /** Flask and gunicorn for the Flask row, pinned, downloaded once. */
@@ -306,7 +307,7 @@ export async function measureServe(options: ServeOptions): Promise<ServeResult> 
   const variants: AppImage[] = [];
   for (let index = 0; index < options.runs; index++) variants.push(await appImage(helloApp({ name: "fresh", variant: `${stamp}-${index}` }), maker));
 
-  const coldRuns = options.quick ? options.runs : options.runs * 2;
+  const coldRuns = options.quick ? 5 : 10;
   await measureCold(apps, coldRuns, env, log);
 
   const first = newMeasurement("serve-first-start", "http.server app: first start of a new image digest through pypakr serve", "a fresh pypakr serve --route /=TAG, first GET");

@@ -6,23 +6,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as path from "node:path";
 import autocannon from "autocannon";
+import { freePort } from "../../test/support/helpers.js";
 import { median } from "./stats.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** One GET on a new connection; resolves at its first response byte (the status line and headers), then reads the body. */
 export function firstByte(url: string, timeoutMs: number): Promise<{ status: number; body: Promise<string> }> {

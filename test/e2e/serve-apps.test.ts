@@ -11,7 +11,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { expectOk, pypakr, usePrivateHome } from "../support/helpers.js";
+import { expectOk, freePort, pypakr, usePrivateHome } from "../support/helpers.js";
 import { appImage, helloApp, hostileApp, neverReadyApp, singleApp, writeAppSource, type AppSpec, type Attack } from "../support/serve-apps.js";
 
 const own = usePrivateHome({ prefix: "pypakr-serve-apps-" });
@@ -19,16 +19,6 @@ const started: ChildProcess[] = [];
 after(() => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 interface Running {
   child: ChildProcess;
