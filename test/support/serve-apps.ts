@@ -54,6 +54,8 @@ _DRAINING = threading.Event()
 class AppHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
+    # A one-thread server must not keep a connection open between requests: it would serve no other meanwhile.
+    close_each = False
 
     def log_message(self, format, *args):
         pass
@@ -80,6 +82,8 @@ class AppHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_each:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -215,7 +219,11 @@ export function neverReadyApp(): AppSpec {
   };
 }
 
-/** `single`: a plain (not threading) HTTPServer, one request at a time, for concurrency 1. GET .../slow?ms=N sleeps; any other GET answers "single pid N". */
+/**
+ * `single`: a plain (not threading) HTTPServer, one request at a time, for concurrency 1; it closes each
+ * connection after its answer (a kept-alive idle one would block every other). GET .../slow?ms=N sleeps;
+ * any other GET answers "single pid N".
+ */
 export function singleApp(): AppSpec {
   const handler = String.raw`
 import os, time
@@ -223,6 +231,8 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class Single(AppHandler):
+    close_each = True
+
     def do_GET(self):
         url = urlsplit(self.path)
         if url.path.rstrip("/").endswith("/slow"):
