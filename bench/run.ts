@@ -13,11 +13,12 @@ import * as path from "node:path";
 import { ensureTools, indexReachable, realSet, realWheelsCached, resolvePython, syntheticSet, type FixtureSet } from "./lib/fixtures.js";
 import { describeMachine, describeMount } from "./lib/machine.js";
 import { cleanUp, measureSet, scratchOf, secondsSinceLastCleanUp, type Context, type Features, type SetResult } from "./lib/measure.js";
-import { parseOptions, USAGE, type Options } from "./lib/options.js";
+import { parseOptions, PARTS, USAGE, type Options, type Part } from "./lib/options.js";
 import { BUILT_CLI_DIR, CLI, PYPAKR_CONFIG, RESULTS, SNAPSHOT, WORK } from "./lib/paths.js";
 import { run, tryRun } from "./lib/proc.js";
 import { formatChange, formatResult, type BenchResult } from "./lib/report.js";
 import { measureScale } from "./lib/scale.js";
+import { measureServe, serveUnavailable } from "./lib/serve.js";
 import { measureTransfer } from "./lib/transfer.js";
 
 const START = Date.now();
@@ -85,6 +86,35 @@ async function decideReal(options: Options, python: string): Promise<{ real: boo
   return { real: false, note: "real set skipped: its wheels are not cached and the package index did not answer within 3 s" };
 }
 
+/** The hostile-scale row as a set of its own. */
+function hostileScale(python: string, quick: boolean, failures: string[]): SetResult {
+  const scaleSizes: [number, number] = quick ? [2_000, 20_000] : [10_000, 100_000];
+  const scale = measureScale(python, scaleSizes, quick ? 1 : 2, log);
+  for (const m of scale.measurements) for (const failure of m.failures) failures.push(`hostile-scale: ${m.label}: ${failure.split("\n")[0] ?? ""}`);
+  return {
+    name: "hostile-scale",
+    description: "a crafted layer whose files replace its directories, at two sizes: time per entry must stay flat",
+    runs: quick ? 1 : 2,
+    fixture: { wheels: 0, wheelBytes: 0, referenceFiles: 0, referenceBytes: 0 },
+    sizes: {},
+    measurements: Object.fromEntries(scale.measurements.map((measurement) => [measurement.id, measurement])),
+    comparisons: scale.comparisons,
+    notes: [scale.note],
+  };
+}
+
+/** The serve rows as a set of their own; without bwrap (or a serve command), an empty set that says why. */
+async function serveRows(python: string, options: Options, real: boolean, failures: string[]): Promise<SetResult> {
+  const description = "pypakr serve: an app through the gateway vs the same app started directly from a venv";
+  const unavailable = serveUnavailable();
+  const empty = { name: "serve", description, runs: 0, fixture: { wheels: 0, wheelBytes: 0, referenceFiles: 0, referenceBytes: 0 }, sizes: {}, measurements: {}, comparisons: [] };
+  if (unavailable) return { ...empty, notes: [unavailable] };
+  log("measuring pypakr serve");
+  const serve = await measureServe({ python, quick: options.quick, runs: options.runs, flask: real, log });
+  for (const m of serve.measurements) for (const failure of m.failures) failures.push(`serve: ${m.label}: ${failure.split("\n")[0] ?? ""}`);
+  return { ...empty, runs: options.runs, measurements: Object.fromEntries(serve.measurements.map((m) => [m.id, m])), comparisons: serve.comparisons, notes: serve.notes };
+}
+
 /** Runs everything; `cleanup` deletes the runs' outputs (left for after the report, as it takes a while). */
 async function benchmark(options: Options): Promise<{ result: BenchResult; cleanup: () => void }> {
   const started = new Date();
@@ -99,11 +129,12 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
   const notes: string[] = [];
   const failures: string[] = [];
 
+  const wanted = (part: Part) => options.only.includes(part);
   ensureTools(python);
-  const sets: FixtureSet[] = [syntheticSet(python, options.quick)];
+  const sets: FixtureSet[] = wanted("sets") ? [syntheticSet(python, options.quick)] : [];
   const { real, note } = await decideReal(options, python);
   if (note) notes.push(note);
-  if (real) {
+  if (real && wanted("sets")) {
     try {
       sets.push(realSet(python));
     } catch (error) {
@@ -151,24 +182,14 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
         notes.push("push transfer skipped: Debian's docker-registry is not installed (apt-get install docker-registry)");
       }
     }
-    const scaleSizes: [number, number] = options.quick ? [2_000, 20_000] : [10_000, 100_000];
-    const scale = measureScale(python, scaleSizes, options.quick ? 1 : 2, log);
-    results.push({
-      name: "hostile-scale",
-      description: "a crafted layer whose files replace its directories, at two sizes: time per entry must stay flat",
-      runs: options.quick ? 1 : 2,
-      fixture: { wheels: 0, wheelBytes: 0, referenceFiles: 0, referenceBytes: 0 },
-      sizes: {},
-      measurements: Object.fromEntries(scale.measurements.map((measurement) => [measurement.id, measurement])),
-      comparisons: scale.comparisons,
-      notes: [scale.note],
-    });
-    for (const m of scale.measurements) for (const failure of m.failures) failures.push(`hostile-scale: ${m.label}: ${failure.split("\n")[0] ?? ""}`);
+    if (wanted("scale")) results.push(hostileScale(python, options.quick, failures));
+    if (wanted("serve")) results.push(await serveRows(python, options, real, failures));
   } catch (error) {
     cleanUp(sets);
     throw error;
   }
-  notes.push(
+  if (options.only.length < PARTS.length) notes.push(`only ${options.only.join(", ")} (--only)`);
+  if (wanted("sets")) notes.push(
     "'python -m venv + pip install' is timed once and used for both create-container and create-image; pip compiles bytecode (its default), pypakr and uv do not.",
     "venv-pack packs two pip-made venvs of each set: one as pip leaves it by default (bytecode compiled), the way a user would pack one, and one installed with --no-compile (no bytecode, the same files as a pypakr image); both carry the venv's own pip and setuptools, an image does not. The unpack row unpacks the one without bytecode.",
     "peak RSS: one untimed run per command after the timed ones, the largest resident set of a child process (getrusage RUSAGE_CHILDREN); for pypakr, the node process its launcher execs.",

@@ -34,19 +34,22 @@ export interface Measurement {
   summary: Summary | null;
   /** Why the warm-up or a timed run failed; a failed warm-up skips the command. */
   failures: string[];
+  /** What the samples count when not milliseconds of wall time (the serve rows' throughput). */
+  unit?: "ms" | "req/s";
 }
 
 export interface Target {
   /** What the target limits: pypakr / peer, pypakr - peer (in the row's unit), or pypakr's own value (an absolute limit, in the row's unit). */
   metric: "ratio" | "difference" | "value";
-  op: "<=" | "<";
+  /** ">=" for a figure where more is better (throughput). */
+  op: "<=" | "<" | ">=";
   value: number;
 }
 
 export interface Comparison {
   id: string;
   what: string;
-  unit: "ms" | "bytes";
+  unit: "ms" | "bytes" | "req/s";
   pypakr: number | null;
   peer: number | null;
   ratio: number | null;
@@ -201,7 +204,7 @@ export function compare(id: string, what: string, unit: Comparison["unit"], pypa
   let met: boolean | null = null;
   if (target) {
     const value = target.metric === "ratio" ? ratio : target.metric === "difference" ? difference : a;
-    if (value !== null) met = target.op === "<=" ? value <= target.value : value < target.value;
+    if (value !== null) met = target.op === "<=" ? value <= target.value : target.op === ">=" ? value >= target.value : value < target.value;
   }
   return { id, what, unit, pypakr: a, peer: b, ratio, difference, target, met };
 }

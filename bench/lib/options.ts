@@ -13,8 +13,13 @@ export interface Options {
   load: string | undefined;
   clean: boolean;
   python: string | undefined;
+  /** The parts to run (default all): the fixture sets (with the push transfer), the hostile-scale row, the serve rows. */
+  only: Part[];
   help: boolean;
 }
+
+export const PARTS = ["sets", "scale", "serve"] as const;
+export type Part = (typeof PARTS)[number];
 
 export const USAGE = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
 
@@ -33,6 +38,8 @@ Options:
   --load FILE         do not run: print FILE's tables (with --compare: the change between the two)
   --clean             delete bench/work (tools, fixtures, caches) first
   --python PATH       interpreter for everything (default: the real path of python3)
+  --only PART[,PART]  run only these parts: sets (the fixture sets and the push
+                      transfer), scale (hostile-scale), serve (pypakr serve)
   -h, --help          this help
 `;
 
@@ -41,6 +48,13 @@ function positiveInteger(value: string | undefined, name: string, fallback: numb
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`${name} must be a positive integer, not "${value}"`);
   return parsed;
+}
+
+function parseParts(value: string | undefined): Part[] {
+  if (value === undefined) return [...PARTS];
+  const parts = value.split(",").map((part) => part.trim());
+  for (const part of parts) if (!(PARTS as readonly string[]).includes(part)) throw new Error(`--only takes ${PARTS.join(", ")} (comma-separated), not "${part}"`);
+  return parts as Part[];
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -58,6 +72,7 @@ export function parseOptions(argv: string[]): Options {
       load: { type: "string" },
       clean: { type: "boolean", default: false },
       python: { type: "string" },
+      only: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -72,6 +87,7 @@ export function parseOptions(argv: string[]): Options {
     load: values.load,
     clean: values.clean ?? false,
     python: values.python,
+    only: parseParts(values.only),
     help: values.help ?? false,
   };
 }

@@ -39,6 +39,12 @@ function bytes(value: number | null | undefined): string {
   return `${(value / MB).toFixed(1)} MB`;
 }
 
+/** Responses per second. */
+function rate(value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return "-";
+  return `${value.toFixed(0)}/s`;
+}
+
 function targetText(target: Target | null, unit: Comparison["unit"]): string {
   if (!target) return "(info)";
   if (target.metric === "ratio") return `ratio ${target.op} ${target.value}`;
@@ -56,6 +62,7 @@ function metText(comparison: Comparison): string {
 function value(comparison: Comparison, which: "pypakr" | "peer"): string {
   const raw = comparison[which];
   if (comparison.unit === "bytes") return bytes(raw);
+  if (comparison.unit === "req/s") return rate(raw);
   return duration(raw, comparison.target?.metric === "difference");
 }
 
@@ -73,6 +80,7 @@ function measurementRows(measurements: Measurement[]): string[][] {
   return measurements.map((m) => {
     const failed = m.failures.length ? ` (${m.failures.length} failed)` : "";
     if (!m.summary) return [m.label, "FAILED", "-", "-", `0${failed}`];
+    if (m.unit === "req/s") return [m.label, rate(m.summary.median), rate(m.summary.min), rate(m.summary.max), `${m.summary.n}${failed}`];
     const forceMs = m.summary.median < 1000;
     return [m.label, duration(m.summary.median, forceMs), duration(m.summary.min, forceMs), duration(m.summary.max, forceMs), `${m.summary.n}${failed}`];
   });
@@ -130,7 +138,8 @@ export function formatChange(before: BenchResult, after: BenchResult, beforeName
     const rows = Object.values(set.measurements).map((m) => {
       const previous = old.measurements[m.id]?.summary?.median;
       const now = m.summary?.median;
-      return [m.label, duration(previous), duration(now), change(previous, now)];
+      const show = m.unit === "req/s" ? rate : duration;
+      return [m.label, show(previous), show(now), change(previous, now)];
     });
     lines.push("", `== ${set.name} ==`, table(["command (median)", "before", "after", "change"], rows, [false, true, true, true]));
     const comparisonRows = set.comparisons.map((c) => {

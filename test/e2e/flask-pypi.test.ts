@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
-import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { CLI, cliEnv, expectOk, makeTempDir, pypakr, removeDir, sh, writeExecutable } from "../support/helpers.js";
+import { CLI, cliEnv, expectOk, freePort, makeTempDir, pypakr, removeDir, sh, writeExecutable } from "../support/helpers.js";
 
 const HELLO = `from flask import Flask
 
@@ -20,16 +19,6 @@ app = Flask(__name__)
 def hello():
     return "Hello, World!"
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 async function fetchWithRetry(url: string, deadline: number): Promise<string> {
   for (;;) {

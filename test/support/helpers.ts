@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs/promises";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before } from "node:test";
@@ -216,4 +217,16 @@ export async function homeSharingBases(home: string, at: string): Promise<string
   await fs.mkdir(at, { recursive: true });
   await fs.symlink(path.join(home, "bases"), path.join(at, "bases"));
   return at;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the OS's pick), for a server the test starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
 }
