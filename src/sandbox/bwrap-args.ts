@@ -17,8 +17,6 @@ import type { SandboxSpec } from "./types.js";
 /** Where the runtime directory appears inside, and the socket socat listens on there. */
 export const RUNTIME_INSIDE = "/run/pypakr";
 export const SOCKET_NAME = "app.sock";
-/** Where the spec's cache directory appears inside, writable (the app's bytecode cache). */
-export const CACHE_INSIDE = "/var/cache/pypakr";
 /** The port the app listens on inside its own network namespace (nothing else is there). */
 export const PORT_INSIDE_NETNS = 8080;
 /** The fds the spawner passes: bwrap's --info-fd, then the generated /etc/passwd and /etc/group. */
@@ -101,10 +99,6 @@ function mounts(spec: SandboxSpec, command: SandboxCommand): string[] {
   if (spec.network === "none") {
     declare("/run");
     args.push("--bind", spec.runtimeDir, RUNTIME_INSIDE);
-  }
-  if (spec.cacheDir !== undefined) {
-    declare(path.posix.dirname(CACHE_INSIDE));
-    args.push("--bind", spec.cacheDir, CACHE_INSIDE);
   }
   return args;
 }

@@ -15,7 +15,6 @@ import { launch } from "./process.js";
 import { checkSpec } from "./spec.js";
 import type { SandboxEndpoint, SandboxedProcess, SandboxSpec, SandboxSupport } from "./types.js";
 
-export { CACHE_INSIDE } from "./bwrap-args.js";
 export type { SandboxEndpoint, SandboxExit, SandboxedProcess, SandboxSpec, SandboxSupport } from "./types.js";
 
 /** The uid an app runs as when the gateway is root and the spec names none: nobody. */

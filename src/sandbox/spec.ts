@@ -12,7 +12,7 @@ import type { SandboxSpec } from "./types.js";
 const ID = /^[a-z0-9-]{1,40}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Where the sandbox mounts its own things: a read-only bind there would hide them or be hidden. */
-const RESERVED = ["/proc", "/dev", "/run/pypakr", "/var/cache/pypakr"];
+const RESERVED = ["/proc", "/dev", "/run/pypakr"];
 /** The private /tmp: a bind below it is fine (it is made after the tmpfs; tests and TMPDIR homes live there), over it is not. */
 const PRIVATE_TMP = "/tmp";
 /** A uid the app may run as when the gateway is root: anything but root, and not the kernel's "no uid" (2^32-1). */
@@ -43,7 +43,6 @@ export function checkSpec(spec: SandboxSpec): void {
   }
   checkAbsolute(spec.cwd, "working directory");
   checkAbsolute(spec.runtimeDir, "runtime directory");
-  if (spec.cacheDir !== undefined) checkAbsolute(spec.cacheDir, "cache directory");
   if (spec.argv.length === 0) refuse("no command to run", "Give the app's entry point.");
   for (const arg of spec.argv) if (typeof arg !== "string" || arg.includes("\0")) refuse("a command argument holds a NUL byte", "Remove the NUL from the command.");
   for (const [name, value] of Object.entries(spec.env)) {

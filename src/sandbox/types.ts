@@ -31,8 +31,6 @@ export interface SandboxSpec {
   network: "none" | "host";
   /** Host directory (empty, made by the caller, removed by the caller) for the Unix socket when network is "none". */
   runtimeDir: string;
-  /** Host directory bound read-write at /var/cache/pypakr (the app's bytecode cache, PYTHONPYCACHEPREFIX, shared by its instances). */
-  cacheDir?: string;
   /** When the gateway is root: the unprivileged uid/gid the app runs as (one per app, so RLIMIT_NPROC is per app). */
   uid?: number;
   /** Limits; undefined = none asked. */

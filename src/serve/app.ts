@@ -8,7 +8,7 @@
  * instance that ends unasked is a crash: the next start waits a backoff that
  * doubles with each crash in a row.
  */
-import { CACHE_INSIDE, type SandboxSupport } from "../sandbox/index.js";
+import type { SandboxSupport } from "../sandbox/index.js";
 import { progress, writeErr } from "../util/log.js";
 import type { Digest } from "../util/hash.js";
 import { describeExit, Instance, StartFailure } from "./instance.js";
@@ -49,8 +49,8 @@ export interface AppContext {
   nextInstanceId: (app: string) => string;
   /** The uid the app's instances run as when the gateway is root. */
   uid?: number;
-  /** The bytecode cache directory the app's instances share, or undefined. */
-  cacheDir?: string;
+  /** Compiles the container's modules, once per digest, after an instance of it served (see prepare.ts). */
+  compileOnce: (digest: Digest) => void;
 }
 
 export class AppPool {
@@ -192,11 +192,9 @@ export class AppPool {
         readOnly: container.readOnly,
         argv: container.argv,
         cwd: container.dir,
-        // Compiled modules go to the app's own cache, writable and shared by its instances: the container is read-only, and compiling on every cold start would cost more than the start itself.
-        env: { ...container.env, ...(this.context.cacheDir !== undefined ? { PYTHONPYCACHEPREFIX: CACHE_INSIDE } : {}), ...settings.env },
+        env: { ...container.env, ...settings.env },
         network: settings.network ? "host" : "none",
         ...(this.context.uid !== undefined ? { uid: this.context.uid } : {}),
-        ...(this.context.cacheDir !== undefined ? { cacheDir: this.context.cacheDir } : {}),
         ...(settings.memoryBytes !== undefined ? { memoryBytes: settings.memoryBytes } : {}),
         ...(settings.maxProcesses !== undefined ? { maxProcesses: settings.maxProcesses } : {}),
       });
@@ -207,6 +205,7 @@ export class AppPool {
       return;
     }
     this.stats.coldStarts += 1;
+    this.context.compileOnce(this.digest);
     progress(`app ${settings.name}: instance ${instance.id} ready in ${Math.round(performance.now() - began)} ms`);
     void instance.ended.then((exit) => this.ended(instance, describeExit(exit)));
     this.dispatch();

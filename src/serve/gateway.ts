@@ -23,7 +23,7 @@ import { printableLine } from "../util/printable.js";
 import { AppPool, Unavailable } from "./app.js";
 import { connectionOf, type Instance } from "./instance.js";
 import { forward } from "./forward.js";
-import { prepareContainer, resolveImage, type PreparedContainer } from "./prepare.js";
+import { compileBytecode, prepareContainer, resolveImage, type PreparedContainer } from "./prepare.js";
 import { Router, stripPrefix } from "./router.js";
 import { metricsText, statusDocument } from "./status.js";
 import type { GatewaySettings } from "./types.js";
@@ -54,13 +54,16 @@ export async function startGateway(config: Config, settings: GatewaySettings): P
     }
     return made;
   };
+  const compiled = new Set<Digest>();
+  const compileOnce = (digest: Digest) => {
+    if (compiled.has(digest)) return;
+    compiled.add(digest);
+    void containerFor(digest).then((container) => compileBytecode(container));
+  };
   let instanceCount = 0;
   const apps: AppPool[] = [];
   for (const [index, app] of settings.apps.entries()) {
     const uid = support.asRoot ? FIRST_APP_UID + index : undefined;
-    const cacheDir = path.join(runtimeRoot, `cache-${index}`);
-    await fs.mkdir(cacheDir, { mode: 0o700 });
-    if (uid !== undefined) await fs.chown(cacheDir, uid, uid);
     apps.push(
       new AppPool(app, digests.get(app.name) as Digest, {
         support,
@@ -68,7 +71,7 @@ export async function startGateway(config: Config, settings: GatewaySettings): P
         containerFor,
         requestTimeoutMs: settings.requestTimeoutMs,
         nextInstanceId: (name) => `${name.replace(/[^a-z0-9-]/g, "-").slice(0, 24)}-${++instanceCount}`,
-        cacheDir,
+        compileOnce,
         ...(uid !== undefined ? { uid } : {}),
       }),
     );
