@@ -204,6 +204,16 @@ export interface Load {
   throughput: number;
   /** Requests that did not end in a 2xx: connection errors, timeouts and other statuses. */
   failed: number;
+  /** What they were, e.g. "502: 4, errors: 2". */
+  failures: string;
+}
+
+function failuresOf(result: autocannon.Result): string {
+  const statuses = Object.entries(result.statusCodeStats ?? {})
+    .filter(([code]) => !code.startsWith("2"))
+    .map(([code, stats]) => `${code}: ${stats.count ?? 0}`);
+  if (result.errors > 0) statuses.push(`errors: ${result.errors} (timeouts: ${result.timeouts})`);
+  return statuses.join(", ");
 }
 
 /**
@@ -215,7 +225,7 @@ export function load(url: string, connections: number, seconds: number): Promise
     const instance = autocannon({ url, connections, duration: seconds, timeout: 10 }, (error, result) => {
       clearTimeout(guard);
       if (error) reject(error instanceof Error ? error : new Error(String(error)));
-      else resolve({ throughput: result["2xx"] / result.duration, failed: result.errors + result.non2xx });
+      else resolve({ throughput: result["2xx"] / result.duration, failed: result.errors + result.non2xx, failures: failuresOf(result) });
     });
     const guard = setTimeout(() => instance.stop(), (seconds + 30) * 1000);
   });
