@@ -54,6 +54,11 @@ export function environment(flags: string, description: string): z.ZodDefault<z.
   return declared(z.record(z.string(), z.string()).default({}), () => new Option(flags, description).argParser(collectEnv));
 }
 
+/** An option that may be given many times: its values in order. */
+export function repeatable(flags: string, description: string): z.ZodDefault<z.ZodArray<z.ZodString>> {
+  return declared(z.array(z.string()).default([]), () => new Option(flags, description).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]));
+}
+
 /** The flags several commands share, spelt one way. */
 export const FLAGS = {
   container: "-c, --container <DIR>",

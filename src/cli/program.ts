@@ -22,8 +22,9 @@ import { push } from "./commands/push.js";
 import { pull } from "./commands/pull.js";
 import { login } from "./commands/login.js";
 import { logout } from "./commands/logout.js";
+import { serve } from "./commands/serve.js";
 
-const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify, relocate];
+const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify, relocate, serve];
 
 export function buildProgram(version: string, setExitCode: (code: number) => void): Command {
   const program = new Command("pypakr");

@@ -31,6 +31,8 @@ export interface SandboxSpec {
   network: "none" | "host";
   /** Host directory (empty, made by the caller, removed by the caller) for the Unix socket when network is "none". */
   runtimeDir: string;
+  /** Host directory bound read-write at /var/cache/pypakr (the app's bytecode cache, PYTHONPYCACHEPREFIX, shared by its instances). */
+  cacheDir?: string;
   /** When the gateway is root: the unprivileged uid/gid the app runs as (one per app, so RLIMIT_NPROC is per app). */
   uid?: number;
   /** Limits; undefined = none asked. */
@@ -57,6 +59,8 @@ export interface SandboxedProcess {
   stderr: Readable;
   /** Settles once everything inside has ended and the cgroups are removed; never rejects. */
   exited: Promise<SandboxExit>;
+  /** Whether the app listens on its port now (a look at the sandbox's socket table, no connection made). */
+  listening(): Promise<boolean>;
   /** SIGTERM to the app's own process, SIGKILL to everything inside after graceMs; resolves with `exited`. */
   stop(graceMs: number): Promise<SandboxExit>;
 }
