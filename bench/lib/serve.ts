@@ -131,7 +131,7 @@ async function measureCold(apps: ColdApp[], runs: number, env: NodeJS.ProcessEnv
     }
     if (app.direct.failures.length === 0) {
       try {
-        const { app: direct, ms } = await DirectApp.start(app.container, app.home, await freePort());
+        const { app: direct, ms } = await DirectApp.start(app.container, app.home, await freePort(), env);
         await direct.stop();
         if (timed) app.direct.samples.push(ms);
       } catch (error) {
@@ -238,25 +238,24 @@ function warmRows(key: string, label: string, seconds: { p50: number; throughput
  */
 async function measureWarm(app: ColdApp, rows: WarmRows, rounds: number, seconds: { p50: number; throughput: number }, env: NodeJS.ProcessEnv, notes: string[], log: (message: string) => void): Promise<void> {
   const targets: Partial<Record<"direct" | "gateway", string>> = {};
-  const fail = (side: "direct" | "gateway", error: unknown) => {
-    for (const row of [rows.p50[side], rows.throughput[side]]) row.failures.push(errorText(error));
-    log(`serve warm (${app.label}, ${side}) FAILED:\n${errorText(error)}`);
-    delete targets[side];
+  const fail = (failedRows: Measurement[], error: unknown) => {
+    for (const row of failedRows) row.failures.push(errorText(error));
+    log(`serve warm (${app.label}) FAILED:\n${errorText(error)}`);
   };
   let direct: DirectApp | null = null;
   let gateway: Gateway | null = null;
   try {
     try {
-      direct = (await DirectApp.start(app.container, app.home, await freePort())).app;
+      direct = (await DirectApp.start(app.container, app.home, await freePort(), env)).app;
       targets.direct = direct.url;
     } catch (error) {
-      fail("direct", error);
+      fail([rows.p50.direct, rows.throughput.direct], error);
     }
     try {
       gateway = await Gateway.start(CLI, ["--route", `/=${app.image.tag}`], env);
       targets.gateway = `${gateway.url}/`;
     } catch (error) {
-      fail("gateway", error);
+      fail([rows.p50.gateway, rows.throughput.gateway], error);
     }
     const failed = { direct: 0, gateway: 0 };
     const kinds = { direct: [] as string[], gateway: [] as string[] };
@@ -270,12 +269,17 @@ async function measureWarm(app: ColdApp, rows: WarmRows, rounds: number, seconds
           await firstByte(url, 60_000).then(({ body }) => body);
           const quiet = await sequentialLatency(url, seconds.p50);
           rows.p50[side].samples.push(quiet.p50);
+          failed[side] += quiet.failed;
+        } catch (error) {
+          fail([rows.p50[side]], error);
+        }
+        try {
           const busy = await load(url, 50, seconds.throughput);
           rows.throughput[side].samples.push(busy.throughput);
-          failed[side] += quiet.failed + busy.failed;
+          failed[side] += busy.failed;
           if (busy.failures) kinds[side].push(busy.failures);
         } catch (error) {
-          fail(side, error);
+          fail([rows.throughput[side]], error);
         }
       }
     }
