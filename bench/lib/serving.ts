@@ -82,8 +82,9 @@ export class DirectApp {
    * Starts the app with HOME at `home` (as the sandbox gives it a private one: gunicorn, for one, makes
    * ~/.gunicorn); resolves with the time from the spawn to its first response byte, in ms.
    */
-  static async start(container: string, home: string, port: number, timeoutMs = 30_000): Promise<{ app: DirectApp; ms: number }> {
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, VIRTUAL_ENV: container, PATH: `${path.join(container, "bin")}:${process.env.PATH ?? ""}`, PORT: String(port) };
+  static async start(container: string, home: string, port: number, base: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ app: DirectApp; ms: number }> {
+    // `base` is the bench's environment: without PYTHONDONTWRITEBYTECODE, so the app's first start leaves bytecode for the next, as in any venv.
+    const env: NodeJS.ProcessEnv = { ...base, HOME: home, VIRTUAL_ENV: container, PATH: `${path.join(container, "bin")}:${base.PATH ?? ""}`, PORT: String(port) };
     delete env.PYTHONHOME;
     const url = `http://127.0.0.1:${port}/`;
     const started = process.hrtime.bigint();
@@ -196,6 +197,7 @@ export async function sequentialLatency(url: string, seconds: number): Promise<L
   } finally {
     agent.destroy();
   }
+  if (times.length === 0) throw new Error(`no GET of ${url} was answered 2xx in ${seconds} s (${failed} failed)`);
   return { p50: median(times), failed };
 }
 
@@ -204,6 +206,16 @@ export interface Load {
   throughput: number;
   /** Requests that did not end in a 2xx: connection errors, timeouts and other statuses. */
   failed: number;
+  /** What they were, e.g. "502: 4, errors: 2". */
+  failures: string;
+}
+
+function failuresOf(result: autocannon.Result): string {
+  const statuses = Object.entries(result.statusCodeStats ?? {})
+    .filter(([code]) => !code.startsWith("2"))
+    .map(([code, stats]) => `${code}: ${stats.count ?? 0}`);
+  if (result.errors > 0) statuses.push(`errors: ${result.errors} (timeouts: ${result.timeouts})`);
+  return statuses.join(", ");
 }
 
 /**
@@ -215,7 +227,7 @@ export function load(url: string, connections: number, seconds: number): Promise
     const instance = autocannon({ url, connections, duration: seconds, timeout: 10 }, (error, result) => {
       clearTimeout(guard);
       if (error) reject(error instanceof Error ? error : new Error(String(error)));
-      else resolve({ throughput: result["2xx"] / result.duration, failed: result.errors + result.non2xx });
+      else resolve({ throughput: result["2xx"] / result.duration, failed: result.errors + result.non2xx, failures: failuresOf(result) });
     });
     const guard = setTimeout(() => instance.stop(), (seconds + 30) * 1000);
   });
