@@ -167,21 +167,23 @@ class Gateway {
     if (declared > this.settings.maxBodyBytes) return plain(response, 413, `request body larger than ${this.settings.maxBodyBytes} bytes\n`, { connection: "close" });
 
     this.inFlight += 1;
-    let instance: Instance | null = null;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      if (instance !== null) app.release(instance);
+    // The slot is given back exactly once: when the answer ends, or at once if the client left while the request waited for it.
+    let held: Instance | null = null;
+    const letGo = () => {
+      if (held !== null) app.release(held);
+      held = null;
+    };
+    response.once("close", () => {
+      letGo();
       const ms = performance.now() - began;
       app.stats.record(response.statusCode, ms);
       this.log.add(`pypakr serve: ${app.settings.name} ${response.statusCode} ${printableLine(request.method ?? "?")} ${printableLine(pathname.slice(0, LOGGED_PATH))} ${ms.toFixed(1)} ms\n`);
       this.inFlight -= 1;
       if (this.inFlight === 0) this.drained?.();
-    };
-    response.once("close", finish);
+    });
     // The body waits in a bounded buffer (back-pressure pauses the client) while an instance is found, and is counted against the limit.
     const body = request.headers["content-length"] !== undefined || request.headers["transfer-encoding"] !== undefined ? request.pipe(new SizeLimit(this.settings.maxBodyBytes)) : undefined;
+    let instance: Instance;
     try {
       instance = await app.acquire();
     } catch (error) {
@@ -191,7 +193,8 @@ class Gateway {
       }
       throw error;
     }
-    if (response.destroyed) return finish();
+    held = instance;
+    if (response.destroyed) return letGo();
     const pool = instance.pool;
     if (pool === null) return plain(response, 502, "the instance has no endpoint\n");
     const path = app.settings.stripPrefix && app.settings.path !== undefined ? stripPrefix(url, app.settings.path) : url;
@@ -226,6 +229,8 @@ class Gateway {
       this.log.add(`pypakr serve: ${app.settings.name} 101 ${printableLine(request.method ?? "?")} ${printableLine(pathname.slice(0, LOGGED_PATH))} ${(performance.now() - began).toFixed(1)} ms (WebSocket closed)\n`);
     };
     socket.once("close", release);
+    // The client may have left while the upgrade waited for a slot: its close has passed already.
+    if (socket.destroyed) return release();
     if (taken.endpoint === null) return void socket.destroy();
     if (app.settings.stripPrefix && app.settings.path !== undefined) request.url = stripPrefix(request.url ?? "/", app.settings.path);
     dropForwardedHeaders(request);
