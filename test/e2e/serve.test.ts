@@ -125,6 +125,18 @@ stop-grace = "0s"
     assert.match(gateway.log(), /^\[hello\] hello_app hello listening on 127\.0\.0\.1:\d+ pid \d+$/m);
   });
 
+  test("a second gateway on the same machine, with an app of the same name, serves beside this one", async () => {
+    assert.equal((await gateway.app("hello")).instances.length, 1, "the first gateway's hello is not running");
+    const second = await Gateway.start(["--route", "/=hello:1", "--stop-grace", "1s"], { home: own.home });
+    try {
+      expectStatus(await second.get("/"), 200, second);
+      expectStatus(await gateway.get("/hello/"), 200, gateway);
+    } finally {
+      assert.equal((await second.stop()).code, 0, second.log());
+    }
+    expectStatus(await gateway.get("/hello/"), 200, gateway);
+  });
+
   test("concurrency 1 on one instance: two requests at once are served one after the other, the second waiting in the queue", async () => {
     expectStatus(await gateway.get("/one/"), 200, gateway);
     const began = performance.now();
