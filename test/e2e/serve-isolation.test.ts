@@ -1,3 +1,4 @@
+// test-stream: own-home
 /**
  * Isolation through `pypakr serve`: hostile apps (test/support/serve-apps.ts,
  * one image whose ATTACK variable picks the attack) routed by one gateway

@@ -1,3 +1,4 @@
+// test-stream: own-home
 /**
  * `pypakr serve` as its users meet it: the built CLI with --config or --route,
  * real sandboxes, real HTTP on 127.0.0.1. Apps from test/support/serve-apps.ts
@@ -276,11 +277,14 @@ describe("--route with --idle-timeout 1s: an idle app scales to zero, and the ne
       if (info !== null && info.uids[0] !== 0) uids.add(info.uids[0] ?? 0);
     }
     if (process.getuid?.() === 0) assert.equal(uids.size, 1, `app uids ${[...uids].join(", ")}`);
+    // What the check below looks for is there now (so finding none later means gone).
+    for (const uid of uids) assert.ok((await processesOfUid(uid, own.home)).length > 0, `no process of uid ${uid} runs in the app's container`);
 
     await until("the idle instance stopped (status: 0 instances)", 4000, async () => ((await gateway.app("hello")).instances.length === 0 ? true : undefined));
     assert.ok(performance.now() - first.at < 4000);
     await until("no process below the gateway", 3000, async () => ((await descendants(gateway.pid)).length === 0 ? true : undefined));
-    for (const uid of uids) assert.deepEqual(await processesOfUid(uid), [], `processes of the app's uid ${uid} are left`);
+    assert.deepEqual(processes.filter(isRunning), [], "the stopped instance's processes are still running");
+    for (const uid of uids) assert.deepEqual(await processesOfUid(uid, own.home), [], `processes of the app's uid ${uid} are left in its container`);
     assert.match(gateway.log(), /^\[hello\] draining$/m);
 
     expectStatus(await gateway.get("/"), 200, gateway);

@@ -136,13 +136,19 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-/** Host pids of live processes whose real uid is `uid` (what `pgrep -u UID` lists). */
-export async function processesOfUid(uid: number): Promise<number[]> {
+/**
+ * Host pids of live processes whose real uid is `uid` (what `pgrep -u UID` lists) and whose working directory
+ * lies in `dir`: every gateway gives its first app the same uid, so another gateway's apps (another test file's,
+ * a benchmark's) may run as it too, in containers of other homes.
+ */
+export async function processesOfUid(uid: number, dir: string): Promise<number[]> {
   const found: number[] = [];
   for (const name of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     const info = await processInfo(Number(name));
-    if (info?.uids[0] === uid && isRunning(Number(name))) found.push(Number(name));
+    if (info?.uids[0] !== uid || !isRunning(Number(name))) continue;
+    const cwd = await fs.readlink(`/proc/${name}/cwd`).catch(() => "");
+    if (cwd === dir || cwd.startsWith(`${dir}/`)) found.push(Number(name));
   }
   return found;
 }
