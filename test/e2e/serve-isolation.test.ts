@@ -14,7 +14,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { freePort, pypakr, usePrivateHome } from "../support/helpers.js";
-import { descendants, Gateway, processInfo, stopGateways, type Answer } from "../support/serve-gateway.js";
+import { descendants, Gateway, processInfo, serveToml, stopGateways, type Answer } from "../support/serve-gateway.js";
 import { appImage, helloApp, hostileApp } from "../support/serve-apps.js";
 
 // Declared first, so it runs before the private home (holding the gateway's containers) is removed.
@@ -59,22 +59,18 @@ describe("hostile apps behind one gateway, beside a plain app", () => {
     const secrets = [home, path.join(home, "store"), path.join(home, "bases"), path.join(home, "containers"), own.dir, "/root/.pypakr"].join(":");
     const port = await freePort();
     const file = path.join(own.dir, "serve.toml");
-    const hostile = (name: string, attack: string, more: string, env: Record<string, string> = {}) =>
-      `[apps.${name}]\nimage = "hostile:1"\npath = "/${name}"\nstop-grace = "1s"\nenv = { ${Object.entries({ ATTACK: attack, ...env })
-        .map(([key, value]) => `${key} = ${JSON.stringify(value)}`)
-        .join(", ")} }\n${more}\n`;
+    const hostile = (attack: string, more: Record<string, string | number | boolean> = {}, env: Record<string, string> = {}) => ({ image: "hostile:1", "stop-grace": "1s", env: { ATTACK: attack, ...env }, ...more });
     await fs.writeFile(
       file,
-      [
-        `listen = "127.0.0.1:${port}"\n`,
-        hostile("reader", "read-outside", "", { SECRET_PATHS: secrets }),
-        hostile("writer", "write-container", ""),
-        hostile("closed", "connect-out", "", { TARGETS: target }),
-        hostile("open", "connect-out", "network = true", { TARGETS: target }),
-        hostile("forker", "fork-bomb", "max-processes = 64"),
-        hostile("hog", "allocate", 'memory = "128MiB"'),
-        `[apps.bystander]\nimage = "hello:1"\npath = "/bystander"\nstop-grace = "1s"\n`,
-      ].join("\n"),
+      serveToml(port, {
+        reader: { path: "/reader", ...hostile("read-outside", {}, { SECRET_PATHS: secrets }) },
+        writer: { path: "/writer", ...hostile("write-container") },
+        closed: { path: "/closed", ...hostile("connect-out", {}, { TARGETS: target }) },
+        open: { path: "/open", ...hostile("connect-out", { network: true }, { TARGETS: target }) },
+        forker: { path: "/forker", ...hostile("fork-bomb", { "max-processes": 64 }) },
+        hog: { path: "/hog", ...hostile("allocate", { memory: "128MiB" }) },
+        bystander: { image: "hello:1", path: "/bystander", "stop-grace": "1s" },
+      }),
     );
     gateway = await Gateway.start(["--config", file], { home: own.home, port });
     // The plain app first, so the store holds another app's container for the reader to look for.

@@ -16,7 +16,7 @@ import type { Duplex } from "node:stream";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { expectCleanFailure, freePort, pypakr, usePrivateHome } from "../support/helpers.js";
-import { accepts, descendants, Gateway, isRunning, processesOfUid, processInfo, sleep, stopGateways, until, type Answer } from "../support/serve-gateway.js";
+import { accepts, descendants, Gateway, isRunning, processesOfUid, processInfo, serveToml, sleep, stopGateways, until, type Answer } from "../support/serve-gateway.js";
 import { appImage, helloApp, neverReadyApp, singleApp } from "../support/serve-apps.js";
 
 // Declared first, so it runs before the private home (holding the gateways' containers) is removed.
@@ -55,41 +55,16 @@ describe("one gateway, several apps from a --config file", () => {
   before(async () => {
     const port = await freePort();
     const file = path.join(own.dir, "serve.toml");
+    const grace = { "stop-grace": "1s" };
     await fs.writeFile(
       file,
-      `listen = "127.0.0.1:${port}"
-
-[apps.hello]
-image = "hello:1"
-path = "/hello"
-stop-grace = "1s"
-
-[apps.one]
-image = "single:1"
-path = "/one"
-concurrency = 1
-max-instances = 1
-queue-limit = 1
-stop-grace = "1s"
-
-[apps.many]
-image = "hello:1"
-path = "/many"
-concurrency = 1
-max-instances = 3
-stop-grace = "1s"
-
-[apps.crashy]
-image = "hello:1"
-path = "/crashy"
-stop-grace = "1s"
-
-[apps.stuck]
-image = "never-ready:1"
-path = "/stuck"
-start-timeout = "2s"
-stop-grace = "0s"
-`,
+      serveToml(port, {
+        hello: { image: "hello:1", path: "/hello", ...grace },
+        one: { image: "single:1", path: "/one", concurrency: 1, "max-instances": 1, "queue-limit": 1, ...grace },
+        many: { image: "hello:1", path: "/many", concurrency: 1, "max-instances": 3, ...grace },
+        crashy: { image: "hello:1", path: "/crashy", ...grace },
+        stuck: { image: "never-ready:1", path: "/stuck", "start-timeout": "2s", "stop-grace": "0s" },
+      }),
     );
     gateway = await Gateway.start(["--config", file], { home: own.home, port });
   });

@@ -153,6 +153,28 @@ export async function processesOfUid(uid: number, dir: string): Promise<number[]
   return found;
 }
 
+type TomlValue = string | number | boolean | Record<string, string>;
+
+/**
+ * A gateway's config file in TOML: listen on 127.0.0.1:PORT, and an [apps.NAME] table per app (JSON's string
+ * escapes are TOML's too; env as an inline table).
+ */
+export function serveToml(port: number, apps: Record<string, Record<string, TomlValue>>): string {
+  const value = (entry: TomlValue): string =>
+    typeof entry === "object"
+      ? `{ ${Object.entries(entry)
+          .map(([name, text]) => `${name} = ${JSON.stringify(text)}`)
+          .join(", ")} }`
+      : typeof entry === "string"
+        ? JSON.stringify(entry)
+        : String(entry);
+  const lines = [`listen = "127.0.0.1:${port}"`];
+  for (const [name, settings] of Object.entries(apps)) {
+    lines.push("", `[apps.${name}]`, ...Object.entries(settings).map(([key, entry]) => `${key} = ${value(entry)}`));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
 const running = new Set<Gateway>();
 
 /** Stops every gateway still running (for a suite's `after` hook). */
