@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
-import type * as net from "node:net";
+import { Socket } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
@@ -110,10 +110,15 @@ class Gateway {
   ) {
     this.router = new Router(apps);
     this.proxy = new ProxyServer({ xfwd: true, ws: true });
+    // Without a listener of ours, http-proxy-3 throws the errors it emits (a client gone while the app answers its
+    // upgrade: EPIPE), and that would end the gateway.
+    this.proxy.on("error", (_error: Error, _request: http.IncomingMessage, socket: unknown) => {
+      if (socket instanceof Socket) socket.destroy();
+    });
     this.server = http.createServer({ headersTimeout: settings.headersTimeoutMs, requestTimeout: settings.requestTimeoutMs, keepAliveTimeout: 5_000 }, (request, response) => {
       void this.handle(request, response);
     });
-    this.server.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    this.server.on("upgrade", (request: http.IncomingMessage, socket: Socket, head: Buffer) => {
       void this.upgrade(request, socket, head);
     });
   }
@@ -205,7 +210,7 @@ class Gateway {
     }
   }
 
-  private async upgrade(request: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+  private async upgrade(request: http.IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const pathname = (request.url ?? "/").split("?", 1)[0] ?? "/";
     const app = this.router.match(request.headers.host, pathname);
     if (app === null) return void socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");

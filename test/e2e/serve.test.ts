@@ -64,6 +64,7 @@ describe("one gateway, several apps from a --config file", () => {
         many: { image: "hello:1", path: "/many", concurrency: 1, "max-instances": 3, ...grace },
         crashy: { image: "hello:1", path: "/crashy", ...grace },
         stuck: { image: "never-ready:1", path: "/stuck", "start-timeout": "2s", "stop-grace": "0s" },
+        wsone: { image: "hello:1", path: "/wsone", concurrency: 1, "max-instances": 1, ...grace },
       }),
     );
     gateway = await Gateway.start(["--config", file], { home: own.home, port });
@@ -229,6 +230,21 @@ describe("one gateway, several apps from a --config file", () => {
       socket.destroy();
     }
     await gateway.waitForLog(/^pypakr serve: hello 101 GET \/hello\/ws \d+(\.\d+)? ms \(WebSocket closed\)$/m, 10_000);
+  });
+
+  test("a client that leaves during an upgrade's cold start (an app that answers without upgrading) leaves the gateway serving and the slot free", async () => {
+    // Most apps answer an upgrade they do not support with a plain answer, which the gateway relays to a client long gone.
+    const request = http.request(`${gateway.url}/wsone/`, { agent: false, headers: { connection: "Upgrade", upgrade: "websocket" } });
+    request.on("error", () => undefined);
+    request.on("upgrade", (_response: http.IncomingMessage, socket: Duplex) => socket.destroy());
+    request.end();
+    await sleep(30);
+    request.destroy();
+    await until("wsone's instance ready with no request in flight", 10_000, async () => {
+      const [instance, ...more] = (await gateway.app("wsone")).instances;
+      return instance?.state === "ready" && instance.inFlight === 0 && more.length === 0 ? true : undefined;
+    });
+    expectStatus(await gateway.get("/wsone/"), 200, gateway);
   });
 });
 
