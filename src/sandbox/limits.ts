@@ -37,8 +37,13 @@ interface InstanceCgroups {
   procs: string[];
 }
 
+/** An instance's cgroup name: ids are unique within one gateway only, so the gateway's pid keeps two gateways' apart. */
+function cgroupName(id: string): string {
+  return `pypakr-${process.pid}-${id}`;
+}
+
 function instanceCgroups(parents: CgroupParents, id: string): InstanceCgroups {
-  const name = `pypakr-${id}`;
+  const name = cgroupName(id);
   const dirs = parents.version === 2 ? [path.join(parents.memory, name)] : [path.join(parents.memory, name), path.join(parents.pids, name)];
   return { dirs, procs: dirs.map((dir) => path.join(dir, "cgroup.procs")) };
 }

@@ -32,15 +32,20 @@ export interface Forwarding {
   path: string;
   /** The request body (possibly through a size limit), or undefined when the request has none. */
   body: Readable | undefined;
+  /** Aborts the forwarding (the body went over its limit). */
+  signal?: AbortSignal;
 }
 
 /** Resolves once the answer has been passed on; rejects when the instance failed before answering (the caller answers 502). */
-export async function forward(request: http.IncomingMessage, response: http.ServerResponse, { pool, path, body }: Forwarding): Promise<void> {
+export async function forward(request: http.IncomingMessage, response: http.ServerResponse, { pool, path, body, signal }: Forwarding): Promise<void> {
   const aborted = new AbortController();
   const abort = () => {
     if (!response.writableFinished) aborted.abort();
   };
   response.once("close", abort);
+  const stop = () => aborted.abort();
+  if (signal?.aborted) stop();
+  signal?.addEventListener("abort", stop, { once: true });
   try {
     await pool.stream(
       { path, method: request.method ?? "GET", headers: requestHeaders(request), body: body ?? null, signal: aborted.signal },
@@ -51,6 +56,7 @@ export async function forward(request: http.IncomingMessage, response: http.Serv
     );
   } finally {
     response.off("close", abort);
+    signal?.removeEventListener("abort", stop);
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
-import type * as net from "node:net";
+import { Socket } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
@@ -113,10 +113,15 @@ class Gateway {
   ) {
     this.router = new Router(apps);
     this.proxy = new ProxyServer({ xfwd: true, ws: true });
+    // Without a listener of ours, http-proxy-3 throws the errors it emits (a client gone while the app answers its
+    // upgrade: EPIPE), and that would end the gateway.
+    this.proxy.on("error", (_error: Error, _request: http.IncomingMessage, socket: unknown) => {
+      if (socket instanceof Socket) socket.destroy();
+    });
     this.server = http.createServer({ headersTimeout: settings.headersTimeoutMs, requestTimeout: settings.requestTimeoutMs, keepAliveTimeout: 5_000 }, (request, response) => {
       void this.handle(request, response);
     });
-    this.server.on("upgrade", (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    this.server.on("upgrade", (request: http.IncomingMessage, socket: Socket, head: Buffer) => {
       void this.upgrade(request, socket, head);
     });
   }
@@ -182,7 +187,10 @@ class Gateway {
       if (this.inFlight === 0) this.drained?.();
     });
     // The body waits in a bounded buffer (back-pressure pauses the client) while an instance is found, and is counted against the limit.
-    const body = request.headers["content-length"] !== undefined || request.headers["transfer-encoding"] !== undefined ? request.pipe(new SizeLimit(this.settings.maxBodyBytes)) : undefined;
+    // Over the limit, the forwarding is aborted and the body never errors: undici, seeing its body fail while the
+    // answer streams, reports the failure twice and throws from a callback it has already used, ending the gateway.
+    const tooLarge = new AbortController();
+    const body = request.headers["content-length"] !== undefined || request.headers["transfer-encoding"] !== undefined ? request.pipe(new SizeLimit(this.settings.maxBodyBytes, () => tooLarge.abort())) : undefined;
     let instance: Instance;
     try {
       instance = await app.acquire();
@@ -199,16 +207,16 @@ class Gateway {
     if (pool === null) return plain(response, 502, "the instance has no endpoint\n");
     const path = app.settings.stripPrefix && app.settings.path !== undefined ? stripPrefix(url, app.settings.path) : url;
     try {
-      await forward(request, response, { pool, path, body });
+      await forward(request, response, { pool, path, body, signal: tooLarge.signal });
     } catch (error) {
-      if (body?.errored instanceof BodyTooLarge) return plain(response, 413, `request body larger than ${this.settings.maxBodyBytes} bytes\n`, { connection: "close" });
+      if (tooLarge.signal.aborted) return plain(response, 413, `request body larger than ${this.settings.maxBodyBytes} bytes\n`, { connection: "close" });
       if (response.destroyed) return;
       // The instance broke the connection (it crashed, or was killed at its limit) or did not answer in time.
       plain(response, 502, `app ${app.settings.name} did not answer: ${error instanceof Error ? error.message : String(error)}\n`);
     }
   }
 
-  private async upgrade(request: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+  private async upgrade(request: http.IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const pathname = (request.url ?? "/").split("?", 1)[0] ?? "/";
     const app = this.router.match(request.headers.host, pathname);
     if (app === null) return void socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
@@ -294,17 +302,29 @@ class RequestLog {
   }
 }
 
-class BodyTooLarge extends Error {}
-
-/** Passes a request body through, failing once it exceeds the limit (a chunked body has no length to check up front). */
+/**
+ * Passes a request body through until it exceeds the limit (a chunked body has no length to check up front), then
+ * drops the rest and calls `exceeded` once. It never emits 'error', not even when undici destroys it with one
+ * (see handle()).
+ */
 class SizeLimit extends Transform {
   private seen = 0;
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly exceeded: () => void,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.limit) return callback(new BodyTooLarge(`request body larger than ${this.limit} bytes`));
+    if (this.seen > this.limit) {
+      // Dropped, not failed: the caller aborts the forwarding (see the body's comment in handle()).
+      if (this.seen - chunk.length <= this.limit) this.exceeded();
+      return callback();
+    }
     callback(null, chunk);
+  }
+  override _destroy(_error: Error | null, callback: (error?: Error | null) => void): void {
+    callback(null);
   }
 }

@@ -1,11 +1,11 @@
 /** `pypakr serve`'s command line: a bad config or flags are refused before anything starts (exit 2, FILE:LINE named), and --help lists every flag with its default. */
 import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
-import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { APP_DEFAULTS, GATEWAY_DEFAULTS } from "../../src/serve/index.js";
-import { expectCleanFailure, expectOk, makeTempDir, pypakr, removeDir } from "../support/helpers.js";
+import { expectCleanFailure, expectOk, freePort, makeTempDir, pypakr, removeDir } from "../support/helpers.js";
+import { accepts } from "../support/serve-gateway.js";
 
 let dir = "";
 
@@ -16,31 +16,6 @@ before(async () => {
 after(async () => {
   await removeDir(dir);
 });
-
-/** A loopback port nothing listens on (the system's pick, released at once). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Whether something accepts connections on the port (bounded: a second at most). */
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port, timeout: 1000 });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
 
 const SERVE_TIMEOUT = { timeoutMs: 60_000 };
 
@@ -54,7 +29,7 @@ describe("pypakr serve refuses a bad config before it starts anything", () => {
     expectCleanFailure(result, new RegExp(`pypakr: error: ${file.replace(/[/.]/g, "\\$&")}:6: apps\\.hello\\.max-instances: must be a whole number from 1 to`));
     assert.match(result.stderr, /pypakr: hint: The most instances at once/);
     assert.equal(result.stdout, "");
-    assert.equal(await listening(port), false);
+    assert.equal(await accepts(port), false);
   });
 
   test("a YAML unknown key (a typo): exit 2 at its line", async () => {
@@ -64,7 +39,7 @@ describe("pypakr serve refuses a bad config before it starts anything", () => {
     const result = await pypakr(["serve", "--config", file], SERVE_TIMEOUT);
     assert.equal(result.code, 2, result.stderr);
     expectCleanFailure(result, new RegExp(`${file.replace(/[/.]/g, "\\$&")}:6: apps\\.hello\\.idle-timout: unknown setting`));
-    assert.equal(await listening(port), false);
+    assert.equal(await accepts(port), false);
   });
 
   test("a TOML syntax error: exit 2 at FILE:LINE:COLUMN", async () => {

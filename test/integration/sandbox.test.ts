@@ -122,7 +122,7 @@ async function cgroupsLeft(): Promise<string[]> {
     if (!["memory", "pids", ""].includes(controller)) continue;
     for (const mount of controller === "" ? ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] : [`/sys/fs/cgroup/${controller}`]) {
       const names = await fs.readdir(path.join(mount, match[2] ?? "/")).catch(() => []);
-      left.push(...names.filter((entry) => ids.some((id) => entry === `pypakr-${id}`)).map((entry) => path.join(mount, entry)));
+      left.push(...names.filter((entry) => ids.some((id) => entry === `pypakr-${process.pid}-${id}`)).map((entry) => path.join(mount, entry)));
     }
   }
   return left;

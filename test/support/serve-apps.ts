@@ -141,6 +141,18 @@ class Hello(AppHandler):
             ms = int(parse_qs(url.query).get("ms", ["1000"])[0])
             time.sleep(ms / 1000)
             self.reply(200, f"slept {ms} ms\n")
+        elif last == "ws" and self.headers.get("Upgrade", "").lower() == "websocket":
+            # A stand-in for a WebSocket (no handshake key, no frames): 101, then every byte back until the client closes.
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            while True:
+                data = self.rfile.read1(65536)
+                if not data:
+                    break
+                self.wfile.write(data)
+            self.close_connection = True
         elif last == "crash":
             print("crashing on purpose", flush=True)
             os._exit(3)
@@ -191,7 +203,8 @@ function helloModule(name: string): string {
  * (module hello_app; `run` = `exec python -m hello_app`), installed offline by
  * setup. GET answers "hello from NAME pid N"; .../echo answers the method,
  * path and headers (X-Forwarded-* among them) as JSON, and a POST to it
- * streams the body back; .../slow?ms=N sleeps; .../crash exits at once
+ * streams the body back; .../slow?ms=N sleeps; .../ws with "Upgrade: websocket"
+ * answers 101 and echoes the raw bytes that follow; .../crash exits at once
  * (code 3). `variant` changes an app file only, so each variant has an image
  * digest of its own (a first start of a new digest).
  */
@@ -379,13 +392,17 @@ class Hostile(AppHandler):
 serve(Hostile, banner=f"hostile {ATTACK}")
 `;
 
-/** A hostile app: an HTTP server whose GET does `attack` and answers what happened (see HOSTILE_PY). */
-export function hostileApp(attack: Attack): AppSpec {
+/**
+ * A hostile app: an HTTP server whose GET does `attack` and answers what happened (see HOSTILE_PY).
+ * Without `attack`, one image does them all: the app's ATTACK variable names it (an env setting per app
+ * in the gateway's config), so a test routing every attack builds one image instead of five.
+ */
+export function hostileApp(attack?: Attack): AppSpec {
   return {
-    name: `hostile-${attack}`,
+    name: attack === undefined ? "hostile" : `hostile-${attack}`,
     async write(dir) {
       await fs.writeFile(path.join(dir, "hostile.py"), SERVER_PY + HOSTILE_PY);
-      await writeExecutable(path.join(dir, "run"), `#!/bin/sh\nexec python hostile.py ${attack}\n`);
+      await writeExecutable(path.join(dir, "run"), `#!/bin/sh\nexec python hostile.py ${attack ?? '"$ATTACK"'}\n`);
     },
   };
 }
