@@ -21,9 +21,20 @@ import type { SandboxEndpoint } from "../sandbox/index.js";
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "expect", "http2-settings"]);
 const FORWARDED = new Set(["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded"]);
 
+/**
+ * How long a connection to an instance may stay idle. Short, because an idle
+ * connection is not free for the app: through the socket bridge it is a TCP
+ * connection the app has accepted, and a server that serves one connection
+ * at a time (gunicorn's sync worker) waits on it for a request that does not
+ * come while the requests behind it wait. Such connections are left when a
+ * client goes away before its request was sent; with 30 s, gunicorn stalled
+ * for 30 s after a load test.
+ */
+const IDLE_CONNECTION_MS = 1_000;
+
 /** Keep-alive connections to one instance, at most `connections` at a time (its concurrency). */
 export function poolFor(endpoint: SandboxEndpoint, connections: number, timeoutMs: number): Pool {
-  const options = { connections, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 };
+  const options = { connections, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: IDLE_CONNECTION_MS, keepAliveMaxTimeout: IDLE_CONNECTION_MS };
   return "socketPath" in endpoint ? new Pool("http://localhost", { ...options, socketPath: endpoint.socketPath }) : new Pool(`http://${endpoint.host}:${endpoint.port}`, options);
 }
 
