@@ -110,7 +110,7 @@ function appCommand(spec: SandboxSpec, command: SandboxCommand): string[] {
   if (command.socat === undefined) throw new Error("socat is needed for network none");
   // The app is exec'd, so it stays the only child of the process above it and the stop walk finds it; socat is its child.
   // socat's own complaints (chiefly "connection refused" while the app is still starting) stay out of the app's log; a broken bridge shows as a 502.
-  const bridge = `${command.socat} UNIX-LISTEN:${RUNTIME_INSIDE}/${SOCKET_NAME},fork,mode=600 TCP:127.0.0.1:${command.port} 2>/dev/null & exec "$@"`;
+  const bridge = `${command.socat} UNIX-LISTEN:${RUNTIME_INSIDE}/${SOCKET_NAME},fork,mode=600,backlog=1024 TCP:127.0.0.1:${command.port} 2>/dev/null & exec "$@"`;
   return ["/bin/sh", "-c", bridge, "sh", ...app];
 }
 

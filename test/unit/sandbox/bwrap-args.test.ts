@@ -143,7 +143,7 @@ describe("the sandbox's command line", () => {
     const shell = argv.indexOf("/bin/sh");
     assert.ok(shell > 0);
     assert.equal(argv[shell + 1], "-c");
-    assert.equal(argv[shell + 2], '/usr/bin/socat UNIX-LISTEN:/run/pypakr/app.sock,fork,mode=600 TCP:127.0.0.1:8080 2>/dev/null & exec "$@"');
+    assert.equal(argv[shell + 2], '/usr/bin/socat UNIX-LISTEN:/run/pypakr/app.sock,fork,mode=600,backlog=1024 TCP:127.0.0.1:8080 2>/dev/null & exec "$@"');
     assert.deepEqual(argv.slice(shell + 3), ["sh", `${CONTAINER}/bin/python`, "-m", "app"]);
   });
 
