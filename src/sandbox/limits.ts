@@ -120,6 +120,30 @@ async function cgroupsWork(parents: CgroupParents): Promise<boolean> {
   }
 }
 
+/** Whether a process of that pid runs (a gateway; its pid may have been reused, which only keeps its cgroups longer). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return !isErrno(error, "ESRCH");
+  }
+}
+
+/**
+ * Removes the empty cgroups of gateways that died without cleaning up (their
+ * names carry the gateway's pid), so they do not pile up. rmdir removes only
+ * an empty cgroup: one that still holds processes stays.
+ */
+async function removeAbandoned(parents: CgroupParents): Promise<void> {
+  for (const parent of new Set([parents.memory, parents.pids])) {
+    for (const name of await fs.readdir(parent).catch(() => [])) {
+      const pid = /^pypakr-(\d+)-/.exec(name)?.[1];
+      if (pid !== undefined && Number(pid) !== process.pid && !isRunning(Number(pid))) await fs.rmdir(path.join(parent, name)).catch(() => undefined);
+    }
+  }
+}
+
 const RLIMIT_WARNINGS = (asRoot: boolean) => [
   "memory limits are approximate: without a writable cgroup they are RLIMIT_AS, which bounds address space, not memory in use (an app may fail early on a large mapping, or use more than asked through shared memory)",
   asRoot
@@ -150,6 +174,7 @@ export async function detectLimits(asRoot: boolean, prlimit: string | null): Pro
   for (const version of [2, 1] as const) {
     const parents = await ownParents(version);
     if (parents !== null && (await cgroupsWork(parents))) {
+      await removeAbandoned(parents);
       const warnings: string[] = [];
       if (parents.version === 1 && (await readText(path.join(parents.memory, "memory.memsw.limit_in_bytes"))) === null) {
         warnings.push("memory limits do not cover swap: the kernel has no swap accounting (swapaccount=1), so an app over its limit swaps instead of being stopped");

@@ -112,18 +112,29 @@ async function appProcessesLeft(): Promise<number[]> {
   return left;
 }
 
-/** Our cgroups' directories (v1: one per controller; v2: the one) that still hold an instance's cgroup. */
-async function cgroupsLeft(): Promise<string[]> {
-  const left: string[] = [];
+/** Our own cgroup's directories that exist: for the memory and pids controllers (v1), the unified hierarchy (v2), or both. */
+async function ownCgroupDirs(only?: "cgroup-v1" | "cgroup-v2"): Promise<string[]> {
+  const dirs: string[] = [];
   for (const line of (await fs.readFile("/proc/self/cgroup", "utf8")).split("\n")) {
     const match = /^\d+:([^:]*):(.*)$/.exec(line);
     if (match === null) continue;
     const controller = match[1] ?? "";
     if (!["memory", "pids", ""].includes(controller)) continue;
+    if ((only === "cgroup-v1" && controller === "") || (only === "cgroup-v2" && controller !== "")) continue;
     for (const mount of controller === "" ? ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] : [`/sys/fs/cgroup/${controller}`]) {
-      const names = await fs.readdir(path.join(mount, match[2] ?? "/")).catch(() => []);
-      left.push(...names.filter((entry) => ids.some((id) => entry === `pypakr-${process.pid}-${id}`)).map((entry) => path.join(mount, entry)));
+      const dir = path.join(mount, match[2] ?? "/");
+      if ((await fs.stat(path.join(dir, "cgroup.procs")).catch(() => null)) !== null) dirs.push(dir);
     }
+  }
+  return dirs;
+}
+
+/** Our cgroups' directories (v1: one per controller; v2: the one) that still hold an instance's cgroup. */
+async function cgroupsLeft(): Promise<string[]> {
+  const left: string[] = [];
+  for (const dir of await ownCgroupDirs()) {
+    const names = await fs.readdir(dir).catch(() => []);
+    left.push(...names.filter((entry) => ids.some((id) => entry === `pypakr-${process.pid}-${id}`)).map((entry) => path.join(dir, entry)));
   }
   return left;
 }
@@ -302,6 +313,23 @@ describe("sandbox", { skip: bwrapMissing ? "bubblewrap (bwrap) is not installed:
       assert.deepEqual(orphans.filter(isRunning), []);
     } finally {
       gateway.kill("SIGKILL");
+    }
+  });
+
+  test("an empty cgroup left by a gateway that died is removed when a gateway starts; a live gateway's stays", async (t) => {
+    const support = await detectSandbox();
+    if (!support.limits.startsWith("cgroup")) return t.skip(`limits here are ${support.limits}, not cgroups`);
+    const parents = await ownCgroupDirs(support.limits === "cgroup-v1" ? "cgroup-v1" : "cgroup-v2");
+    // A pid that runs no process (pid_max is at most 2^22) and one that does (ours, standing for a live gateway).
+    const dead = parents.map((dir) => path.join(dir, "pypakr-4194305-left-behind"));
+    const live = parents.map((dir) => path.join(dir, `pypakr-${process.pid}-still-used`));
+    for (const dir of [...dead, ...live]) await fs.mkdir(dir);
+    try {
+      await detectSandbox();
+      for (const dir of dead) await assert.rejects(fs.stat(dir), /ENOENT/);
+      for (const dir of live) await fs.stat(dir);
+    } finally {
+      for (const dir of [...dead, ...live]) await fs.rmdir(dir).catch(() => undefined);
     }
   });
 
