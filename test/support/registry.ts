@@ -27,7 +27,7 @@ import type { ImageConfig } from "../../src/image/format.js";
 import { MEDIA_TYPE_LAYER_GZIP } from "../../src/image/media-types.js";
 import type { WrittenLayer } from "../../src/image/layer-writer.js";
 import type { Digest } from "../../src/util/hash.js";
-import { makeTempDir, removeDir } from "./helpers.js";
+import { freePort, makeTempDir, removeDir } from "./helpers.js";
 import { tarOf } from "./tar.js";
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
@@ -104,17 +104,6 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 /** With util-linux's setpriv, the registry also dies when the test process is SIGKILLed. */
 const SETPRIV = spawnSync("/bin/sh", ["-c", "command -v setpriv"]).status === 0;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address() as net.AddressInfo;
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 /** Any HTTP answer from GET /v2/ (200 or 401) means the registry is up. */
 function probe(url: string): Promise<number | null> {
