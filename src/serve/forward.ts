@@ -19,7 +19,8 @@ import { Pool } from "undici";
 import type { SandboxEndpoint } from "../sandbox/index.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "expect", "http2-settings"]);
-const FORWARDED = new Set(["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded"]);
+/** What proxies set about the client's connection; a client's own are dropped here and on WebSocket upgrades (gateway.ts). */
+export const FORWARDED_HEADERS = new Set(["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded"]);
 
 /**
  * How long a connection to an instance may stay idle. Short, because an idle
@@ -75,7 +76,7 @@ function requestHeaders(request: http.IncomingMessage): Record<string, string | 
   const named = connectionTokens(request.headers.connection);
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || FORWARDED.has(name) || named.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || FORWARDED_HEADERS.has(name) || named.has(name)) continue;
     headers[name] = value;
   }
   const socket = request.socket;

@@ -15,14 +15,14 @@ import * as path from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { ProxyServer } from "http-proxy-3";
 import type { Config } from "../config/index.js";
-import { detectSandbox } from "../sandbox/index.js";
+import { detectSandbox, type SandboxEndpoint } from "../sandbox/index.js";
 import type { Digest } from "../util/hash.js";
 import { PypakrError } from "../util/errors.js";
 import { progress, writeErr } from "../util/log.js";
 import { printableLine } from "../util/printable.js";
 import { AppPool, Unavailable } from "./app.js";
-import { connectionOf, type Instance } from "./instance.js";
-import { forward } from "./forward.js";
+import type { Instance } from "./instance.js";
+import { FORWARDED_HEADERS, forward } from "./forward.js";
 import { compileBytecode, prepareContainer, resolveImage, type PreparedContainer } from "./prepare.js";
 import { Router, stripPrefix } from "./router.js";
 import { metricsText, statusDocument } from "./status.js";
@@ -242,7 +242,7 @@ class Gateway {
     if (taken.endpoint === null) return void socket.destroy();
     if (app.settings.stripPrefix && app.settings.path !== undefined) request.url = stripPrefix(request.url ?? "/", app.settings.path);
     dropForwardedHeaders(request);
-    this.proxy.ws(request, socket, head, { target: targetOf(connectionOf(taken.endpoint)) }, () => socket.destroy());
+    this.proxy.ws(request, socket, head, { target: targetOf(taken.endpoint) }, () => socket.destroy());
   }
 
   private own(pathname: string, response: http.ServerResponse): void {
@@ -260,19 +260,17 @@ class Gateway {
 
 /**
  * The gateway is where requests enter, so X-Forwarded-* headers a client
- * sends are not passed on as if a proxy had set them: the proxy then sets
- * all three from the connection itself.
+ * sends are not passed on as if a proxy had set them: for an upgrade,
+ * http-proxy-3 then sets them from the connection itself (forward.ts does
+ * the same for other requests).
  */
 function dropForwardedHeaders(request: http.IncomingMessage): void {
-  delete request.headers["x-forwarded-for"];
-  delete request.headers["x-forwarded-host"];
-  delete request.headers["x-forwarded-proto"];
-  delete request.headers["x-forwarded-port"];
+  for (const name of FORWARDED_HEADERS) delete request.headers[name];
 }
 
 /** http-proxy-3 wants host and port even for a Unix socket target; they only fill the Host header's default, which is passed on unchanged. */
-function targetOf(connection: { socketPath: string } | { host: string; port: number }): { host: string; port: number; socketPath?: string } {
-  return "socketPath" in connection ? { host: "localhost", port: 80, socketPath: connection.socketPath } : connection;
+function targetOf(endpoint: SandboxEndpoint): { host: string; port: number; socketPath?: string } {
+  return "socketPath" in endpoint ? { host: "localhost", port: 80, socketPath: endpoint.socketPath } : endpoint;
 }
 
 function plain(response: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {

@@ -151,7 +151,7 @@ export class Instance {
     if (endpoint === null) return Promise.resolve(false);
     const healthPath = this.options.healthPath;
     return new Promise((resolve) => {
-      const request = http.request({ ...connectionOf(endpoint), path: healthPath ?? "/", method: "GET", agent: false, timeout: PROBE_REQUEST_TIMEOUT_MS, headers: { "user-agent": "pypakr-serve-probe" } }, (response) => {
+      const request = http.request({ ...endpoint, path: healthPath ?? "/", method: "GET", agent: false, timeout: PROBE_REQUEST_TIMEOUT_MS, headers: { "user-agent": "pypakr-serve-probe" } }, (response) => {
         response.resume();
         resolve((response.statusCode ?? 500) < 500);
       });
@@ -188,11 +188,6 @@ export class Instance {
     if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
     writeErr(`[${this.options.app}] ${shown}\n`);
   }
-}
-
-/** http.request's options for reaching an endpoint. */
-export function connectionOf(endpoint: SandboxEndpoint): { socketPath: string } | { host: string; port: number } {
-  return "socketPath" in endpoint ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port };
 }
 
 export function describeExit(exit: SandboxExit): string {

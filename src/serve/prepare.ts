@@ -81,8 +81,7 @@ export async function compileBytecode(container: PreparedContainer): Promise<voi
  */
 async function interpreter(container: string): Promise<string> {
   const python = await fs.realpath(path.join(container, "bin", "python3")).catch(() => null);
-  const prefix = python !== null ? path.dirname(path.dirname(python)) : null;
-  if (python === null || prefix === null || !path.isAbsolute(prefix) || prefix === "/" || path.basename(path.dirname(python)) !== "bin") {
+  if (python === null || path.basename(path.dirname(python)) !== "bin" || path.dirname(path.dirname(python)) === "/") {
     throw new PypakrError(`container ${container} has no usable bin/python3 to run its app with`, { code: "container-damaged", hint: `Remove ${container}; pypakr serve makes it again.` });
   }
   return python;
