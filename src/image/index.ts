@@ -11,3 +11,4 @@ export { type BlobSource, checkLayers, type Image, type LayerCheck, notAnImage, 
 export { CANONICAL_INTERPRETER, canonicalShebang, PLACEHOLDER, PREFIX_LENGTH, relocateContent, relocateText, RelocationError, relocationKind, replaceAll, unfixShebang, unsafePrefixReason } from "./relocation.js";
 export { saveImage } from "./save.js";
 export type { Inspection } from "./inspect.js";
+export { MAX_ORDINARY_LAYERS, MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_LAYER_TAR, ociLayerMediaType, type OrdinaryConfig, ordinaryConfigSchema, type OrdinaryImage, type OrdinaryManifest, ordinaryManifestSchema, type Platform, type PlatformIndex, platformIndexSchema, platformSchema } from "./ordinary.js";
