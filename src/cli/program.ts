@@ -23,8 +23,9 @@ import { pull } from "./commands/pull.js";
 import { login } from "./commands/login.js";
 import { logout } from "./commands/logout.js";
 import { serve } from "./commands/serve.js";
+import { exportCommand } from "./commands/export.js";
 
-const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify, relocate, serve];
+const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify, relocate, serve, exportCommand];
 
 export function buildProgram(version: string, setExitCode: (code: number) => void): Command {
   const program = new Command("pypakr");

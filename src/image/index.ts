@@ -1,6 +1,6 @@
 /** image/'s face: the format's schemas and names, the layer and archive writers, the verifying archive reader, safe extraction, and relocation of file contents. Other folders import only this file (the lint enforces it; see eslint.config.js). */
 export { type Compression, DEFAULT_COMPRESSION, describeCompression, parseCompression } from "./compression.js";
-export { writeImageArchive, type WrittenImage } from "./archive.js";
+export { type ArchiveBlob, writeBlobsArchive, writeImageArchive, type WrittenImage } from "./archive.js";
 export { checkSymlinks, DEFAULT_MAX_ENTRIES, entryPathProblem, extractTar, linkDestination, type ListedEntry, symlinkProblem } from "./extract/index.js";
 export { baseNeedSchema, type Descriptor, type Distribution, ENVIRONMENT_NAME, type ImageConfig, imageConfigSchema, type ImageManifest, manifestSchema, ociArchitecture, type PypakrConfig, pypakrConfigSchema, type RelocationKind } from "./format.js";
 export { formatInspection, inspectImage } from "./inspect.js";

@@ -16,6 +16,7 @@ import { checkSpec } from "./spec.js";
 import type { SandboxEndpoint, SandboxedProcess, SandboxSpec, SandboxSupport } from "./types.js";
 
 export type { SandboxEndpoint, SandboxExit, SandboxedProcess, SandboxSpec, SandboxSupport } from "./types.js";
+export { ROOTFS_UID, rootfsArgv, runInRootfs, type TmpBind } from "./rootfs.js";
 
 /** The uid an app runs as when the gateway is root and the spec names none: nobody. */
 const DEFAULT_APP_UID = 65534;

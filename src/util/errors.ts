@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   "serve-listen-failed": "pypakr serve cannot listen on its address (taken, or not an address of this machine)",
   "credentials-unreadable": "the Docker config file or a login stored in it cannot be read",
   "credential-helper-failed": "a Docker credential helper is missing or failed",
+  "runtime-unusable": "a runtime image for pypakr export has no working Python, or one that does not describe itself",
   "sandbox-unavailable": "an app cannot be sandboxed here: bubblewrap or socat is missing, or the kernel forbids the namespaces it needs",
   internal: "a bug in pypakr: an error it did not expect (only in --json output; never thrown as a PypakrError)",
 } as const;

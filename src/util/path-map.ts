@@ -113,6 +113,11 @@ export class PathMap<V> {
     parent.children?.delete(name);
   }
 
+  /** The names directly below `path` that hold a value or have one below them. */
+  childNames(path: string): string[] {
+    return [...(this.find(path)?.children?.keys() ?? [])];
+  }
+
   /** Drops everything strictly below `path`, keeping `path` itself. */
   deleteBelow(path: string): void {
     const node = this.find(path);

@@ -1,11 +1,11 @@
-import { createReadStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
-import type { Readable, Transform } from "node:stream";
+import { type Readable, type Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 // A namespace import: see src/image/compression.ts.
 import * as zlib from "node:zlib";
 import tar, { type Header } from "tar-stream";
-import { Sha256Counter } from "./hash.js";
+import { type Digest, Sha256Counter, Sha256Tap } from "./hash.js";
 import { readLimited } from "./read-limited.js";
 import { SingleZstdFrame } from "./zstd-frames.js";
 
@@ -209,4 +209,24 @@ export async function writeTar(options: { mtime: Date; chunkBytes: number }, sin
     pack.destroy(error as Error);
   }
   await done;
+}
+
+/**
+ * The tar inside a layer file (plain, gzip or zstd): its digest and size
+ * (what an OCI config lists as the layer's diff_id), and, with `target`, a
+ * copy of it there (a Docker archive holds layers uncompressed). Held to the
+ * same inflation limit as reading, so a bomb stops early.
+ */
+export async function decompressLayer(file: string, target: string | null): Promise<{ digest: Digest; size: number }> {
+  const codec = await archiveCodec(file);
+  const limit = codec === "none" ? Infinity : inflateLimit((await fs.stat(file)).size);
+  const tap = new Sha256Tap();
+  let seen = 0;
+  tap.on("data", (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > limit) tap.destroy(new ArchiveTooLargeError(`unpacks to more than ${limit} bytes, over ${MAX_INFLATE_RATIO} times its compressed size (a decompression bomb?)`));
+  });
+  const sink = target === null ? new Writable({ write: (_chunk, _encoding, callback) => callback() }) : createWriteStream(target, { flags: "wx" });
+  await pipeline([createReadStream(file, { highWaterMark: STREAM_CHUNK_BYTES }), ...decompressors(codec), tap, sink]);
+  return { digest: tap.counter.digest(), size: tap.counter.size };
 }

@@ -31,6 +31,14 @@ export interface EntryRules {
   whiteouts: WhiteoutMode;
   /** Names the archive may not use at any depth (pypakr's own metadata). */
   reserved?: ReadonlySet<string>;
+  /**
+   * A whole root filesystem (a runtime image's layers, see export/): its
+   * symlinks may lead anywhere, since they are only ever followed by a
+   * sandbox that has the tree as its `/` (where no path leads out), and its
+   * device nodes and fifos are left out, since the sandbox brings its own
+   * /dev. Nothing on the host follows a link in such a tree.
+   */
+  rootfs?: boolean;
 }
 
 /** Makes the refusal of one entry. */
@@ -73,7 +81,7 @@ export type CheckedEntry =
   | { kind: "link"; relative: string; linkTarget: { path: string; link: string } }
   | WhiteoutEntry;
 
-/** Checks one entry's header against `rules`. Null for the archive's root directory, which is skipped. */
+/** Checks one entry's header against `rules`. Null for what is skipped: the archive's root directory, and a root filesystem's device nodes. */
 export function checkEntry(header: TarHeader, rules: EntryRules): CheckedEntry | null {
   const fail: EntryFailure = (entry, problem) => entryError(rules.what, entry, problem);
   const name = normalizeEntryName(header.name);
@@ -95,6 +103,10 @@ export function checkEntry(header: TarHeader, rules: EntryRules): CheckedEntry |
       return { kind: "file", relative };
     case "symlink": {
       const link = header.linkname ?? "";
+      if (rules.rootfs) {
+        if (link === "" || link.includes("\0")) throw fail(relative, "is a symlink with an empty or NUL-holding target");
+        return { kind: "symlink", relative, link };
+      }
       const linkFault = symlinkFault(relative, link);
       if (linkFault) throw entryError(rules.what, relative, linkFault.problem, linkFault.code);
       return { kind: "symlink", relative, link };
@@ -109,6 +121,11 @@ export function checkEntry(header: TarHeader, rules: EntryRules): CheckedEntry |
       if (targetProblem) throw fail(relative, `is a hard link to "${link}", which ${targetProblem}`);
       return { kind: "link", relative, linkTarget: { path: target.path, link } };
     }
+    case "character-device":
+    case "block-device":
+    case "fifo":
+      if (rules.rootfs) return null;
+      throw fail(relative, `is a ${header.type}, which a venv never needs`);
     default:
       throw fail(relative, `is a ${header.type ?? "special file"}, which a venv never needs`);
   }

@@ -16,11 +16,12 @@
  */
 import * as path from "node:path";
 import { PypakrError } from "../../util/errors.js";
-import { PathMap } from "../../util/path-map.js";
+import { ancestors, PathMap } from "../../util/path-map.js";
 import { ArchiveTooLargeError, readTarFile, type TarHeader } from "../../util/tar.js";
 import { checkEntry, DEFAULT_MAX_ENTRIES, entryError, tooManyEntries, type EntryRules } from "./entry-rules.js";
 import { escapingLinkError, whereLinkLeads } from "./symlinks.js";
 import { DiskTree, MemoryTree, type ExtractTree } from "./tree.js";
+import type { WhiteoutEntry } from "./whiteouts.js";
 
 export interface ExtractOptions extends EntryRules {
   /** Filled with every entry as unpacked, file hashes included; whiteouts and opaque markers too. */
@@ -49,6 +50,8 @@ class Extraction {
   private entries = 0;
   /** Symlinks this archive made; they are checked again once the whole tree is there. */
   readonly symlinks = new Set<string>();
+  /** What this archive put in place: an applied whiteout deletes only what earlier archives left. */
+  private readonly placed = new PathMap<true>();
 
   constructor(
     private readonly tree: ExtractTree,
@@ -103,6 +106,8 @@ class Extraction {
     const checked = checkEntry(header, this.options);
     if (checked === null) return;
     const { relative } = checked;
+    if (checked.kind !== "whiteout" && checked.kind !== "opaque") this.placed.set(relative, true);
+    if (this.options.whiteouts === "apply" && (checked.kind === "whiteout" || checked.kind === "opaque")) return this.applyWhiteout(checked);
     switch (checked.kind) {
       case "whiteout":
         // Recorded, not applied: still, a whiteout reached through a link would delete through it once applied.
@@ -121,6 +126,34 @@ class Extraction {
         return this.symlink(relative, checked.link);
       case "link":
         return this.hardlink(relative, checked.linkTarget);
+    }
+  }
+
+  /**
+   * Deletes what a whiteout names, or what an opaque directory holds, as
+   * earlier archives left it (the OCI rule: a layer's whiteouts hide lower
+   * layers only, whatever order its entries come in). Never through a link:
+   * a victim whose parents are not real directories is not there to delete.
+   */
+  private async applyWhiteout(entry: WhiteoutEntry): Promise<void> {
+    this.reachParents(entry.victim, entry.relative, false);
+    if (ancestors(entry.victim).some((parent) => this.tree.kind(parent) !== "dir")) return;
+    const kind = this.tree.kind(entry.victim);
+    if (kind === null) return;
+    if (entry.kind === "whiteout") {
+      if (this.placed.get(entry.victim)) return;
+      if (kind === "dir") await this.tree.removeDir(entry.victim);
+      else this.tree.unlink(entry.victim);
+      this.verifiedDirs.deleteTree(entry.victim);
+      return;
+    }
+    if (kind !== "dir") return;
+    for (const child of this.tree.children(entry.victim)) {
+      const relative = `${entry.victim}/${child}`;
+      if (this.placed.get(relative)) continue;
+      if (this.tree.kind(relative) === "dir") await this.tree.removeDir(relative);
+      else this.tree.unlink(relative);
+      this.verifiedDirs.deleteTree(relative);
     }
   }
 
@@ -198,7 +231,8 @@ async function extractInto(archive: string, tree: ExtractTree, options: ExtractO
         hint: "Run pypakr store verify --repair, then load or build the image again.",
       });
     }
-    await checkTreeSymlinks(tree, extraction.symlinks, options.what);
+    // A root filesystem's links are followed only inside a sandbox that has it as its `/` (see EntryRules.rootfs).
+    if (!options.rootfs) await checkTreeSymlinks(tree, extraction.symlinks, options.what);
   } catch (error) {
     throw archiveError(error, options.what, tree.root);
   }

@@ -6,7 +6,7 @@
  * created exclusively). MemoryTree keeps only what is at each path, so
  * checking an archive is extracting it without writing a byte.
  */
-import { chmodSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { lstatOrNull, lstatOrNullSync, writeNewFile } from "../../util/fs.js";
@@ -42,6 +42,8 @@ export interface ExtractTree {
   link(target: string, relative: string): Promise<void>;
   /** The link text at `relative`, or null when it is no symlink. */
   readLink(relative: string): Promise<string | null>;
+  /** The names in the directory at `relative` (a real directory: the caller checked). */
+  children(relative: string): string[];
 }
 
 /** Files up to this size are read whole and written with one call. */
@@ -120,6 +122,10 @@ export class DiskTree implements ExtractTree {
     this.made?.set(relative, "file");
   }
 
+  children(relative: string): string[] {
+    return readdirSync(this.full(relative));
+  }
+
   async readLink(relative: string): Promise<string | null> {
     const full = this.full(relative);
     return (await lstatOrNull(full))?.isSymbolicLink() ? fs.readlink(full) : null;
@@ -166,6 +172,10 @@ export class MemoryTree implements ExtractTree {
   link(_target: string, relative: string): Promise<void> {
     this.nodes.set(relative, "file");
     return Promise.resolve();
+  }
+
+  children(relative: string): string[] {
+    return this.nodes.childNames(relative);
   }
 
   readLink(relative: string): Promise<string | null> {

@@ -2,7 +2,8 @@
  * OCI whiteouts (`.wh.NAME` deletes NAME, `.wh..wh..opq` hides what lower
  * layers hold in its directory). A layer is unpacked alone, so they are
  * only recorded in its listing; assembly (src/base/assemble.ts) applies
- * them to lower layers. A source archive may hold none: there a `.wh.`
+ * them to lower layers (a runtime image's root filesystem, unpacked layer
+ * upon layer, has them applied as it goes). A source archive may hold none: there a `.wh.`
  * name would mean a deletion once it is in an image.
  */
 import type { TarHeader } from "../../util/tar.js";
@@ -12,8 +13,12 @@ import type { EntryFailure } from "./entry-rules.js";
 /** A whiteout entry at `relative`, and the path it deletes (or makes opaque). */
 export type WhiteoutEntry = { kind: "whiteout" | "opaque"; relative: string; victim: string };
 
-/** "record" them (an image layer) or "refuse" `.wh.` names (a source). */
-export type WhiteoutMode = "record" | "refuse";
+/**
+ * "record" them (an image layer), "refuse" `.wh.` names (a source), or
+ * "apply" them to what the tree holds from earlier archives (a runtime's
+ * root filesystem, unpacked layer upon layer).
+ */
+export type WhiteoutMode = "record" | "refuse" | "apply";
 
 /**
  * The whiteout an entry named `.wh.*` stands for, once it passed the rules:

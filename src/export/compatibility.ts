@@ -1,0 +1,33 @@
+/**
+ * Whether a runtime's Python can run a pypakr image: the same interpreter
+ * kind (implementation, major.minor, ABI flags, OS and machine, as a base
+ * must match), the same SOABI and libc family, and every distribution's
+ * wheel loadable by it (a manylinux_2_28 wheel needs glibc 2.28 or newer),
+ * judged by the runtime's own list of tags.
+ */
+import type { Image } from "../image/index.js";
+import { describeInterpreter, describeKind, interpreterKind, majorMinor, type PythonIdentity } from "../python/index.js";
+import { PypakrError } from "../util/errors.js";
+import type { RuntimePython } from "./runtime-python.js";
+
+function withAbi(python: PythonIdentity): string {
+  const details = [python.soabi, python.libc ? `${python.libc} ${python.libcVersion}`.trim() : ""].filter(Boolean).join(", ");
+  return details ? ` (${details})` : "";
+}
+
+/** Throws python-mismatch, naming both sides, unless `runtime` can run `image`. */
+export function checkRuntimeMatches(image: Image, runtimeSource: string, runtime: RuntimePython): void {
+  const wanted = image.config.pypakr.python;
+  const hint = `Use a runtime with ${describeKind(wanted)}, e.g. python:${majorMinor(wanted.version)}-slim, or rebuild the image with the runtime's Python.`;
+  const mismatch = (what: string) =>
+    new PypakrError(`runtime ${runtimeSource} has ${describeInterpreter(runtime)}${withAbi(runtime)}, but image ${image.source} needs ${describeKind(wanted)}${withAbi({ ...wanted, libcVersion: "" })}: ${what}`, { code: "python-mismatch", hint });
+  if (interpreterKind(runtime) !== interpreterKind(wanted)) throw mismatch("another interpreter");
+  if (runtime.soabi !== wanted.soabi) throw mismatch("another ABI");
+  if (wanted.libc && runtime.libc !== wanted.libc) throw mismatch(`another C library (${runtime.libc || "none found"})`);
+  if (runtime.tags === null) return;
+  const supported = new Set(runtime.tags);
+  for (const distribution of image.config.pypakr.distributions) {
+    if (distribution.wheelTags.length === 0 || distribution.wheelTags.some((tag) => supported.has(tag))) continue;
+    throw mismatch(`${distribution.name} ${distribution.version} was built for ${distribution.wheelTags.join(", ")}, which it cannot load`);
+  }
+}

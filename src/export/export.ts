@@ -1,0 +1,205 @@
+/**
+ * `pypakr export`: a pypakr image made into an ordinary container image that
+ * Docker, podman, Kubernetes, Knative and Cloud Run run as it is: the
+ * runtime image's layers (the interpreter and its OS, unchanged, so a
+ * registry that has the runtime already has them), a venv skeleton for that
+ * interpreter, and the pypakr image's layers under the venv's path,
+ * relocated. Everything that can refuse the export (the image, the runtime,
+ * its Python) is checked before the output is written; the output is
+ * written beside its path and renamed into place when whole.
+ */
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { glob } from "node:fs/promises";
+import { chooseBase } from "../base/index.js";
+import { checkOutputFile, type Config } from "../config/index.js";
+import { type Compression, type Image, ociArchitecture, type OrdinaryImage, readOrdinaryArchive, unsafePrefixReason, writeBlobsArchive, type WrittenLayer } from "../image/index.js";
+import { ensureLocalImage, fetchOrdinaryImage, pushOrdinaryImage, type TransportOptions } from "../registry/index.js";
+import { acquireImage, loadImage, Store } from "../store/index.js";
+import { PypakrError } from "../util/errors.js";
+import { removeTree } from "../util/fs.js";
+import { decompressLayer } from "../util/tar.js";
+import { progress } from "../util/log.js";
+import { checkRuntimeMatches } from "./compatibility.js";
+import { exportedDocuments, type ExportedDocuments } from "./config.js";
+import { writeDockerArchive } from "./docker-archive.js";
+import { skeletonLayer, venvLayer } from "./layers.js";
+import { askRuntimePython, type RuntimePython, unpackRootfs } from "./runtime-python.js";
+
+export type ExportFormat = "oci-archive" | "docker-archive";
+export const DEFAULT_VENV = "/app/venv";
+
+export interface ExportOptions extends TransportOptions {
+  /** The pypakr image: a file, a stored tag or digest, or a registry reference. */
+  image: string;
+  /** The runtime: a registry reference, or oci-archive:PATH[:REF]. */
+  runtime: string;
+  output?: string;
+  format: ExportFormat;
+  /** Also push the result here (HOST/REPO:TAG). */
+  push?: string;
+  venv: string;
+  compression: Compression;
+  /** org.opencontainers.image.source, if the user names one. */
+  source?: string;
+}
+
+export interface ExportResult {
+  digest: string;
+  /** The runtime's layers, and the ones the export added (skeleton first). */
+  runtimeLayers: number;
+  addedLayers: WrittenLayer[];
+  runtime: { source: string; digest: string; python: RuntimePython };
+  output?: { file: string; size: number };
+  pushed?: { reference: string; digest: string };
+  /** The image's layers' compressed bytes: the runtime's and the added ones. */
+  runtimeBytes: number;
+  addedBytes: number;
+}
+
+const ARCHIVE_PREFIX = "oci-archive:";
+
+/** `oci-archive:PATH[:REF]` (skopeo's form) as a path and an optional ref name; null for a registry reference. */
+export async function parseRuntimeArchive(runtime: string): Promise<{ file: string; refName?: string } | null> {
+  if (!runtime.startsWith(ARCHIVE_PREFIX)) return null;
+  const rest = runtime.slice(ARCHIVE_PREFIX.length);
+  if ((await fs.lstat(rest).catch(() => null))?.isFile()) return { file: rest };
+  const colon = rest.lastIndexOf(":");
+  if (colon > 0) return { file: rest.slice(0, colon), refName: rest.slice(colon + 1) };
+  return { file: rest };
+}
+
+/** The venv's path inside the image: absolute, plain, short enough, not where the OS keeps its own. */
+export function checkVenvPath(venv: string): string {
+  const normalized = path.posix.normalize(venv);
+  const problem = !path.posix.isAbsolute(venv)
+    ? "is not absolute"
+    : normalized !== venv.replace(/\/+$/, "") || normalized === "/"
+      ? "is not a plain path (no ., .., // or / alone)"
+      : /^\/(?:proc|sys|dev|tmp|etc|usr|bin|sbin|lib|lib32|lib64|libx32|run|var|boot)(?:\/|$)/.test(normalized)
+        ? "is where the runtime's OS keeps its own files"
+        : !/^[A-Za-z0-9._/-]+$/.test(normalized)
+          ? "holds characters other than letters, digits and ._-/"
+          : (unsafePrefixReason(normalized) ?? null);
+  if (problem) throw new PypakrError(`--venv ${venv} ${problem}`, { code: "usage", hint: `Pass an absolute path of your own, e.g. --venv ${DEFAULT_VENV} (the default).` });
+  return normalized;
+}
+
+async function openRuntime(config: Config, runtime: string, image: Image, work: string, options: TransportOptions): Promise<{ image: OrdinaryImage; name?: string }> {
+  const platform = { os: image.config.pypakr.python.os, architecture: ociArchitecture(image.config.pypakr.python.machine) };
+  const archive = await parseRuntimeArchive(runtime);
+  if (archive) {
+    const dir = path.join(work, "runtime");
+    await fs.mkdir(dir);
+    return { image: await readOrdinaryArchive(archive.file, dir, { platform, ...(archive.refName ? { refName: archive.refName } : {}) }) };
+  }
+  const cache = path.join(config.pypakrDir, "runtimes");
+  return { image: await fetchOrdinaryImage(runtime, cache, { ...options, platform }), name: runtime };
+}
+
+/** The runtime's own claims, checked before anything is built on them: its platform, and one diff_id per layer, each true. */
+async function checkRuntimeImage(runtime: OrdinaryImage, image: Image): Promise<void> {
+  const wanted = { os: image.config.pypakr.python.os, architecture: ociArchitecture(image.config.pypakr.python.machine) };
+  const { os: runtimeOs, architecture } = runtime.config;
+  if (runtimeOs !== wanted.os || architecture !== wanted.architecture) {
+    throw new PypakrError(`runtime ${runtime.source} is for ${runtimeOs}/${architecture}, but image ${image.source} is for ${wanted.os}/${wanted.architecture}`, { code: "python-mismatch", hint: `Use a runtime image for ${wanted.os}/${wanted.architecture}.` });
+  }
+  const { layers } = runtime.manifest;
+  const diffIds = runtime.config.rootfs.diff_ids;
+  if (diffIds.length !== layers.length) throw new PypakrError(`runtime ${runtime.source} lists ${layers.length} layers but ${diffIds.length} diff_ids in its config`, { code: "runtime-unusable", hint: "The runtime image is damaged or was crafted; use another." });
+  for (const [index, layer] of layers.entries()) {
+    const { digest } = await decompressLayer(runtime.blobFile(layer.digest), null);
+    if (digest !== diffIds[index]) throw new PypakrError(`layer ${index + 1} of runtime ${runtime.source} unpacks to ${digest}, not the ${diffIds[index]} its config lists`, { code: "runtime-unusable", hint: "The runtime image is damaged or was crafted; use another." });
+  }
+}
+
+/** pip's vendored packaging in the base, for the probe's list of wheel tags (null when this base has no pip). */
+async function vendoredPackaging(baseDir: string): Promise<string | null> {
+  for await (const found of glob("lib/python*/site-packages/pip/_vendor/packaging/tags.py", { cwd: baseDir })) return path.dirname(path.dirname(path.join(baseDir, found)));
+  return null;
+}
+
+export async function exportImage(config: Config, options: ExportOptions): Promise<ExportResult> {
+  if (!options.output && !options.push) throw new PypakrError("pypakr export needs somewhere to put the image", { code: "usage", hint: "Pass -o FILE (an image archive), --push HOST/REPO:TAG, or both." });
+  const venv = checkVenvPath(options.venv);
+  const output = options.output ? path.resolve(options.output) : undefined;
+  if (output) await checkOutputFile(config, output, "-o");
+  const local = await ensureLocalImage(config, options.image, options);
+  const store = await Store.open(config);
+  const { digest, lease } = await acquireImage(store, local.image);
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), "pypakr-export-"));
+  try {
+    const image = await loadImage(store, digest);
+    const base = await chooseBase(config, image.config.pypakr.python);
+    progress(`exporting ${image.source} onto runtime ${options.runtime}`);
+    const runtime = await openRuntime(config, options.runtime, image, work, options);
+    await checkRuntimeImage(runtime.image, image);
+    const rootfs = path.join(work, "rootfs");
+    await fs.mkdir(rootfs);
+    await unpackRootfs(runtime.image, rootfs, store.limits.imageEntries);
+    const python = await askRuntimePython(runtime.image, rootfs, await vendoredPackaging(base.dir));
+    checkRuntimeMatches(image, runtime.image.source, python);
+    await removeTree(rootfs);
+
+    const layersDir = path.join(work, "layers");
+    await fs.mkdir(layersDir);
+    const added: WrittenLayer[] = [await skeletonLayer(base, python, venv, path.join(layersDir, "skeleton"), options.compression)];
+    const relocation = { files: new Map(image.config.pypakr.relocation.files.map((file) => [file.path, file.kind])), placeholder: image.config.pypakr.relocation.placeholder };
+    for (const [index, layer] of image.manifest.layers.entries()) {
+      added.push(await venvLayer(store, { digest: layer.digest, what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}` }, relocation, venv, path.join(layersDir, String(index)), options.compression));
+    }
+    const documents = exportedDocuments(image, runtime.image, python, added, { venv, ...(options.source ? { source: options.source } : {}), ...(runtime.name ? { runtimeName: runtime.name } : {}) });
+    const blobs = blobList(runtime.image, added, documents);
+    const result: ExportResult = {
+      digest: documents.manifestDigest,
+      runtimeLayers: runtime.image.manifest.layers.length,
+      addedLayers: added,
+      runtime: { source: runtime.image.source, digest: runtime.image.manifestDigest, python },
+      runtimeBytes: runtime.image.manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
+      addedBytes: added.reduce((sum, layer) => sum + layer.size, 0),
+    };
+    if (output) {
+      const size =
+        options.format === "docker-archive"
+          ? await writeDockerArchive(
+              output,
+              {
+                configBytes: documents.configBytes,
+                configDigest: documents.configDigest,
+                layers: [...runtime.image.manifest.layers.map((layer, index) => ({ file: runtime.image.blobFile(layer.digest), diffId: runtime.image.config.rootfs.diff_ids[index] as string })), ...added.map((layer) => ({ file: layer.file, diffId: layer.diffId }))],
+                ...(options.push ? { repoTag: options.push } : {}),
+              },
+              layersDir,
+            )
+          : await writeBlobsArchive(output, documents.manifestDigest, blobs.map((blob) => ("file" in blob ? { digest: blob.digest, file: blob.file } : { digest: blob.digest, bytes: blob.bytes })));
+      result.output = { file: output, size };
+    }
+    if (options.push) {
+      const files = await Promise.all(blobs.map(async (blob) => ("file" in blob ? blob : { digest: blob.digest, size: blob.bytes.length, file: await writeDocument(work, blob.digest, blob.bytes) })));
+      const pushed = await pushOrdinaryImage(options.push, { manifestBytes: documents.manifestBytes, manifestMediaType: "application/vnd.oci.image.manifest.v1+json", blobs: files.filter((blob) => blob.digest !== documents.manifestDigest) }, options);
+      result.pushed = { reference: pushed.reference, digest: pushed.digest };
+    }
+    return result;
+  } finally {
+    await removeTree(work);
+    await lease.release();
+  }
+}
+
+type Blob = { digest: string; size: number; file: string } | { digest: string; bytes: Buffer };
+
+function blobList(runtime: OrdinaryImage, added: WrittenLayer[], documents: ExportedDocuments): Blob[] {
+  return [
+    { digest: documents.manifestDigest, bytes: documents.manifestBytes },
+    { digest: documents.configDigest, bytes: documents.configBytes },
+    ...runtime.manifest.layers.map((layer) => ({ digest: layer.digest, size: layer.size, file: runtime.blobFile(layer.digest) })),
+    ...added.map((layer) => ({ digest: layer.digest, size: layer.size, file: layer.file })),
+  ];
+}
+
+async function writeDocument(work: string, digest: string, bytes: Buffer): Promise<string> {
+  const file = path.join(work, digest.replace(":", "-"));
+  await fs.writeFile(file, bytes, { flag: "wx" });
+  return file;
+}
