@@ -11,7 +11,7 @@ import { hexOf, sha256Stream, SHA256_DIGEST, type Digest } from "../util/hash.js
 import { BlobWriter, type WrittenBlob } from "../util/blob-writer.js";
 import { fsyncFile } from "../util/fs.js";
 import { ArchiveTooLargeError, normalizeEntryName, readBody, readTarFile } from "../util/tar.js";
-import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageManifest } from "./format.js";
+import { describeSchemaError, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from "./format.js";
 import { RESERVED_NAMES } from "../layout/index.js";
 import { checkLayerArchive } from "./extract/index.js";
 import { ANNOTATION_REF_NAME, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from "./media-types.js";
@@ -35,12 +35,15 @@ export function notAnImage(file: string, problem: string, hint = "Pass an image 
   return new PypakrError(`${file} is not a usable pypakr image: ${problem}`, { code: "image-invalid", hint });
 }
 
+/** Makes the error for an archive that is not a usable image (pypakr's own kind, or an ordinary one). */
+export type RefuseArchive = (problem: string, hint?: string) => PypakrError;
+
 /**
  * Copies one blob out of the archive (through a BlobWriter to `target`, for
  * the store to commit once the image is validated, or nowhere), hashing it on
  * the way, and checks it is what its name says.
  */
-async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string | null, archive: string): Promise<{ size: number; written?: WrittenBlob }> {
+async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target: string | null, refuse: RefuseArchive): Promise<{ size: number; written?: WrittenBlob }> {
   let hex: string;
   let size: number;
   let written: WrittenBlob | undefined;
@@ -57,20 +60,21 @@ async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target
     ({ hex, size } = await sha256Stream(body));
   }
   if (hex !== expectedHex) {
-    throw notAnImage(archive, `blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${hex})`, "The file was damaged in transit or on disk; fetch or build it again.");
+    throw refuse(`blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${hex})`, "The file was damaged in transit or on disk; fetch or build it again.");
   }
   return { size, ...(written ? { written } : {}) };
 }
 
-function parseDocument<T>(archive: string, what: string, bytes: Buffer, schema: z.ZodType<T>): T {
+/** Parses a JSON document of an image through its schema; anything else is the image's fault. */
+export function parseDocument<T>(refuse: RefuseArchive, what: string, bytes: Buffer, schema: z.ZodType<T>): T {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
-    throw notAnImage(archive, `its ${what} is not valid JSON (${describe(error)})`);
+    throw refuse(`its ${what} is not valid JSON (${describe(error)})`);
   }
   const result = schema.safeParse(json);
-  if (!result.success) throw notAnImage(archive, `its ${what} is malformed: ${describeSchemaError(result.error)}`);
+  if (!result.success) throw refuse(`its ${what} is malformed: ${describeSchemaError(result.error)}`);
   return result.data;
 }
 
@@ -97,21 +101,37 @@ export interface ArchiveImage extends Image {
  */
 export type LayerCheck = (layer: { digest: Digest; file: string; what: string }) => Promise<void>;
 
+/** What an OCI archive held: its index, and each blob copied out and verified against its name. */
+export interface UnpackedArchive {
+  index: ImageIndex;
+  /** index.json as it was, for a reader that needs fields the index schema does not keep (an entry's platform). */
+  indexBytes: Buffer;
+  /** hex -> size of each blob the archive holds (all verified). */
+  blobSizes: Map<string, number>;
+  /** hex -> the file of a blob `known` had (not copied). */
+  knownFiles: Map<string, string>;
+  /** hex -> the copy of a blob `known` did not have. */
+  written: Map<string, WrittenBlob>;
+  /** The copies' fsyncs, started as each copy was finished. */
+  flushes: Promise<void>[];
+}
+
 /**
- * Unpacks and verifies an image archive into `workDir` (which must exist and
- * be empty). Throws PypakrError on anything that is not a sound pypakr image.
- * Blobs that `known` has are still verified, but not copied: its copy is
- * used instead, which saves writing every large layer a second time.
+ * Reads an OCI archive (oci-layout, index.json, blobs/sha256/*) in one pass:
+ * each blob is copied to `blobPath(hex)` (unless `known` has it) and hashed on
+ * the way, and must match its name. Refuses names that leave the archive,
+ * entries that are not files, blobs given twice, a tar that is no tar.
  */
-export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob; maxEntries?: number; checkLayer?: LayerCheck } = {}): Promise<ArchiveImage> {
+export async function unpackArchive(file: string, options: { refuse: RefuseArchive; blobPath: (hex: string) => string; missingHint: string; known?: KnownBlob }): Promise<UnpackedArchive> {
+  const { refuse } = options;
   let stat;
   try {
     stat = await fs.stat(file);
   } catch (error) {
-    if (isErrno(error, "ENOENT")) throw new PypakrError(`image file ${file} does not exist`, { code: "image-file-not-found", hint: "Check the path, or make the image with: pypakr create-image -s SRC -i IMAGE.tar" });
+    if (isErrno(error, "ENOENT")) throw new PypakrError(`image file ${file} does not exist`, { code: "image-file-not-found", hint: options.missingHint });
     throw error;
   }
-  if (!stat.isFile()) throw notAnImage(file, "it is not a regular file");
+  if (!stat.isFile()) throw refuse("it is not a regular file");
 
   const blobSizes = new Map<string, number>();
   const knownFiles = new Map<string, string>();
@@ -121,22 +141,22 @@ export async function readImageArchive(file: string, workDir: string, options: {
   try {
     for await (const { header, body } of readTarFile(file)) {
       const name = normalizeEntryName(header.name);
-      if ("error" in name) throw notAnImage(file, `archive entry "${header.name}" ${name.error}`);
+      if ("error" in name) throw refuse(`archive entry "${header.name}" ${name.error}`);
       if (header.type === "directory") continue;
-      if (header.type !== "file") throw notAnImage(file, `archive entry "${name.path}" is a ${header.type}, and an image holds only files`);
+      if (header.type !== "file") throw refuse(`archive entry "${name.path}" is a ${header.type}, and an image holds only files`);
       if (name.path === "oci-layout" || name.path === "index.json") {
-        if (documents.has(name.path)) throw notAnImage(file, `it holds ${name.path} twice`);
+        if (documents.has(name.path)) throw refuse(`it holds ${name.path} twice`);
         documents.set(name.path, await readBody(body, MAX_DOCUMENT_BYTES, name.path));
         continue;
       }
       const blob = /^blobs\/sha256\/([^/]+)$/.exec(name.path);
       if (!blob) continue; // other files (e.g. a docker-archive manifest.json) are not ours to read
       const hex = blob[1] ?? "";
-      if (!SHA256_DIGEST.test(`sha256:${hex}`)) throw notAnImage(file, `blob name "${hex}" is not a sha256 digest`);
-      if (blobSizes.has(hex)) throw notAnImage(file, `it holds blob sha256:${hex} twice`);
+      if (!SHA256_DIGEST.test(`sha256:${hex}`)) throw refuse(`blob name "${hex}" is not a sha256 digest`);
+      if (blobSizes.has(hex)) throw refuse(`it holds blob sha256:${hex} twice`);
       const known = await options.known?.(`sha256:${hex}`);
       if (known) knownFiles.set(hex, known.file);
-      const copied = await copyBlob(body, hex, known ? null : path.join(workDir, hex), file);
+      const copied = await copyBlob(body, hex, known ? null : options.blobPath(hex), refuse);
       blobSizes.set(hex, copied.size);
       if (copied.written) {
         written.set(hex, copied.written);
@@ -146,16 +166,28 @@ export async function readImageArchive(file: string, workDir: string, options: {
     }
   } catch (error) {
     if (error instanceof PypakrError) throw error;
-    if (error instanceof ArchiveTooLargeError) throw notAnImage(file, `the archive ${error.message}`, "The file is damaged or was crafted to exhaust the disk; get it from a trusted source.");
-    throw notAnImage(file, `it is not a readable tar archive (${describe(error)})`);
+    if (error instanceof ArchiveTooLargeError) throw refuse(`the archive ${error.message}`, "The file is damaged or was crafted to exhaust the disk; get it from a trusted source.");
+    throw refuse(`it is not a readable tar archive (${describe(error)})`);
   }
 
   const layout = documents.get("oci-layout");
-  if (!layout) throw notAnImage(file, "it has no oci-layout file, so it is not an OCI image archive");
-  parseDocument(file, "oci-layout", layout, ociLayoutSchema);
+  if (!layout) throw refuse("it has no oci-layout file, so it is not an OCI image archive");
+  parseDocument(refuse, "oci-layout", layout, ociLayoutSchema);
   const indexBytes = documents.get("index.json");
-  if (!indexBytes) throw notAnImage(file, "it has no index.json");
-  const index = parseDocument(file, "index.json", indexBytes, indexSchema);
+  if (!indexBytes) throw refuse("it has no index.json");
+  const index = parseDocument(refuse, "index.json", indexBytes, indexSchema);
+  return { index, indexBytes, blobSizes, knownFiles, written, flushes };
+}
+
+/**
+ * Unpacks and verifies an image archive into `workDir` (which must exist and
+ * be empty). Throws PypakrError on anything that is not a sound pypakr image.
+ * Blobs that `known` has are still verified, but not copied: its copy is
+ * used instead, which saves writing every large layer a second time.
+ */
+export async function readImageArchive(file: string, workDir: string, options: { tag?: string; known?: KnownBlob; maxEntries?: number; checkLayer?: LayerCheck } = {}): Promise<ArchiveImage> {
+  const refuse: RefuseArchive = (problem, hint) => notAnImage(file, problem, hint);
+  const { blobSizes, knownFiles, written, flushes, index } = await unpackArchive(file, { refuse, blobPath: (hex) => path.join(workDir, hex), missingHint: "Check the path, or make the image with: pypakr create-image -s SRC -i IMAGE.tar", ...(options.known ? { known: options.known } : {}) });
 
   const chosen = chooseManifest(file, index.manifests, options.tag);
   const image = await openImage(file, chosen, {
@@ -206,12 +238,13 @@ export async function openImage(source: string, descriptor: Descriptor, blobs: B
     await checkBlob(blob, what);
     return fs.readFile(blobs.file(blob.digest));
   };
-  const manifest = parseDocument(source, "manifest", await readBlob(descriptor, "manifest", MAX_MANIFEST_BYTES), manifestSchema);
+  const refuse: RefuseArchive = (problem, hint) => notAnImage(source, problem, hint);
+  const manifest = parseDocument(refuse, "manifest", await readBlob(descriptor, "manifest", MAX_MANIFEST_BYTES), manifestSchema);
   const configBytes = await readBlob(manifest.config, "config", MAX_CONFIG_BYTES);
   if (!configBytes.includes('"pypakr"')) {
     throw notAnImage(source, "it is an OCI image, but not one pypakr made (its config has no pypakr section)", "Make a pypakr image from its source with: pypakr create-image -s SRC -i IMAGE.tar");
   }
-  const config = parseDocument(source, "config", configBytes, imageConfigSchema);
+  const config = parseDocument(refuse, "config", configBytes, imageConfigSchema);
   for (const layer of manifest.layers) await checkBlob(layer, "layer");
   if (config.rootfs.diff_ids.length !== manifest.layers.length) throw notAnImage(source, "its config and manifest disagree on the number of layers");
   const layerDigests = new Set(manifest.layers.map((layer) => layer.digest));

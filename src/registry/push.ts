@@ -20,7 +20,7 @@ import { forEachLimited } from "../util/pool.js";
 import { pullScope, pushScope } from "./auth.js";
 import { RegistryClient, type ClientOptions } from "./client.js";
 import { withRetries, type RetryPolicy } from "./http.js";
-import { transferProgress, type BlobBar } from "./progress.js";
+import { transferProgress, type BlobBar, type TransferProgress } from "./progress.js";
 import { formatReference, parseReference, type Reference } from "./reference.js";
 import { withoutSecrets } from "./secrets.js";
 
@@ -41,11 +41,13 @@ export interface PushResult {
 }
 
 const DEFAULT_CONCURRENCY = 3;
-const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
 /** Tries per blob upload: a cut connection restarts the blob in a fresh upload session. */
 const BLOB_ATTEMPTS = 3;
 
-type BlobOutcome = "skipped" | "mounted" | "uploaded";
+export type BlobOutcome = "skipped" | "mounted" | "uploaded";
+/** What a blob upload needs of a descriptor. */
+export type BlobToSend = Pick<Descriptor, "digest" | "size">;
 
 /** A file range as a stream that reports each chunk as it is read (so the bar moves as bytes leave). */
 function fileRange(file: string, start: number, end: number, onBytes: (bytes: number) => void): Readable {
@@ -60,7 +62,7 @@ function fileRange(file: string, start: number, end: number, onBytes: (bytes: nu
   return Readable.from(chunks(), { objectMode: false });
 }
 
-class BlobPusher {
+export class BlobPusher {
   constructor(
     private readonly client: RegistryClient,
     private readonly target: Reference,
@@ -79,7 +81,7 @@ class BlobPusher {
     return `/v2/${this.target.repository}/blobs/`;
   }
 
-  async exists(blob: Descriptor): Promise<boolean> {
+  async exists(blob: BlobToSend): Promise<boolean> {
     const response = await this.client.fetch({ method: "HEAD", url: `${this.blobsPath()}${blob.digest}` }, this.scopes);
     await response.body.dump().catch(() => undefined);
     if (response.status === 200) return true;
@@ -88,7 +90,7 @@ class BlobPusher {
   }
 
   /** Asks for a mount from `from`; resolves to true when mounted, else to the upload session the registry opened instead. */
-  async mount(blob: Descriptor, from: string): Promise<true | URL> {
+  async mount(blob: BlobToSend, from: string): Promise<true | URL> {
     const url = this.client.transport.url(`${this.blobsPath()}uploads/`);
     url.searchParams.set("mount", blob.digest);
     url.searchParams.set("from", from);
@@ -125,7 +127,7 @@ class BlobPusher {
   }
 
   /** Streams the blob into the upload session and closes it with the digest, which the registry checks. */
-  async upload(blob: Descriptor, file: string, session: URL, bar: BlobBar): Promise<void> {
+  async upload(blob: BlobToSend, file: string, session: URL, bar: BlobBar): Promise<void> {
     let location = session;
     let sentBeforeClose = 0;
     if (blob.size > this.chunkSize) {
@@ -163,11 +165,16 @@ class BlobPusher {
   }
 }
 
-/** Pushes a stored image (tag or digest) or an image file to `targetText` (HOST[:PORT]/REPO[:TAG]). */
-export async function pushImage(config: Config, source: string, targetText: string, options: TransferOptions = {}): Promise<PushResult> {
+/** The place a push goes: HOST[:PORT]/REPO[:TAG] (tag latest by default), never a digest (the registry computes that). */
+export function parsePushTarget(targetText: string): { target: Reference; tag: string } {
   const target = parseReference(targetText);
   if (target.digest) throw usageError("bad-reference", `cannot push to a digest (${targetText})`, "Push to a tag: HOST[:PORT]/REPO[:TAG]; the registry computes the digest.");
-  const tag = target.tag ?? "latest";
+  return { target, tag: target.tag ?? "latest" };
+}
+
+/** Pushes a stored image (tag or digest) or an image file to `targetText` (HOST[:PORT]/REPO[:TAG]). */
+export async function pushImage(config: Config, source: string, targetText: string, options: TransferOptions = {}): Promise<PushResult> {
+  const { target, tag } = parsePushTarget(targetText);
   return withoutSecrets(async () => {
     const store = await Store.open(config);
     const { digest, lease } = await acquireImage(store, source);
@@ -177,27 +184,10 @@ export async function pushImage(config: Config, source: string, targetText: stri
       const image = await loadImage(store, digest);
       const blobs = [image.manifest.config, ...image.manifest.layers].filter((blob, i, all) => all.findIndex((other) => other.digest === blob.digest) === i);
       const pusher = new BlobPusher(client, target, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-      const counts: Record<BlobOutcome, number> = { skipped: 0, mounted: 0, uploaded: 0 };
-      let bytesUploaded = 0;
-      await forEachLimited(blobs, options.concurrency ?? DEFAULT_CONCURRENCY, async (blob) => {
-        const bar = bars.bar(blob.digest.slice(7, 19), blob.size);
-        const outcome = await pushBlob(store, pusher, target, blob, image.blobFile(blob.digest), bar);
-        counts[outcome] += 1;
-        if (outcome === "uploaded") bytesUploaded += blob.size;
-        bar.finish(outcome === "uploaded" ? "done" : outcome === "skipped" ? "exists" : "mounted");
-      });
+      const { counts, bytesUploaded } = await sendBlobs(blobs, options, bars, (blob, bar) => pushBlob(store, pusher, target, blob, image.blobFile(blob.digest), bar));
       bars.stop();
       const manifestBytes = await fs.readFile(image.blobFile(digest));
-      const response = await client.fetch(
-        { method: "PUT", url: `/v2/${target.repository}/manifests/${tag}`, headers: { "content-type": MEDIA_TYPE_MANIFEST, "content-length": String(manifestBytes.length) }, body: () => manifestBytes, idempotent: true },
-        [pushScope(target.repository)],
-      );
-      await response.body.dump().catch(() => undefined);
-      if (response.status !== 201 && response.status !== 200) throw await client.unexpected(response, `the manifest for ${tag}`);
-      const said = response.headers["docker-content-digest"];
-      if (said && said.startsWith("sha256:") && said !== sha256Digest(manifestBytes)) {
-        throw new PypakrError(`registry ${target.registry} stored the manifest under ${said}, but it is ${digest}`, { code: "registry-misbehaved", hint: "The registry changed the manifest; pypakr images must stay byte-identical. Use another registry." });
-      }
+      await putManifest(client, target, tag, manifestBytes, MEDIA_TYPE_MANIFEST);
       await recordBlobSources(store, target.registry, target.repository, blobs.map((blob) => blob.digest));
       return { reference: formatReference({ ...target, tag }), digest, uploaded: counts.uploaded, skipped: counts.skipped, mounted: counts.mounted, bytesUploaded };
     } finally {
@@ -208,7 +198,7 @@ export async function pushImage(config: Config, source: string, targetText: stri
   });
 }
 
-async function pushBlob(store: Store, pusher: BlobPusher, target: Reference, blob: Descriptor, file: string, bar: BlobBar): Promise<BlobOutcome> {
+async function pushBlob(store: Store, pusher: BlobPusher, target: Reference, blob: BlobToSend, file: string, bar: BlobBar): Promise<BlobOutcome> {
   if (await pusher.exists(blob)) return "skipped";
   let session: URL | undefined;
   // The store's hint file is not trusted to hold only repository names: a name goes into a token
@@ -220,6 +210,14 @@ async function pushBlob(store: Store, pusher: BlobPusher, target: Reference, blo
     session = mounted;
     break; // the registry opened a plain upload instead: use it rather than asking again
   }
+  return uploadBlob(pusher, blob, file, bar, session);
+}
+
+/**
+ * Uploads a blob the registry lacks (in `session` when a refused mount opened
+ * one), with retries: a cut connection starts over in a fresh session.
+ */
+export async function uploadBlob(pusher: BlobPusher, blob: BlobToSend, file: string, bar: BlobBar, session?: URL): Promise<"uploaded"> {
   return withRetries(
     { ...pusher.retryPolicy, attempts: BLOB_ATTEMPTS },
     async (attempt) => {
@@ -229,4 +227,38 @@ async function pushBlob(store: Store, pusher: BlobPusher, target: Reference, blo
     },
     (error) => (error instanceof PypakrError ? error.cause : error),
   );
+}
+
+/** Sends each blob (`send` says how it went), a few at a time, each with its progress bar. */
+export async function sendBlobs(blobs: BlobToSend[], options: TransferOptions, bars: TransferProgress, send: (blob: BlobToSend, bar: BlobBar) => Promise<BlobOutcome>): Promise<{ counts: Record<BlobOutcome, number>; bytesUploaded: number }> {
+  const counts: Record<BlobOutcome, number> = { skipped: 0, mounted: 0, uploaded: 0 };
+  let bytesUploaded = 0;
+  await forEachLimited(blobs, options.concurrency ?? DEFAULT_CONCURRENCY, async (blob) => {
+    const bar = bars.bar(blob.digest.slice(7, 19), blob.size);
+    const outcome = await send(blob, bar);
+    counts[outcome] += 1;
+    if (outcome === "uploaded") bytesUploaded += blob.size;
+    bar.finish(outcome === "uploaded" ? "done" : outcome === "skipped" ? "exists" : "mounted");
+  });
+  return { counts, bytesUploaded };
+}
+
+/**
+ * Puts the manifest under `tag`, last (its blobs are all there by now), and
+ * checks the registry kept it byte for byte: a digest it names must be the
+ * bytes' own. Resolves to that digest.
+ */
+export async function putManifest(client: RegistryClient, target: Reference, tag: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+  const digest = sha256Digest(bytes);
+  const response = await client.fetch(
+    { method: "PUT", url: `/v2/${target.repository}/manifests/${tag}`, headers: { "content-type": mediaType, "content-length": String(bytes.length) }, body: () => bytes, idempotent: true },
+    [pushScope(target.repository)],
+  );
+  await response.body.dump().catch(() => undefined);
+  if (response.status !== 201 && response.status !== 200) throw await client.unexpected(response, `the manifest for ${tag}`);
+  const said = response.headers["docker-content-digest"];
+  if (said && said.startsWith("sha256:") && said !== digest) {
+    throw new PypakrError(`registry ${target.registry} stored the manifest under ${said}, but it is ${digest}`, { code: "registry-misbehaved", hint: "The registry changed the manifest; images must stay byte-identical. Use another registry." });
+  }
+  return digest;
 }

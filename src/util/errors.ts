@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   "python-not-found": "the named Python interpreter is not on PATH",
   "python-unusable": "a Python interpreter does not run or does not answer as a Python 3",
   "venv-failed": "Python's venv module failed to make a virtual environment",
+  "platform-mismatch": "an image (or a multi-platform index) has none for the platform pypakr needs",
   "python-mismatch": "the image needs a Python (version, ABI or platform) this machine lacks",
   "base-not-found": "this machine has no base for the container's interpreter",
   "base-damaged": "a base's record or files are damaged or were changed",
