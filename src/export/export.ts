@@ -114,10 +114,29 @@ async function checkRuntimeImage(runtime: OrdinaryImage, image: Image): Promise<
   }
 }
 
-/** pip's vendored packaging in the base, for the probe's list of wheel tags (null when this base has no pip). */
-async function vendoredPackaging(baseDir: string): Promise<string | null> {
-  for await (const found of glob("lib/python*/site-packages/pip/_vendor/packaging/tags.py", { cwd: baseDir })) return path.dirname(path.dirname(path.join(baseDir, found)));
+/**
+ * A copy of pip's vendored `packaging` from the base, in `work`, for the
+ * probe's list of wheel tags (null when this base has no pip). A copy, since
+ * the probe may run as nobody, who cannot reach into pypakr's home.
+ */
+async function vendoredPackaging(baseDir: string, work: string): Promise<string | null> {
+  for await (const found of glob("lib/python*/site-packages/pip/_vendor/packaging/tags.py", { cwd: baseDir })) {
+    const copy = path.join(work, "probe");
+    await fs.cp(path.dirname(path.join(baseDir, found)), path.join(copy, "packaging"), { recursive: true, filter: (source) => !source.includes("__pycache__") });
+    await chmodTree(copy);
+    return copy;
+  }
   return null;
+}
+
+/** Makes a tree pypakr wrote readable by anyone (directories 0755, files 0644), whatever the umask took. */
+async function chmodTree(dir: string): Promise<void> {
+  await fs.chmod(dir, 0o755);
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) await chmodTree(full);
+    else if (entry.isFile()) await fs.chmod(full, 0o644);
+  }
 }
 
 export async function exportImage(config: Config, options: ExportOptions): Promise<ExportResult> {
@@ -130,6 +149,8 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
   const { digest, lease } = await acquireImage(store, local.image);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), "pypakr-export-"));
   try {
+    // The runtime's Python runs as nobody when pypakr is root (see sandbox's runInRootfs): it must reach its tree.
+    await fs.chmod(work, 0o755);
     const image = await loadImage(store, digest);
     const base = await chooseBase(config, image.config.pypakr.python);
     progress(`exporting ${image.source} onto runtime ${options.runtime}`);
@@ -138,7 +159,7 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
     const rootfs = path.join(work, "rootfs");
     await fs.mkdir(rootfs);
     await unpackRootfs(runtime.image, rootfs, store.limits.imageEntries);
-    const python = await askRuntimePython(runtime.image, rootfs, await vendoredPackaging(base.dir));
+    const python = await askRuntimePython(runtime.image, rootfs, await vendoredPackaging(base.dir, work));
     checkRuntimeMatches(image, runtime.image.source, python);
     await removeTree(rootfs);
 

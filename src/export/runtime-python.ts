@@ -100,6 +100,10 @@ export async function askRuntimePython(runtime: OrdinaryImage, rootfs: string, p
   for (const name of ["python3", "python"]) {
     const result = await runInRootfs(rootfs, [name, "-I", "-c", PROBE], env, { timeoutMs: PROBE_TIMEOUT_MS, maxOutputChars: 2_000_000, binds });
     const lastLine = (result.stderr.trim().split("\n").pop() ?? "").slice(0, 300);
+    // bwrap's own failure (not its exec of the program) is the sandbox's, not the runtime's.
+    if (result.code !== 0 && lastLine.startsWith("bwrap:") && !lastLine.includes("execvp")) {
+      throw new PypakrError(`cannot run the runtime's Python in the sandbox: ${show(lastLine)}`, { code: "sandbox-unavailable", hint: "pypakr export runs the runtime's python3 under bubblewrap to ask what it is: install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces." });
+    }
     if (result.code !== 0) {
       failures.push(`${name}: ${result.signal ? `killed by ${result.signal}` : `exit ${result.code}`}${lastLine ? ` (${show(lastLine)})` : ""}`);
       continue;
