@@ -72,10 +72,11 @@ export async function parseRuntimeArchive(runtime: string): Promise<{ file: stri
 
 /** The venv's path inside the image: absolute, plain, short enough, not where the OS keeps its own. */
 export function checkVenvPath(venv: string): string {
-  const normalized = path.posix.normalize(venv);
+  const trimmed = venv.length > 1 ? venv.replace(/\/+$/, "") : venv;
+  const normalized = path.posix.normalize(trimmed);
   const problem = !path.posix.isAbsolute(venv)
     ? "is not absolute"
-    : normalized !== venv.replace(/\/+$/, "") || normalized === "/"
+    : normalized !== trimmed || normalized === "/"
       ? "is not a plain path (no ., .., // or / alone)"
       : /^\/(?:proc|sys|dev|tmp|etc|usr|bin|sbin|lib|lib32|lib64|libx32|run|var|boot)(?:\/|$)/.test(normalized)
         ? "is where the runtime's OS keeps its own files"
