@@ -11,7 +11,7 @@
  *   idle-timeout               autoscaling.knative.dev/scale-down-delay (whole seconds, at most 1h)
  *   request-timeout (gateway)  spec.template.spec.timeoutSeconds (whole seconds)
  *   env                        containers[0].env, each `$` doubled (Kubernetes expands $(VAR) and $$)
- *   health-path                containers[0].readinessProbe.httpGet
+ *   health-path                containers[0].readinessProbe.httpGet (a plain path: no query, no %-escapes)
  *   memory                     containers[0].resources.limits.memory
  *
  * Left out, because Knative has no setting of the same meaning: queue-limit
@@ -100,7 +100,7 @@ export function knativeService(input: KnativeServiceInput): string {
   const { app } = input;
   const container: Record<string, unknown> = { name: "app", image: input.image, ports: [{ containerPort: KNATIVE_PORT }] };
   if (app && Object.keys(app.env).length > 0) container.env = envList(app.env);
-  if (app?.healthPath !== undefined) container.readinessProbe = { httpGet: { path: app.healthPath, port: KNATIVE_PORT } };
+  if (app?.healthPath !== undefined) container.readinessProbe = readinessProbe(app.healthPath);
   if (app?.memoryBytes !== undefined) container.resources = { limits: { memory: kubernetesSize(app.memoryBytes) } };
   const revisionSpec: Record<string, unknown> = { containerConcurrency: app?.concurrency ?? 0 };
   if (app) revisionSpec.timeoutSeconds = Math.ceil(app.requestTimeoutMs / 1000);
@@ -132,6 +132,22 @@ function autoscaling(app: KnativeAppSettings | undefined): Record<string, string
     "autoscaling.knative.dev/max-scale": String(app.maxInstances),
     "autoscaling.knative.dev/scale-down-delay": `${Math.ceil(app.idleTimeoutMs / 1000)}s`,
   };
+}
+
+/**
+ * serve's health-path as Knative's readiness probe. Knative's queue-proxy
+ * sends the probe's path as a URL's path (Go's url.URL{Path}), escaping "?"
+ * and "%": a query or a %-escape would reach the app as another path.
+ */
+function readinessProbe(healthPath: string): { httpGet: { path: string; port: number } } {
+  const unsendable = /[?%]/.exec(healthPath)?.[0];
+  if (unsendable !== undefined) {
+    throw new PypakrError(`health-path ${JSON.stringify(healthPath)} holds "${unsendable}", which Knative's readiness probe sends escaped, as another path`, {
+      code: "bad-config",
+      hint: "Give the app a health-path without a query or %-escapes in the serve config, or leave it out for Knative's own readiness check.",
+    });
+  }
+  return { httpGet: { path: healthPath, port: KNATIVE_PORT } };
 }
 
 /**

@@ -53,7 +53,7 @@ before(async () => {
       "min-instances = 1",
       "max-instances = 12",
       'idle-timeout = "2m"',
-      'health-path = "/healthz?deep=1"',
+      'health-path = "/healthz/deep"',
       'memory = "1GiB"',
       "max-processes = 64",
       "[apps.api.env]",
@@ -158,7 +158,7 @@ describe("knativeService", () => {
                 image: IMAGE,
                 ports: [{ containerPort: 8080 }],
                 env: expectedEnv,
-                readinessProbe: { httpGet: { path: "/healthz?deep=1", port: 8080 } },
+                readinessProbe: { httpGet: { path: "/healthz/deep", port: 8080 } },
                 resources: { limits: { memory: "1Gi" } },
               },
             ],
@@ -247,6 +247,14 @@ describe("knativeService", () => {
       assert.match(error.message, /^idle-timeout 3600\.001s is longer than Knative's scale-down-delay may be \(at most 1h\)/);
       return true;
     });
+    for (const healthPath of ["/healthz?deep=1", "/health%20z"]) {
+      assert.throws(() => knativeService({ name: "api", image: IMAGE, app: { ...SETTINGS, healthPath } }), (error: unknown) => {
+        assert.ok(error instanceof PypakrError);
+        assert.equal(error.code, "bad-config");
+        assert.ok(error.message.startsWith(`health-path ${JSON.stringify(healthPath)} holds`), error.message);
+        return true;
+      });
+    }
     // An hour is allowed.
     parseManifest(knativeService({ name: "api", image: IMAGE, app: { ...SETTINGS, idleTimeoutMs: 3_600_000 } }));
   });
