@@ -69,7 +69,7 @@ const MAX_SCALE_DOWN_DELAY_MS = 3_600_000;
  * space). With the u flag, [\ud800-\udfff] matches only a surrogate without its pair.
  */
 const UNCARRIED = /[\x7f-\x9f\u2028\u2029\ufffe\uffff\ud800-\udfff]/u;
-const IMAGE_BY_DIGEST = /^[^\s@]+@sha256:[0-9a-f]{64}$/;
+const IMAGE_BY_DIGEST = /^[^\s@\p{Cc}]+@sha256:[0-9a-f]{64}$/u;
 const KUBERNETES_SIZES: [string, number][] = [
   ["Ti", 1024 ** 4],
   ["Gi", 1024 ** 3],

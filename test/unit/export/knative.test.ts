@@ -260,7 +260,7 @@ describe("knativeService", () => {
   });
 
   test("the image must come by digest", () => {
-    for (const image of ["registry.example.test/api:1", `api@sha256:${"ab".repeat(31)}`, `api @sha256:${"ab".repeat(32)}`]) {
+    for (const image of ["registry.example.test/api:1", `api\x7f@sha256:${"ab".repeat(32)}`, `api@sha256:${"ab".repeat(31)}`, `api @sha256:${"ab".repeat(32)}`]) {
       assert.throws(() => knativeService({ name: "api", image }), /needs the image by digest/);
     }
   });
