@@ -8,8 +8,8 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
-import { describe, PypakrError, USAGE_EXIT_CODE } from "../../util/errors.js";
-import type { GatewaySettings } from "../types.js";
+import { describe, PypakrError, USAGE_EXIT_CODE, usageError } from "../../util/errors.js";
+import type { AppSettings, GatewaySettings } from "../types.js";
 import { type FileSettings, type Problem, problemsOf, serveFileSchema, toSettings } from "./schema.js";
 import { tomlLineFinder } from "./toml-lines.js";
 
@@ -32,6 +32,25 @@ export async function loadServeConfig(file: string): Promise<GatewaySettings> {
   }
   const parsed = format === "toml" ? readToml(file, text) : readYaml(file, text);
   return { ...settingsFrom(parsed.value, (problem) => `${file}:${parsed.lineOf(problem.path)}: ${keyPath(problem.path)}`), insecure: false };
+}
+
+/** One app's settings, with the gateway's request timeout, which bounds that app's requests too. */
+export type ServedAppSettings = AppSettings & { requestTimeoutMs: number };
+
+/**
+ * The app named `appName` of a serve config file, for handing the same app to
+ * another engine (`pypakr export --knative`). Without a name, the file's only
+ * app; an unknown name, or none when the file has several, lists the file's apps.
+ */
+export async function loadAppSettings(file: string, appName: string | undefined): Promise<ServedAppSettings> {
+  const settings = await loadServeConfig(file);
+  const names = settings.apps.map((app) => app.name);
+  const app = appName === undefined ? (settings.apps.length === 1 ? settings.apps[0] : undefined) : settings.apps.find((candidate) => candidate.name === appName);
+  if (!app) {
+    const problem = appName === undefined ? `${file} has ${names.length} apps: name the one to export with --app NAME` : `${file} has no app named ${JSON.stringify(appName)}`;
+    throw usageError("usage", problem, `The apps in ${file}: ${names.join(", ")}.`);
+  }
+  return { ...app, requestTimeoutMs: settings.requestTimeoutMs };
 }
 
 /** Validates a file's content (or the flags, which are turned into one), naming each problem's place by `where`. */
