@@ -15,7 +15,7 @@ import { glob } from "node:fs/promises";
 import { chooseBase } from "../base/index.js";
 import { checkOutputFile, type Config } from "../config/index.js";
 import { type Compression, type Image, ociArchitecture, type OrdinaryImage, readOrdinaryArchive, unsafePrefixReason, writeBlobsArchive, type WrittenLayer } from "../image/index.js";
-import { ensureLocalImage, fetchOrdinaryImage, pushOrdinaryImage, type TransportOptions } from "../registry/index.js";
+import { ensureLocalImage, fetchOrdinaryImage, formatReference, parseReference, pushOrdinaryImage, type TransportOptions } from "../registry/index.js";
 import { acquireImage, loadImage, Store } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
 import { removeTree } from "../util/fs.js";
@@ -52,7 +52,8 @@ export interface ExportResult {
   addedLayers: WrittenLayer[];
   runtime: { source: string; digest: string; python: RuntimePython };
   output?: { file: string; size: number };
-  pushed?: { reference: string; digest: string };
+  /** Where it was pushed, and the same image by digest (what a cluster should pull: a tag can move). */
+  pushed?: { reference: string; digest: string; byDigest: string };
   /** The image's layers' compressed bytes: the runtime's and the added ones. */
   runtimeBytes: number;
   addedBytes: number;
@@ -143,6 +144,8 @@ async function chmodTree(dir: string): Promise<void> {
 export async function exportImage(config: Config, options: ExportOptions): Promise<ExportResult> {
   if (!options.output && !options.push) throw new PypakrError("pypakr export needs somewhere to put the image", { code: "usage", hint: "Pass -o FILE (an image archive), --push HOST/REPO:TAG, or both." });
   const venv = checkVenvPath(options.venv);
+  // A malformed target fails now, not after the export's work.
+  if (options.push) parseReference(options.push);
   const output = options.output ? path.resolve(options.output) : undefined;
   if (output) await checkOutputFile(config, output, "-o");
   const local = await ensureLocalImage(config, options.image, options);
@@ -200,7 +203,8 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
     if (options.push) {
       const files = await Promise.all(blobs.map(async (blob) => ("file" in blob ? blob : { digest: blob.digest, size: blob.bytes.length, file: await writeDocument(work, blob.digest, blob.bytes) })));
       const pushed = await pushOrdinaryImage(options.push, { manifestBytes: documents.manifestBytes, manifestMediaType: "application/vnd.oci.image.manifest.v1+json", blobs: files.filter((blob) => blob.digest !== documents.manifestDigest) }, options);
-      result.pushed = { reference: pushed.reference, digest: pushed.digest };
+      const target = parseReference(options.push);
+      result.pushed = { reference: pushed.reference, digest: pushed.digest, byDigest: formatReference({ registry: target.registry, repository: target.repository, digest: pushed.digest }) };
     }
     return result;
   } finally {

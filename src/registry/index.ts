@@ -4,6 +4,6 @@ export { login, logout } from "./login.js";
 export { fetchOrdinaryImage, type FetchOrdinaryOptions, type OrdinaryImageToPush, pushOrdinaryImage } from "./ordinary.js";
 export { pullImage } from "./pull.js";
 export { pushImage } from "./push.js";
-export { looksLikeRegistryReference } from "./reference.js";
+export { formatReference, looksLikeRegistryReference, parseReference } from "./reference.js";
 export type { TransportOptions } from "./http.js";
 export type { TransferOptions } from "./push.js";

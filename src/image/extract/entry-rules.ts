@@ -127,6 +127,7 @@ export function checkEntry(header: TarHeader, rules: EntryRules): CheckedEntry |
       if (rules.rootfs) return null;
       throw fail(relative, `is a ${header.type}, which a venv never needs`);
     default:
-      throw fail(relative, `is a ${header.type ?? "special file"}, which a venv never needs`);
+      // A type the parser names beyond those above (or none).
+      throw fail(relative, `is a ${(header.type as string | null | undefined) ?? "special file"}, which a venv never needs`);
   }
 }
