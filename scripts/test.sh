@@ -2,8 +2,10 @@
 # The README's test command: installs what the tests need on a fresh Debian
 # machine (skopeo for the interop tests, docker-registry, apache2-utils'
 # htpasswd and openssl for the real-registry push/pull tests, bubblewrap and
-# socat for the sandbox tests (serve's isolation), python3-venv where it is
-# split out, Node.js 24 where the system's is older than 22.15,
+# socat for the sandbox tests (serve's isolation), mmdebstrap, umoci and runc
+# for the export tests (a runtime image built from Debian's packages, unpacked
+# and run as a container), python3-venv where it is split out, Node.js 24
+# where the system's is older than 22.15,
 # Node.js 22 for the test that compares digests across Node.js lines, the npm
 # packages), then builds, type-checks, lints and runs every test.
 set -euo pipefail
@@ -19,6 +21,9 @@ command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v socat >/dev/null 2>&1 || missing+=(socat)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if ((${#missing[@]} > 0)); then
   sudo=""
