@@ -197,7 +197,13 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
               },
               layersDir,
             )
-          : await writeBlobsArchive(output, documents.manifestDigest, blobs.map((blob) => ("file" in blob ? { digest: blob.digest, file: blob.file } : { digest: blob.digest, bytes: blob.bytes })));
+          : await writeBlobsArchive(
+              output,
+              documents.manifestDigest,
+              blobs.map((blob) => ("file" in blob ? { digest: blob.digest, file: blob.file } : { digest: blob.digest, bytes: blob.bytes })),
+              // The ref name umoci and `oci:` layouts select by: the pushed tag, else latest.
+              (options.push ? parseReference(options.push).tag : undefined) ?? "latest",
+            );
       result.output = { file: output, size };
     }
     if (options.push) {
