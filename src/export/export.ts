@@ -25,7 +25,7 @@ import { checkRuntimeMatches } from "./compatibility.js";
 import { exportedDocuments, type ExportedDocuments } from "./config.js";
 import { writeDockerArchive } from "./docker-archive.js";
 import { skeletonLayer, venvLayer } from "./layers.js";
-import { askRuntimePython, type RuntimePython, unpackRootfs } from "./runtime-python.js";
+import { askRuntimePython, knownRuntimePython, rememberRuntimePython, type RuntimePython, unpackRootfs } from "./runtime-python.js";
 
 export type ExportFormat = "oci-archive" | "docker-archive";
 export const DEFAULT_VENV = "/app/venv";
@@ -100,19 +100,24 @@ async function openRuntime(config: Config, runtime: string, image: Image, work: 
   return { image: await fetchOrdinaryImage(runtime, cache, { ...options, platform }), name: runtime };
 }
 
-/** The runtime's own claims, checked before anything is built on them: its platform, and one diff_id per layer, each true. */
-async function checkRuntimeImage(runtime: OrdinaryImage, image: Image): Promise<void> {
+/** The runtime must be for the image's platform. */
+function checkPlatform(runtime: OrdinaryImage, image: Image): void {
   const wanted = { os: image.config.pypakr.python.os, architecture: ociArchitecture(image.config.pypakr.python.machine) };
   const { os: runtimeOs, architecture } = runtime.config;
   if (runtimeOs !== wanted.os || architecture !== wanted.architecture) {
     throw new PypakrError(`runtime ${runtime.source} is for ${runtimeOs}/${architecture}, but image ${image.source} is for ${wanted.os}/${wanted.architecture}`, { code: "python-mismatch", hint: `Use a runtime image for ${wanted.os}/${wanted.architecture}.` });
   }
+}
+
+/** The config's diff_ids, which the exported config repeats: one per layer, each what the layer really unpacks to. */
+async function checkDiffIds(runtime: OrdinaryImage): Promise<void> {
   const { layers } = runtime.manifest;
   const diffIds = runtime.config.rootfs.diff_ids;
-  if (diffIds.length !== layers.length) throw new PypakrError(`runtime ${runtime.source} lists ${layers.length} layers but ${diffIds.length} diff_ids in its config`, { code: "runtime-unusable", hint: "The runtime image is damaged or was crafted; use another." });
+  const damaged = (problem: string) => new PypakrError(`runtime ${runtime.source} ${problem}`, { code: "runtime-unusable", hint: "The runtime image is damaged or was crafted; use another." });
+  if (diffIds.length !== layers.length) throw damaged(`lists ${layers.length} layers but ${diffIds.length} diff_ids in its config`);
   for (const [index, layer] of layers.entries()) {
     const { digest } = await decompressLayer(runtime.blobFile(layer.digest), null);
-    if (digest !== diffIds[index]) throw new PypakrError(`layer ${index + 1} of runtime ${runtime.source} unpacks to ${digest}, not the ${diffIds[index]} its config lists`, { code: "runtime-unusable", hint: "The runtime image is damaged or was crafted; use another." });
+    if (digest !== diffIds[index]) throw damaged(`has a layer ${index + 1} that unpacks to ${digest}, not the ${diffIds[index]} its config lists`);
   }
 }
 
@@ -141,6 +146,26 @@ async function chmodTree(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The runtime's Python: asked once per runtime digest (its layers checked
+ * against the config's diff_ids, unpacked, the probe run in the sandbox),
+ * then remembered, so exporting again onto the same runtime skips the work.
+ */
+async function runtimePython(config: Config, runtime: OrdinaryImage, image: Image, baseDir: string, work: string, maxEntries: number): Promise<RuntimePython> {
+  const probes = path.join(config.pypakrDir, "runtimes", "pythons");
+  checkPlatform(runtime, image);
+  const known = await knownRuntimePython(probes, runtime.manifestDigest);
+  if (known) return known;
+  await checkDiffIds(runtime);
+  const rootfs = path.join(work, "rootfs");
+  await fs.mkdir(rootfs);
+  await unpackRootfs(runtime, rootfs, maxEntries);
+  const python = await askRuntimePython(runtime, rootfs, await vendoredPackaging(baseDir, work));
+  await removeTree(rootfs);
+  await rememberRuntimePython(probes, runtime.manifestDigest, python);
+  return python;
+}
+
 export async function exportImage(config: Config, options: ExportOptions): Promise<ExportResult> {
   if (!options.output && !options.push) throw new PypakrError("pypakr export needs somewhere to put the image", { code: "usage", hint: "Pass -o FILE (an image archive), --push HOST/REPO:TAG, or both." });
   const venv = checkVenvPath(options.venv);
@@ -159,13 +184,8 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
     const base = await chooseBase(config, image.config.pypakr.python);
     progress(`exporting ${image.source} onto runtime ${options.runtime}`);
     const runtime = await openRuntime(config, options.runtime, image, work, options);
-    await checkRuntimeImage(runtime.image, image);
-    const rootfs = path.join(work, "rootfs");
-    await fs.mkdir(rootfs);
-    await unpackRootfs(runtime.image, rootfs, store.limits.imageEntries);
-    const python = await askRuntimePython(runtime.image, rootfs, await vendoredPackaging(base.dir, work));
+    const python = await runtimePython(config, runtime.image, image, base.dir, work, store.limits.imageEntries);
     checkRuntimeMatches(image, runtime.image.source, python);
-    await removeTree(rootfs);
 
     const layersDir = path.join(work, "layers");
     await fs.mkdir(layersDir);

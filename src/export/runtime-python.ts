@@ -15,6 +15,8 @@ import { runInRootfs } from "../sandbox/index.js";
 import { PypakrError } from "../util/errors.js";
 import { tryParseJson } from "../util/json.js";
 import { show } from "../util/printable.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { hexOf } from "../util/hash.js";
 
 /** The runtime's interpreter: its identity, where it is inside the image, and the wheel tags it loads. */
 export interface RuntimePython extends PythonIdentity {
@@ -65,6 +67,22 @@ const answerSchema = pythonSchema.extend({
     .max(20_000)
     .nullable(),
 });
+
+/**
+ * What an earlier export learned of the runtime with this manifest digest
+ * (a digest names the same bytes forever, so the same answer), or null.
+ * Kept in pypakr's own directory; read through the probe's schema all the
+ * same.
+ */
+export async function knownRuntimePython(cacheDir: string, manifestDigest: string): Promise<RuntimePython | null> {
+  const text = await fs.readFile(path.join(cacheDir, `${hexOf(manifestDigest)}.json`), "utf8").catch(() => null);
+  return text === null ? null : (tryParseJson(text, answerSchema) ?? null);
+}
+
+export async function rememberRuntimePython(cacheDir: string, manifestDigest: string, python: RuntimePython): Promise<void> {
+  await fs.mkdir(cacheDir, { recursive: true });
+  await writeFileAtomic(path.join(cacheDir, `${hexOf(manifestDigest)}.json`), JSON.stringify(python));
+}
 
 /** Unpacks the runtime's layers into `rootfs` (an empty directory), ready to be a sandbox's `/`. */
 export async function unpackRootfs(runtime: OrdinaryImage, rootfs: string, maxEntries: number): Promise<void> {
