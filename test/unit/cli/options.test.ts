@@ -34,7 +34,7 @@ describe("CLI options", () => {
   test("every command that prints JSON has --json, in one wording", () => {
     const program = buildProgram("0.0.0", () => undefined);
     const withJson = program.commands.filter((command) => command.options.some((option) => option.long === "--json"));
-    assert.deepEqual(withJson.map((command) => command.name()).sort(), ["create-container", "create-image", "gc", "images", "init", "inspect", "pull", "push", "relocate", "store", "verify"]);
+    assert.deepEqual(withJson.map((command) => command.name()).sort(), ["create-container", "create-image", "export", "gc", "images", "init", "inspect", "pull", "push", "relocate", "store", "verify"]);
     for (const command of withJson) assert.match(command.helpInformation(), /\n {2}--json +print the result as JSON\n/, command.name());
   });
 
