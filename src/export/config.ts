@@ -7,7 +7,6 @@
 import * as path from "node:path";
 import { type Image, MEDIA_TYPE_MANIFEST, ociLayerMediaType, type OrdinaryImage, type WrittenLayer } from "../image/index.js";
 import { sha256Digest, type Digest } from "../util/hash.js";
-import type { RuntimePython } from "./runtime-python.js";
 import { runtimePath } from "./runtime-python.js";
 
 /** The port the app is told to listen on ($PORT), as Cloud Run and Knative do. */
@@ -61,7 +60,7 @@ export function exportedEnvironment(image: Image, runtime: OrdinaryImage, venv: 
 }
 
 /** The config and manifest, as the exact bytes their digests name. */
-export function exportedDocuments(image: Image, runtime: OrdinaryImage, python: RuntimePython, added: WrittenLayer[], settings: ExportSettings): ExportedDocuments {
+export function exportedDocuments(image: Image, runtime: OrdinaryImage, added: (WrittenLayer & { createdBy: string })[], settings: ExportSettings): ExportedDocuments {
   const created = image.config.pypakr.created;
   const annotations: Record<string, string> = {
     "org.opencontainers.image.created": created,
@@ -86,8 +85,7 @@ export function exportedDocuments(image: Image, runtime: OrdinaryImage, python: 
     rootfs: { type: "layers", diff_ids: [...runtime.config.rootfs.diff_ids, ...added.map((layer) => layer.diffId)] },
     history: [
       ...runtime.manifest.layers.map(() => ({ created, created_by: `runtime ${settings.runtimeName ?? runtime.manifestDigest}`, comment: "pypakr export: the runtime's layer, as it is" })),
-      { created, created_by: `pypakr export: a venv at ${settings.venv} for ${python.executable}`, comment: "the base venv" },
-      ...added.slice(1).map((_, index) => ({ created, created_by: `pypakr export: layer ${index + 1} of ${image.manifestDigest}`, comment: `relocated to ${settings.venv}` })),
+      ...added.map((layer) => ({ created, created_by: layer.createdBy })),
     ],
   };
   const configBytes = Buffer.from(JSON.stringify(config));

@@ -12,9 +12,9 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { glob } from "node:fs/promises";
-import { chooseBase } from "../base/index.js";
+import { type Base, chooseBase } from "../base/index.js";
 import { checkOutputFile, type Config } from "../config/index.js";
-import { type Compression, type Image, ociArchitecture, type OrdinaryImage, readOrdinaryArchive, unsafePrefixReason, writeBlobsArchive, type WrittenLayer } from "../image/index.js";
+import { type Compression, type Image, ociArchitecture, type OrdinaryImage, readOrdinaryArchive, unsafePrefixReason, writeBlobsArchive, writeLayer, type WrittenLayer } from "../image/index.js";
 import { ensureLocalImage, fetchOrdinaryImage, formatReference, parseReference, pushOrdinaryImage, type TransportOptions } from "../registry/index.js";
 import { acquireImage, loadImage, Store } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
@@ -25,6 +25,8 @@ import { checkRuntimeMatches } from "./compatibility.js";
 import { exportedDocuments, type ExportedDocuments } from "./config.js";
 import { writeDockerArchive } from "./docker-archive.js";
 import { skeletonLayer, venvLayer } from "./layers.js";
+import { bytecodeLayer, stackLayers } from "./bytecode.js";
+import { LayerCache } from "./layer-cache.js";
 import { askRuntimePython, knownRuntimePython, rememberRuntimePython, type RuntimePython, unpackRootfs } from "./runtime-python.js";
 
 export type ExportFormat = "oci-archive" | "docker-archive";
@@ -146,24 +148,70 @@ async function chmodTree(dir: string): Promise<void> {
   }
 }
 
+/** The runtime's layers unpacked into `work/rootfs`, once, when first needed (the probe, the bytecode). */
+function lazyRootfs(runtime: OrdinaryImage, work: string, maxEntries: number): () => Promise<string> {
+  let unpacked: Promise<string> | undefined;
+  return () =>
+    (unpacked ??= (async () => {
+      const rootfs = path.join(work, "rootfs");
+      await fs.mkdir(rootfs);
+      await unpackRootfs(runtime, rootfs, maxEntries);
+      return rootfs;
+    })());
+}
+
 /**
  * The runtime's Python: asked once per runtime digest (its layers checked
  * against the config's diff_ids, unpacked, the probe run in the sandbox),
  * then remembered, so exporting again onto the same runtime skips the work.
  */
-async function runtimePython(config: Config, runtime: OrdinaryImage, image: Image, baseDir: string, work: string, maxEntries: number): Promise<RuntimePython> {
+async function runtimePython(config: Config, runtime: OrdinaryImage, image: Image, baseDir: string, work: string, rootfs: () => Promise<string>): Promise<RuntimePython> {
   const probes = path.join(config.pypakrDir, "runtimes", "pythons");
   checkPlatform(runtime, image);
   const known = await knownRuntimePython(probes, runtime.manifestDigest);
   if (known) return known;
   await checkDiffIds(runtime);
-  const rootfs = path.join(work, "rootfs");
-  await fs.mkdir(rootfs);
-  await unpackRootfs(runtime, rootfs, maxEntries);
-  const python = await askRuntimePython(runtime, rootfs, await vendoredPackaging(baseDir, work));
-  await removeTree(rootfs);
+  const python = await askRuntimePython(runtime, await rootfs(), await vendoredPackaging(baseDir, work));
   await rememberRuntimePython(probes, runtime.manifestDigest, python);
   return python;
+}
+
+/** A layer the export adds, and what the config's history says of it. */
+type AddedLayer = WrittenLayer & { createdBy: string };
+
+/**
+ * The export's own layers, each from the cache when an earlier export made
+ * it: the skeleton, one per pypakr layer, and the bytecode of the whole.
+ */
+async function addedLayers(store: Store, cache: LayerCache, image: Image, base: Base, python: RuntimePython, runtime: OrdinaryImage, rootfs: () => Promise<string>, venv: string, compression: Compression, work: string): Promise<AddedLayer[]> {
+  // `format` names how pypakr makes these layers: raise it whenever that changes, or old cached layers would still serve.
+  const how = { venv, compression, format: 2 };
+  const skeletonKey = { ...how, kind: "skeleton", base: base.manifestDigest, executable: python.executable, version: python.version };
+  const added: AddedLayer[] = [{ ...(await cache.layer(skeletonKey, (file) => skeletonLayer(base, python, venv, file, compression), work)), createdBy: `pypakr export: a venv at ${venv} for ${python.executable}` }];
+  const { files, placeholder } = image.config.pypakr.relocation;
+  const relocation = { files: new Map(files.map((file) => [file.path, file.kind])), placeholder };
+  for (const [index, layer] of image.manifest.layers.entries()) {
+    const what = `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`;
+    const key = { ...how, kind: "layer", layer: layer.digest, placeholder, relocated: files };
+    added.push({ ...(await cache.layer(key, (file) => venvLayer(store, { digest: layer.digest, what }, relocation, venv, file, compression), work)), createdBy: `pypakr export: ${what}, at ${venv}` });
+  }
+  const bytecodeKey = { ...how, kind: "bytecode", runtime: runtime.manifestDigest, below: added.map((layer) => layer.digest) };
+  const bytecode = await cache.layer(
+    bytecodeKey,
+    async (file) => {
+      const tree = await rootfs();
+      await stackLayers(tree, added, store.limits.imageEntries);
+      return (await bytecodeLayer(tree, python, venv, work, file, compression)) ?? emptyLayer(file, compression);
+    },
+    work,
+  );
+  added.push({ ...bytecode, createdBy: `pypakr export: the venv's bytecode, compiled by ${python.executable}` });
+  return added;
+}
+
+/** A layer with nothing in it, for a venv with nothing to compile (engines take empty layers). */
+function emptyLayer(file: string, compression: Compression): Promise<WrittenLayer> {
+  return writeLayer([], file, compression);
 }
 
 export async function exportImage(config: Config, options: ExportOptions): Promise<ExportResult> {
@@ -184,17 +232,12 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
     const base = await chooseBase(config, image.config.pypakr.python);
     progress(`exporting ${image.source} onto runtime ${options.runtime}`);
     const runtime = await openRuntime(config, options.runtime, image, work, options);
-    const python = await runtimePython(config, runtime.image, image, base.dir, work, store.limits.imageEntries);
+    const rootfs = lazyRootfs(runtime.image, work, store.limits.imageEntries);
+    const python = await runtimePython(config, runtime.image, image, base.dir, work, rootfs);
     checkRuntimeMatches(image, runtime.image.source, python);
-
-    const layersDir = path.join(work, "layers");
-    await fs.mkdir(layersDir);
-    const added: WrittenLayer[] = [await skeletonLayer(base, python, venv, path.join(layersDir, "skeleton"), options.compression)];
-    const relocation = { files: new Map(image.config.pypakr.relocation.files.map((file) => [file.path, file.kind])), placeholder: image.config.pypakr.relocation.placeholder };
-    for (const [index, layer] of image.manifest.layers.entries()) {
-      added.push(await venvLayer(store, { digest: layer.digest, what: `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}` }, relocation, venv, path.join(layersDir, String(index)), options.compression));
-    }
-    const documents = exportedDocuments(image, runtime.image, python, added, { venv, ...(options.source ? { source: options.source } : {}), ...(runtime.name ? { runtimeName: runtime.name } : {}) });
+    const cache = new LayerCache(path.join(config.pypakrDir, "runtimes", "layers"));
+    const added = await addedLayers(store, cache, image, base, python, runtime.image, rootfs, venv, options.compression, work);
+    const documents = exportedDocuments(image, runtime.image, added, { venv, ...(options.source ? { source: options.source } : {}), ...(runtime.name ? { runtimeName: runtime.name } : {}) });
     const blobs = blobList(runtime.image, added, documents);
     const result: ExportResult = {
       digest: documents.manifestDigest,
@@ -215,7 +258,7 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
                 layers: [...runtime.image.manifest.layers.map((layer, index) => ({ file: runtime.image.blobFile(layer.digest), diffId: runtime.image.config.rootfs.diff_ids[index] as string })), ...added.map((layer) => ({ file: layer.file, diffId: layer.diffId }))],
                 ...(options.push ? { repoTag: options.push } : {}),
               },
-              layersDir,
+              work,
             )
           : await writeBlobsArchive(
               output,

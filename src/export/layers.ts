@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { type Base, planVenv } from "../base/index.js";
+import { type Base, isBytecodePath, planVenv } from "../base/index.js";
 import { relocatedContent } from "../container/index.js";
 import { type Compression, type LayerEntry, PLACEHOLDER, relocateContent, RelocationError, type RelocationKind, writeLayer, type WrittenLayer } from "../image/index.js";
 import { type Store, unpackLayer } from "../store/index.js";
@@ -45,14 +45,16 @@ function venvParents(venv: string): LayerEntry[] {
 
 /**
  * The base's files as a venv at `venv` inside the image: its links to the
- * build machine's interpreter lead to the runtime's instead, and pyvenv.cfg
- * names the runtime's. What relocating a container does to the base's
+ * build machine's interpreter lead to the runtime's instead, pyvenv.cfg
+ * names the runtime's, and its bytecode is left to the bytecode layer. What relocating a container does to the base's
  * scripts (activate) is done for `venv`.
  */
 export async function skeletonLayer(base: Base, python: RuntimePython, venv: string, file: string, compression: Compression): Promise<WrittenLayer> {
   const plan = planVenv(base, [], { files: new Map(), placeholder: PLACEHOLDER });
   const entries: LayerEntry[] = venvParents(venv);
   for (const [relative, entry] of plan) {
+    // The base's bytecode is checked against its sources' times, which a layer does not keep: the bytecode layer replaces it.
+    if (isBytecodePath(relative)) continue;
     const inside = under(venv, relative);
     if (entry.type === "dir") entries.push({ type: "dir", path: inside });
     else if (entry.type === "symlink") entries.push({ type: "symlink", path: inside, link: path.posix.isAbsolute(entry.link) ? python.executable : entry.link });

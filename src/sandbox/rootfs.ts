@@ -19,11 +19,16 @@ export interface RootfsCommand {
   setpriv: string | null;
 }
 
-/** A host directory shown read-only below the private /tmp (a helper the command needs: the tree itself stays untouched). */
+/**
+ * A host directory shown below the private /tmp: a helper the command needs
+ * (read-only), or where it leaves its output (writable: the caller gives the
+ * directory to the command's user alone). The tree itself stays untouched.
+ */
 export interface TmpBind {
   host: string;
-  /** An absolute path below /tmp. */
+  /** An absolute path one name below /tmp. */
   inside: string;
+  writable?: boolean;
 }
 
 /** The host command line (program first). Pure, for the unit test to read. */
@@ -52,7 +57,7 @@ export function rootfsArgv(rootfs: string, argv: string[], env: Record<string, s
     "1777",
     "--tmpfs",
     "/tmp",
-    ...binds.flatMap((bind) => ["--ro-bind", bind.host, bind.inside]),
+    ...binds.flatMap((bind) => [bind.writable ? "--bind" : "--ro-bind", bind.host, bind.inside]),
     ...environment,
     "--chdir",
     "/",

@@ -1,0 +1,42 @@
+/**
+ * Exported layers kept for the next export: each is a pure function of what
+ * its key names (a pypakr layer's digest, the venv path, the compression,
+ * the runtime's digest...), so it is made once and then read from
+ * PYPAKRDIR/runtimes/layers. A layer and its description are renamed into
+ * place whole; one whose file does not have the recorded size is made again.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import * as z from "zod";
+import type { WrittenLayer } from "../image/index.js";
+import { sha256Hex, SHA256_DIGEST } from "../util/hash.js";
+import { tryParseJson } from "../util/json.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { siblingTempPath } from "../util/temp-names.js";
+
+const recordSchema = z.object({
+  digest: z.string().regex(SHA256_DIGEST),
+  diffId: z.string().regex(SHA256_DIGEST),
+  size: z.number().int().nonnegative(),
+  mediaType: z.enum(["application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.oci.image.layer.v1.tar+zstd"]),
+});
+
+export class LayerCache {
+  constructor(private readonly dir: string) {}
+
+  /** The layer for `key`, from the cache or made by `make` into a file it is given (then kept). */
+  async layer(key: unknown, make: (file: string) => Promise<WrittenLayer>, work: string): Promise<WrittenLayer> {
+    const name = sha256Hex(JSON.stringify(key));
+    const file = path.join(this.dir, `${name}.layer`);
+    const recordFile = path.join(this.dir, `${name}.json`);
+    const record = tryParseJson((await fs.readFile(recordFile, "utf8").catch(() => "")) || "null", recordSchema);
+    if (record && (await fs.stat(file).catch(() => null))?.size === record.size) return { ...record, file } as WrittenLayer;
+    const made = await make(path.join(work, `${name}.layer`));
+    await fs.mkdir(this.dir, { recursive: true });
+    const temp = siblingTempPath(file, "cache");
+    await fs.copyFile(made.file, temp);
+    await fs.rename(temp, file);
+    await writeFileAtomic(recordFile, JSON.stringify({ digest: made.digest, diffId: made.diffId, size: made.size, mediaType: made.mediaType }));
+    return { ...made, file };
+  }
+}
