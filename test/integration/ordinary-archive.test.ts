@@ -12,24 +12,13 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readOrdinaryArchive } from "../../src/image/index.js";
 import { MAX_MANIFEST_BYTES } from "../../src/image/media-types.js";
-import { PypakrError } from "../../src/util/errors.js";
 import { makeTempDir, removeDir } from "../support/helpers.js";
-import { indexEntry, OCI_INDEX, ordinaryImage, type OrdinaryTestImage, platformIndex, writeOciArchive } from "../support/ordinary.js";
+import { indexEntry, OCI_INDEX, ordinaryImage, type OrdinaryTestImage, platformIndex, refusedWith, writeOciArchive } from "../support/ordinary.js";
 import { digestOf, makeImage, requireBinaries } from "../support/registry.js";
 import type { TarEntry } from "../support/tar.js";
 
 const AMD64 = { os: "linux", architecture: "amd64" };
 const ARM64 = { os: "linux", architecture: "arm64", variant: "v8" };
-
-function refusedWith(code: string, pattern: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof PypakrError, `not a PypakrError: ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    assert.ok(error.hint, "an error a user can cause carries a hint");
-    return true;
-  };
-}
 
 describe("readOrdinaryArchive", () => {
   let work: string;

@@ -10,9 +10,8 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fetchOrdinaryImage, pushOrdinaryImage } from "../../src/registry/index.js";
-import { PypakrError } from "../../src/util/errors.js";
 import { makeTempDir, removeDir } from "../support/helpers.js";
-import { DOCKER_LIST, OCI_INDEX, ordinaryImage, type OrdinaryTestImage, platformIndex } from "../support/ordinary.js";
+import { DOCKER_LIST, OCI_INDEX, ordinaryImage, type OrdinaryTestImage, platformIndex, refusedWith } from "../support/ordinary.js";
 import { digestOf, FakeRegistry, startRegistry, type Registry } from "../support/registry.js";
 
 const FAST = { retry: { baseDelayMs: 1, maxDelayMs: 5 } };
@@ -29,16 +28,6 @@ async function cacheContents(cacheDir: string): Promise<{ verified: string[]; un
   }
   const partial = await fs.readdir(path.join(cacheDir, "partial")).catch(() => [] as string[]);
   return { verified, unverified, partial };
-}
-
-function refusedWith(code: string, pattern: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof PypakrError, `not a PypakrError: ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    assert.ok(error.hint, "an error a user can cause carries a hint");
-    return true;
-  };
 }
 
 describe("ordinary images and a real registry", () => {

@@ -5,22 +5,20 @@
  * oci-archives assembled entry by entry (so a hostile one can be wrong in
  * exactly one way).
  */
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
+import { PypakrError } from "../../src/util/errors.js";
+import { MEDIA_TYPE_CONFIG as OCI_CONFIG, MEDIA_TYPE_INDEX as OCI_INDEX, MEDIA_TYPE_LAYER_GZIP as OCI_LAYER_GZIP, MEDIA_TYPE_MANIFEST as OCI_MANIFEST } from "../../src/image/media-types.js";
+import { MEDIA_TYPE_DOCKER_CONFIG as DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER_GZIP as DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_LIST as DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST as DOCKER_MANIFEST } from "../../src/image/ordinary.js";
 import type { Digest } from "../../src/util/hash.js";
 import { digestOf } from "./registry.js";
 import { tarOf, type TarEntry } from "./tar.js";
 
-export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-export const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
-export const OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
-export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
-export const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
-export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
-export const DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+/** The media types the tests name themselves (in a list they push, or an archive's index.json entry). */
+export { DOCKER_LIST, OCI_INDEX };
 
 export interface TestPlatform {
   os: string;
@@ -104,4 +102,15 @@ export async function writeOciArchive(file: string, entries: object[], blobs: Bu
     ]),
   );
   return file;
+}
+
+/** For assert.rejects: a PypakrError with this code, a message matching `pattern`, and a hint. */
+export function refusedWith(code: string, pattern: RegExp): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof PypakrError, `not a PypakrError: ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, pattern);
+    assert.ok(error.hint, "an error a user can cause carries a hint");
+    return true;
+  };
 }
