@@ -7,7 +7,7 @@ export { formatInspection, inspectImage } from "./inspect.js";
 export { type LayerEntry, WHITEOUT_PREFIX, writeLayer, type WrittenLayer } from "./layer-writer.js";
 export { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, PYPAKR_FORMAT_VERSION } from "./media-types.js";
 export { digestPrefix, fullDigest, isDigest, isImageName, isRegistryHost, isRepositoryName, isTag, looksLikeDigest } from "./names.js";
-export { checkDocumentSize, choosePlatformEntry, declaredMediaType, isIndexMediaType, notAnOrdinaryImage, type OrdinaryArchiveOptions, parseOrdinaryConfig, parseOrdinaryManifest, platformName, readOrdinaryArchive } from "./ordinary-read.js";
+export { checkDocumentSize, choosePlatformEntry, declaredMediaType, isIndexMediaType, MAX_INDEX_DEPTH, notAnOrdinaryImage, type OrdinaryArchiveOptions, parseOrdinaryConfig, parseOrdinaryManifest, platformName, readOrdinaryArchive } from "./ordinary-read.js";
 export { type BlobSource, checkLayers, type Image, type LayerCheck, notAnImage, openImage, readImageArchive } from "./reader.js";
 export { CANONICAL_INTERPRETER, canonicalShebang, PLACEHOLDER, PREFIX_LENGTH, relocateContent, relocateText, RelocationError, relocationKind, replaceAll, unfixShebang, unsafePrefixReason } from "./relocation.js";
 export { saveImage } from "./save.js";

@@ -60,6 +60,8 @@ async function copyBlob(body: AsyncIterable<Buffer>, expectedHex: string, target
     ({ hex, size } = await sha256Stream(body));
   }
   if (hex !== expectedHex) {
+    // Not left under a name it does not deserve, for anyone to take for the blob.
+    if (target) await fs.rm(target, { force: true });
     throw refuse(`blob sha256:${expectedHex} is corrupt (its content hashes to sha256:${hex})`, "The file was damaged in transit or on disk; fetch or build it again.");
   }
   return { size, ...(written ? { written } : {}) };

@@ -6,9 +6,8 @@
  * of export (ordinary images into a cache) both use these.
  */
 import * as fs from "node:fs/promises";
-import * as z from "zod";
 import type { Descriptor } from "../image/index.js";
-import { MAX_MANIFEST_BYTES, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST } from "../image/index.js";
+import { declaredMediaType, MAX_MANIFEST_BYTES, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST } from "../image/index.js";
 import { BlobWriter, OverlongBlobError, type WrittenBlob } from "../util/blob-writer.js";
 import { describe, PypakrError } from "../util/errors.js";
 import { sha256Digest, type Digest } from "../util/hash.js";
@@ -34,8 +33,6 @@ const BLOB_ATTEMPTS = 4;
 
 export class WrongBytesError extends PypakrError {}
 
-/** The media type a manifest or index names for itself. */
-const declaredMediaTypeSchema = z.object({ mediaType: z.string() });
 
 /**
  * Fetches a manifest (or index) by tag or digest, read whole up to
@@ -81,8 +78,7 @@ export async function fetchManifestDocument(client: RegistryClient, ref: Referen
     throw refuse(`its manifest is not valid JSON (${describe(error)})`);
   }
   // Read before the manifest schema, to name an index for what it is; any JSON value may come (null, a list).
-  const declared = declaredMediaTypeSchema.safeParse(json);
-  const mediaType = declared.success ? declared.data.mediaType : (response.headers["content-type"] ?? "");
+  const mediaType = declaredMediaType(bytes, response.headers["content-type"]) ?? "";
   return { bytes, digest, json, mediaType };
 }
 

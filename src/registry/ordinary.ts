@@ -13,7 +13,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { checkDocumentSize, choosePlatformEntry, type Descriptor, isIndexMediaType, notAnOrdinaryImage, type OrdinaryImage, parseOrdinaryConfig, parseOrdinaryManifest, type Platform } from "../image/index.js";
+import { checkDocumentSize, choosePlatformEntry, type Descriptor, isIndexMediaType, MAX_INDEX_DEPTH, notAnOrdinaryImage, type OrdinaryImage, parseOrdinaryConfig, parseOrdinaryManifest, type Platform } from "../image/index.js";
 import { lockPartialBlob } from "../store/index.js";
 import { writeBlob } from "../util/blob-writer.js";
 import { fsyncFile, lstatOrNull, withTempPath } from "../util/fs.js";
@@ -25,9 +25,6 @@ import { type BlobBar, transferProgress } from "./progress.js";
 import { BlobPusher, DEFAULT_CHUNK_SIZE, parsePushTarget, putManifest, sendBlobs, type TransferOptions, uploadBlob } from "./push.js";
 import { formatReference, parseReference, type Reference } from "./reference.js";
 import { withoutSecrets } from "./secrets.js";
-
-/** An index may name an index: this many, and no deeper (a loop, or a waste of requests). */
-const MAX_INDEX_DEPTH = 3;
 
 /** Whether `file` holds the blob's bytes (a damaged copy is deleted, to be fetched again). */
 async function hasVerifiedCopy(file: string, blob: { digest: string; size: number }): Promise<boolean> {
@@ -125,8 +122,7 @@ export async function fetchOrdinaryImage(refText: string, cacheDir: string, opti
 
       checkDocumentSize(source, "config", manifest.config);
       const configBar = bars.bar(manifest.config.digest.slice(7, 19), manifest.config.size);
-      await cache.fetch(client, ref, manifest.config, configBar);
-      configBar.finish("done");
+      configBar.finish((await cache.fetch(client, ref, manifest.config, configBar)) > 0 ? "done" : "cached");
       const configBytes = await fs.readFile(cache.file(manifest.config.digest));
       const config = parseOrdinaryConfig(source, configBytes, manifest, options.platform);
 
