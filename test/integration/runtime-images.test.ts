@@ -61,10 +61,20 @@ describe("runtime images for the export tests, run with umoci and runc", { skip:
     assert.ok(took < CACHE_HIT_MS, `took ${took} ms`);
   });
 
-  test("runImage runs python3 -m http.server as uid 65532, given PORT, and it answers HTTP on the host's loopback", async () => {
+  test("runImage runs python3 -m http.server of an image with zstd layers as uid 65532, given PORT, and it answers HTTP on the host's loopback", async () => {
     const { archive, refName } = await runtimeImage("bookworm");
+    // zstd, as pypakr writes layers by default: Debian's umoci cannot unpack it as it is.
+    const dir = await makeTempDir("pypakr-zstd-runtime-");
+    after(() => removeDir(dir));
+    const zstdArchive = path.join(dir, "zstd.oci.tar");
+    await runToolOk("skopeo", ["copy", "--quiet", "--dest-compress-format", "zstd", `oci-archive:${archive}:${refName}`, `oci-archive:${zstdArchive}:${refName}`], { timeoutMs: 60_000 });
+    const inspected = JSON.parse((await runToolOk("skopeo", ["inspect", "--raw", `oci-archive:${zstdArchive}`], { timeoutMs: 60_000 })).output) as { layers: { mediaType: string }[] };
+    assert.deepEqual(
+      inspected.layers.map((layer) => layer.mediaType),
+      ["application/vnd.oci.image.layer.v1.tar+zstd"],
+    );
     const port = await freePort();
-    const container = await runImage(archive, refName, {
+    const container = await runImage(zstdArchive, refName, {
       name: "http-server",
       port,
       user: NONROOT,
