@@ -90,12 +90,6 @@ function adjust(config: BundleConfig, options: RunImageOptions): BundleConfig {
   return { ...config, process: spec, linux: { ...config.linux, namespaces } };
 }
 
-async function containerPid(id: string): Promise<number> {
-  const state = await runToolOk("runc", ["state", id], { timeoutMs: RUNC_TIMEOUT_MS });
-  const pid = z.object({ pid: z.number().int().positive() }).parse(JSON.parse(state.output)).pid;
-  return pid;
-}
-
 /**
  * Unpacks `refName` of the oci-archive `archive` and starts it detached,
  * with the changes `options` asks for. Resolves once runc has started the
@@ -107,6 +101,7 @@ export async function runImage(archive: string, refName: string, options: RunIma
   const dir = await makeTempDir(`pypakr-runc-${options.name}-`);
   const id = `${options.name}-${randomSuffix()}`;
   const logFile = path.join(dir, "output.log");
+  const pidFile = path.join(dir, "pid");
   try {
     const layout = path.join(dir, "layout");
     const bundle = path.join(dir, "bundle");
@@ -127,12 +122,13 @@ export async function runImage(archive: string, refName: string, options: RunIma
     // The detached container inherits runc's stdout and stderr: the log file's descriptor (runc's own errors go there too).
     const log = await fs.open(logFile, "wx");
     try {
-      const started = await runTool("runc", ["run", "--detach", "--bundle", bundle, id], { timeoutMs: RUNC_TIMEOUT_MS, stdout: log.fd, stderr: log.fd });
+      const started = await runTool("runc", ["run", "--detach", "--pid-file", pidFile, "--bundle", bundle, id], { timeoutMs: RUNC_TIMEOUT_MS, stdout: log.fd, stderr: log.fd });
       if (started.code !== 0) throw new Error(`runc run ${id} failed (exit ${started.code ?? started.signal}):\n${await fs.readFile(logFile, "utf8")}`);
     } finally {
       await log.close();
     }
-    const pid = await containerPid(id);
+    // From runc as it started the process: `runc state` says pid 0 once a short-lived one has exited.
+    const pid = Number(await fs.readFile(pidFile, "utf8"));
     let stopped = false;
     return {
       id,
