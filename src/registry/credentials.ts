@@ -16,6 +16,7 @@ import { shellWord } from "../util/printable.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { capture, type CommandResult } from "../util/process.js";
 import { registerSecret, scrub } from "./secrets.js";
+import { DOCKER_HUB_LOGIN_KEY, isDockerHub } from "./reference.js";
 
 export interface Credentials {
   username: string;
@@ -112,8 +113,10 @@ export async function getCredentials(registry: string, env: NodeJS.ProcessEnv = 
   const file = dockerConfigFile(env);
   const config = await readDockerConfig(file);
   const helper = helperFor(config, registry);
+  // Docker keeps its Hub login under https://index.docker.io/v1/, whichever name the Hub was written as.
+  const hub = isDockerHub(registry);
   if (helper) {
-    const output = await runCredentialHelper(helper, "get", registry, env);
+    const output = await runCredentialHelper(helper, "get", hub ? DOCKER_HUB_LOGIN_KEY : registry, env);
     if (output !== null) {
       const answer = parseJson(output, helperAnswerSchema, "", {
         code: "credential-helper-failed",
@@ -127,7 +130,8 @@ export async function getCredentials(registry: string, env: NodeJS.ProcessEnv = 
     }
   }
   for (const [key, entry] of Object.entries(config.auths ?? {})) {
-    if (authsKeyHost(key) !== registry || !entry) continue;
+    const host = authsKeyHost(key);
+    if (!(host === registry || (hub && isDockerHub(host))) || !entry) continue;
     if (typeof entry.identitytoken === "string" && entry.identitytoken) {
       registerSecret(entry.identitytoken);
       return { username: IDENTITY_TOKEN_USER, secret: entry.identitytoken };

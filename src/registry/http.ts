@@ -22,6 +22,7 @@ import { describe, isErrno, PypakrError } from "../util/errors.js";
 import { readLimited } from "../util/read-limited.js";
 import { isLoopback } from "./reference.js";
 import { scrub } from "./secrets.js";
+import { apiHost } from "./reference.js";
 
 export interface TransportOptions {
   /** Plain HTTP for a registry that is not on loopback (loopback gets it anyway). */
@@ -161,7 +162,8 @@ export class Transport {
     readonly options: TransportOptions = {},
   ) {
     const https = options.caFile !== undefined || !(options.insecure || isLoopback(registry));
-    this.baseUrl = new URL(`${https ? "https" : "http"}://${registry}/`);
+    // docker.io/library/python:3.11-slim, as Docker users write it, is served by Docker Hub's API host.
+    this.baseUrl = new URL(`${https ? "https" : "http"}://${apiHost(registry)}/`);
     let ca: string | undefined;
     if (options.caFile) {
       try {

@@ -87,3 +87,17 @@ export function isLoopback(registry: string): boolean {
   const octets = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   return host === "localhost" || host === "[::1]" || (octets !== null && octets.slice(1).every((octet) => Number(octet) <= 255));
 }
+
+/** The names Docker Hub is written as; its API is at registry-1.docker.io, and Docker keeps its login as https://index.docker.io/v1/. */
+const DOCKER_HUB_NAMES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
+export const DOCKER_HUB_API_HOST = "registry-1.docker.io";
+export const DOCKER_HUB_LOGIN_KEY = "https://index.docker.io/v1/";
+
+export function isDockerHub(registry: string): boolean {
+  return DOCKER_HUB_NAMES.has(registry.toLowerCase());
+}
+
+/** Where a registry's API answers: Docker Hub's names lead to its API host; any other registry is its own. */
+export function apiHost(registry: string): string {
+  return isDockerHub(registry) ? DOCKER_HUB_API_HOST : registry;
+}

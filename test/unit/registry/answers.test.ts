@@ -180,6 +180,12 @@ describe("Docker's config.json and credential helpers are checked", () => {
     });
   }
 
+  test("a Docker Hub login, kept under https://index.docker.io/v1/ as docker login keeps it, serves docker.io and its other names", async () => {
+    await writeConfig({ auths: { "https://index.docker.io/v1/": { auth: Buffer.from("hubuser:hubpass").toString("base64") } } });
+    for (const name of ["docker.io", "index.docker.io", "registry-1.docker.io"]) assert.deepEqual(await getCredentials(name, env), { username: "hubuser", secret: "hubpass" }, name);
+    assert.equal(await getCredentials("ghcr.io", env), null);
+  });
+
   test("a config.json with null sections and entries Docker accepts is read", async () => {
     await writeConfig({ auths: { "reg.example.com": null, "other.example.com": { auth: Buffer.from("a:b").toString("base64"), email: "x@example.com" } }, credHelpers: null, credsStore: "", psFormat: "table" });
     assert.equal(await getCredentials("reg.example.com", env), null);

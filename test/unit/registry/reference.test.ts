@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { formatReference, isLoopback, localTag, looksLikeRegistryReference, parseReference } from "../../../src/registry/reference.js";
+import { apiHost, formatReference, isLoopback, localTag, looksLikeRegistryReference, parseReference } from "../../../src/registry/reference.js";
+import { Transport } from "../../../src/registry/http.js";
 import { normalizeTag } from "../../../src/store/images.js";
 import { PypakrError } from "../../../src/util/errors.js";
 
@@ -61,5 +62,13 @@ describe("local tags with a registry host", () => {
     for (const bad of ["Jokes:1", "jokes:", ":1", "a//b", "host:port/app", "127.0.0.1:5000/App:1", "/app"]) {
       assert.throws(() => normalizeTag(bad), PypakrError, bad);
     }
+  });
+});
+
+describe("Docker Hub", () => {
+  test("docker.io and index.docker.io are served by registry-1.docker.io; other registries by themselves", () => {
+    for (const name of ["docker.io", "index.docker.io", "registry-1.docker.io", "Docker.IO"]) assert.equal(apiHost(name), "registry-1.docker.io", name);
+    for (const name of ["ghcr.io", "127.0.0.1:5000", "docker.io.example.com", "mydocker.io"]) assert.equal(apiHost(name), name, name);
+    assert.equal(new Transport("docker.io").url("/v2/").href, "https://registry-1.docker.io/v2/");
   });
 });
