@@ -69,25 +69,14 @@ function realDirectories(root: string): (relative: string) => Promise<boolean> {
 }
 
 /**
- * Compiles the venv at `venv` inside `rootfs` (the runtime with the
- * export's layers stacked on it) and writes its bytecode as a layer to
- * `file`; null when there is nothing to compile.
+ * The layer entries for what the compile left in `out` (a pycache-prefix
+ * tree mirroring the image's paths): each regular `NAME<suffix>` file below
+ * the venv, in a directory reached without links, whose `NAME.py` is a
+ * regular file of the tree, goes to that directory's `__pycache__`.
+ * Anything else there (links, other names, bytecode of no module) is
+ * left out.
  */
-export async function bytecodeLayer(rootfs: string, python: RuntimePython, venv: string, work: string, file: string, compression: Compression): Promise<WrittenLayer | null> {
-  const out = path.join(work, "pycache");
-  await fs.mkdir(out, { mode: 0o700 });
-  // Only the command's user may write there (as root, pypakr runs it as nobody; see runInRootfs).
-  if (process.getuid?.() === 0) await fs.chown(out, ROOTFS_UID, ROOTFS_UID);
-  const env = { PATH: `${venv}/bin:/usr/local/bin:/usr/bin:/bin`, HOME: "/tmp", PYTHONHASHSEED: "0", PYTHONPYCACHEPREFIX: PYCACHE_INSIDE };
-  // Not -I: it would ignore the hash seed and the cache prefix. -S -s: no site code runs, none of the venv's .pth files.
-  const argv = [python.executable, "-S", "-s", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", venv];
-  const result = await runInRootfs(rootfs, argv, env, { timeoutMs: COMPILE_TIMEOUT_MS, maxOutputChars: 1_000_000, binds: [{ host: out, inside: PYCACHE_INSIDE, writable: true }] });
-  // Exit 1 means some file did not compile (a package may ship Python 2 examples): those simply get no bytecode.
-  if (result.signal !== null || (result.code !== 0 && result.code !== 1)) {
-    const last = (result.stderr.trim().split("\n").pop() ?? "").slice(0, 300);
-    throw new PypakrError(`the runtime's Python failed to compile the venv (${result.signal ?? `exit ${result.code}`})${last ? `: ${show(last)}` : ""}`, { code: "runtime-unusable", hint: "Check the runtime image's Python; pypakr export needs it to run compileall." });
-  }
-  const suffix = `.${cacheTag(python)}.pyc`;
+export async function collectBytecode(rootfs: string, out: string, venv: string, suffix: string): Promise<LayerEntry[]> {
   const prefix = `${venv.slice(1)}/`;
   const entries: LayerEntry[] = [];
   const dirs = new Set<string>();
@@ -103,7 +92,30 @@ export async function bytecodeLayer(rootfs: string, python: RuntimePython, venv:
     dirs.add(`${dir}/__pycache__`);
     entries.push({ type: "file", path: `${dir}/__pycache__/${name}`, executable: false, source: path.join(out, relative), size });
   }
-  if (entries.length === 0) return null;
   for (const dir of dirs) entries.push({ type: "dir", path: dir });
+  return entries;
+}
+
+/**
+ * Compiles the venv at `venv` inside `rootfs` (the runtime with the
+ * export's layers stacked on it) and writes its bytecode as a layer to
+ * `file`; null when there is nothing to compile.
+ */
+export async function bytecodeLayer(rootfs: string, python: RuntimePython, venv: string, work: string, file: string, compression: Compression): Promise<WrittenLayer | null> {
+  const out = path.join(work, "pycache");
+  await fs.mkdir(out, { mode: 0o700 });
+  // Only the command's user may write there (as root, pypakr runs it as nobody; see runInRootfs).
+  if (process.getuid?.() === 0) await fs.chown(out, ROOTFS_UID, ROOTFS_UID);
+  const env = { PATH: `${venv}/bin:/usr/local/bin:/usr/bin:/bin`, HOME: "/tmp", PYTHONHASHSEED: "0", PYTHONPYCACHEPREFIX: PYCACHE_INSIDE };
+  // Not -I: it would ignore the hash seed and the cache prefix. -S -s: no site code runs, none of the venv's .pth files.
+  const argv = [python.executable, "-S", "-s", "-m", "compileall", "-qq", "--invalidation-mode", "unchecked-hash", venv];
+  const result = await runInRootfs(rootfs, argv, env, { timeoutMs: COMPILE_TIMEOUT_MS, maxOutputChars: 1_000_000, binds: [{ host: out, inside: PYCACHE_INSIDE, writable: true }] });
+  // Exit 1 means some file did not compile (a package may ship Python 2 examples): those simply get no bytecode.
+  if (result.signal !== null || (result.code !== 0 && result.code !== 1)) {
+    const last = (result.stderr.trim().split("\n").pop() ?? "").slice(0, 300);
+    throw new PypakrError(`the runtime's Python failed to compile the venv (${result.signal ?? `exit ${result.code}`})${last ? `: ${show(last)}` : ""}`, { code: "runtime-unusable", hint: "Check the runtime image's Python; pypakr export needs it to run compileall." });
+  }
+  const entries = await collectBytecode(rootfs, out, venv, `.${cacheTag(python)}.pyc`);
+  if (entries.length === 0) return null;
   return writeLayer(entries, file, compression);
 }

@@ -19,6 +19,8 @@ import { runtimeImage, type RuntimeImage } from "../support/runtime-images.js";
 import { requireRoot, runImage, waitForHttp } from "../support/runc.js";
 import { startRegistry, type Registry } from "../support/registry.js";
 import { downloadedWheels } from "../support/wheels.js";
+import { indexEntry, ordinaryImage, writeOciArchive } from "../support/ordinary.js";
+import type { TarEntry } from "../support/tar.js";
 
 const notRoot = requireRoot("exporting onto a runtime built by mmdebstrap and running it with runc");
 
@@ -136,6 +138,44 @@ describe("pypakr export", { skip: notRoot }, () => {
     assert.deepEqual((await fs.readdir(own.dir)).filter((name) => name.startsWith(".mismatch")), [], "no temp file beside the output");
     const left = (await fs.readdir(os.tmpdir())).filter((name) => name.startsWith("pypakr-export-") && !before.includes(name));
     assert.deepEqual(left, [], "no work dir left behind");
+  });
+
+  describe("a hostile or broken runtime", () => {
+    /** A runtime archive of these layers (no Python unless they bring one). */
+    async function craftedRuntime(name: string, layers: TarEntry[][], options: { diffIds?: string[]; platform?: { os: string; architecture: string } } = {}): Promise<string> {
+      const dir = path.join(own.dir, `runtime-${name}`);
+      await fs.mkdir(dir, { recursive: true });
+      const image = await ordinaryImage(dir, { layerEntries: layers, ...options });
+      return writeOciArchive(path.join(dir, "runtime.tar"), [indexEntry(image.manifestBytes, { refName: name })], image.contents);
+    }
+
+    async function refusedBeforeWriting(runtimeArchive: string, message: RegExp): Promise<void> {
+      const out = path.join(own.dir, "hostile-out.tar");
+      const result = await run([flask.tag, "--runtime", `oci-archive:${runtimeArchive}`, "-o", out]);
+      expectCleanFailure(result, message);
+      await assert.rejects(fs.lstat(out), { code: "ENOENT" });
+    }
+
+    test("one without a Python is refused, saying so", async () => {
+      await refusedBeforeWriting(await craftedRuntime("nopython", [[{ name: "usr/bin/", type: "directory" }, { name: "usr/bin/tool", body: "x", mode: 0o755 }]]), /has no working python3 or python on its PATH/);
+    });
+
+    test("one whose layers write through a link to the host is refused, and the host is untouched", async () => {
+      const host = path.join(own.dir, "host-dir");
+      await fs.mkdir(host, { recursive: true });
+      await fs.writeFile(path.join(host, "keep"), "precious");
+      const archive = await craftedRuntime("through-link", [[{ name: "opt", type: "symlink", linkname: host }], [{ name: "opt/evil", body: "x" }, { name: "opt/.wh.keep", body: "" }]]);
+      await refusedBeforeWriting(archive, /through the symlink "opt"/);
+      assert.deepEqual(await fs.readdir(host), ["keep"]);
+    });
+
+    test("one whose config lies about its layers' content is refused", async () => {
+      await refusedBeforeWriting(await craftedRuntime("lying", [[{ name: "etc/x", body: "x" }]], { diffIds: [`sha256:${"ab".repeat(32)}`] }), /unpacks to sha256:[0-9a-f]{64}, not the sha256:abab/);
+    });
+
+    test("one for another platform is refused", async () => {
+      await refusedBeforeWriting(await craftedRuntime("arm", [[{ name: "etc/x", body: "x" }]], { platform: { os: "linux", architecture: "arm64" } }), /arm64/);
+    });
   });
 
   describe("to a registry, with a Knative manifest", () => {

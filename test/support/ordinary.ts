@@ -38,15 +38,15 @@ export interface OrdinaryTestImage {
   contents: Buffer[];
 }
 
-/** An image of `layerCount` gzip tar layers (random files), for `platform`, in OCI or Docker schema 2 form. */
-export async function ordinaryImage(dir: string, options: { platform?: TestPlatform; docker?: boolean; layerCount?: number; env?: string[] } = {}): Promise<OrdinaryTestImage> {
+/** An image of `layerCount` gzip tar layers (random files, or `layerEntries`), for `platform`, in OCI or Docker schema 2 form; `diffIds` lies about them. */
+export async function ordinaryImage(dir: string, options: { platform?: TestPlatform; docker?: boolean; layerCount?: number; env?: string[]; layerEntries?: TarEntry[][]; diffIds?: string[] } = {}): Promise<OrdinaryTestImage> {
   const platform = options.platform ?? { os: "linux", architecture: "amd64" };
-  const tars = Array.from({ length: options.layerCount ?? 2 }, (_, i) => tarOf([{ name: `usr/share/layer-${i}`, body: randomBytes(2000 + i) }]));
+  const tars = options.layerEntries?.map((entries) => tarOf(entries)) ?? Array.from({ length: options.layerCount ?? 2 }, (_, i) => tarOf([{ name: `usr/share/layer-${i}`, body: randomBytes(2000 + i) }]));
   const layers = tars.map((tar) => gzipSync(tar));
   const config = {
     ...platform,
     config: { Env: options.env ?? ["PATH=/usr/local/bin:/usr/bin:/bin"], Cmd: ["/usr/bin/python3"] },
-    rootfs: { type: "layers", diff_ids: tars.map((tar) => digestOf(tar)) },
+    rootfs: { type: "layers", diff_ids: options.diffIds ?? tars.map((tar) => digestOf(tar)) },
   };
   const configBytes = Buffer.from(JSON.stringify(config));
   const docker = options.docker ?? false;
