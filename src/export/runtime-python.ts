@@ -10,7 +10,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import * as z from "zod";
 import { extractTar, type OrdinaryImage } from "../image/index.js";
-import { pythonSchema, type PythonIdentity } from "../python/index.js";
+import { introspectionScript, pythonSchema, type PythonIdentity } from "../python/index.js";
 import { runInRootfs } from "../sandbox/index.js";
 import { PypakrError } from "../util/errors.js";
 import { tryParseJson } from "../util/json.js";
@@ -32,28 +32,17 @@ const MOUNT_POINTS = ["proc", "dev", "tmp"];
 const PACKAGING_INSIDE = "/tmp/pypakr-probe";
 const PROBE_TIMEOUT_MS = 30_000;
 
-const PROBE = `
-import json, platform, sys, sysconfig
-libc, libc_version = platform.libc_ver()
+const PROBE = introspectionScript(
+  `
 try:
     sys.path.insert(0, ${JSON.stringify(PACKAGING_INSIDE)})
     from packaging.tags import sys_tags
     tags = [str(tag) for tag in sys_tags()]
 except Exception:
     tags = None
-print(json.dumps({
-  "implementation": sys.implementation.name,
-  "version": platform.python_version(),
-  "abiFlags": getattr(sys, "abiflags", ""),
-  "soabi": sysconfig.get_config_var("SOABI") or "",
-  "os": sys.platform,
-  "machine": platform.machine(),
-  "libc": libc,
-  "libcVersion": libc_version,
-  "executable": sys.executable,
-  "tags": tags,
-}))
-`;
+`,
+  '"tags": tags,',
+);
 
 /** An interpreter path that can go into pyvenv.cfg, a symlink and an Entrypoint as it is. */
 const EXECUTABLE = /^\/[A-Za-z0-9._+/-]{1,255}$/;

@@ -16,9 +16,16 @@ export interface Interpreter extends PythonIdentity {
   executable: string;
 }
 
-const INTROSPECT = `
+/**
+ * The script that asks an interpreter what it is (run with -I -c): one JSON
+ * object of the identity fields and sys.executable. `prelude` runs first and
+ * `more` adds entries (export's probe of a runtime adds its wheel tags).
+ */
+export function introspectionScript(prelude = "", more = ""): string {
+  return `
 import json, platform, sys, sysconfig
 libc, libc_version = platform.libc_ver()
+${prelude}
 print(json.dumps({
   "implementation": sys.implementation.name,
   "version": platform.python_version(),
@@ -29,8 +36,12 @@ print(json.dumps({
   "libc": libc,
   "libcVersion": libc_version,
   "executable": sys.executable,
+  ${more}
 }))
 `;
+}
+
+const INTROSPECT = introspectionScript();
 
 async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | null> {
   for (const dir of (env.PATH ?? "").split(path.delimiter)) {

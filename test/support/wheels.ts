@@ -28,7 +28,7 @@ export async function downloadedWheels(requirements: string[]): Promise<string> 
     const result = await runTool(python, ["-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:", "--dest", temp, ...requirements], { timeoutMs: DOWNLOAD_TIMEOUT_MS });
     if (result.code !== 0) throw new Error(`pip download ${requirements.join(" ")} failed (exit ${result.code ?? result.signal}); the test needs PyPI once:\n${result.output.slice(-2000)}`);
     // Another test process may have finished the same set first: either is whole.
-    await fs.rename(temp, dir).catch(async (error: NodeJS.ErrnoException) => {
+    await fs.rename(temp, dir).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
     });
     return dir;
