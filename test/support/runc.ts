@@ -89,6 +89,18 @@ function adjust(config: BundleConfig, options: RunImageOptions): BundleConfig {
   return { ...config, process: spec, linux: { ...config.linux, namespaces } };
 }
 
+/**
+ * Unpacks `refName` of the OCI layout directory `layout` into the runtime
+ * bundle `bundle` (umoci), with the changes `options` asks for in its
+ * config.json. The benchmark starts such a bundle many times.
+ */
+export async function unpackBundle(layout: string, refName: string, bundle: string, options: RunImageOptions): Promise<void> {
+  await runToolOk("umoci", ["unpack", "--image", `${layout}:${refName}`, bundle], { timeoutMs: UNPACK_TIMEOUT_MS });
+  const configFile = path.join(bundle, "config.json");
+  const config = bundleConfigSchema.parse(JSON.parse(await fs.readFile(configFile, "utf8")));
+  await fs.writeFile(configFile, JSON.stringify(adjust(config, options)));
+}
+
 async function containerPid(id: string): Promise<number> {
   const state = await runToolOk("runc", ["state", id], { timeoutMs: RUNC_TIMEOUT_MS });
   const pid = z.object({ pid: z.number().int().positive() }).parse(JSON.parse(state.output)).pid;
@@ -111,11 +123,8 @@ export async function runImage(archive: string, refName: string, options: RunIma
     const bundle = path.join(dir, "bundle");
     await fs.mkdir(layout);
     await runToolOk("tar", ["-x", "-f", archive, "-C", layout], { timeoutMs: UNPACK_TIMEOUT_MS });
-    await runToolOk("umoci", ["unpack", "--image", `${layout}:${refName}`, bundle], { timeoutMs: UNPACK_TIMEOUT_MS });
+    await unpackBundle(layout, refName, bundle, options);
     await fs.rm(layout, { recursive: true });
-    const configFile = path.join(bundle, "config.json");
-    const config = bundleConfigSchema.parse(JSON.parse(await fs.readFile(configFile, "utf8")));
-    await fs.writeFile(configFile, JSON.stringify(adjust(config, options)));
     running.set(id, dir);
     // The detached container inherits runc's stdout and stderr: the log file's descriptor (runc's own errors go there too).
     const log = await fs.open(logFile, "wx");
