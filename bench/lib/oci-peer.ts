@@ -99,7 +99,7 @@ export function preparePeerBuild(dir: string, runtimeArchive: string, runtimeRef
       { cmd: "umoci", args: ["raw", "add-layer", "--image", image(tag), appTar] },
       {
         cmd: "umoci",
-        args: ["config", "--image", image(tag), "--config.entrypoint", "/app/run", "--config.workingdir", "/app", "--config.user", "65532:65532", ...["PATH=/app/venv/bin:" + RUNTIME_PATH, `VIRTUAL_ENV=${APP_VENV}`, "PORT=8080"].flatMap((variable) => ["--config.env", variable])],
+        args: ["config", "--image", image(tag), "--clear", "config.cmd", "--config.entrypoint", "/app/run", "--config.workingdir", "/app", "--config.user", "65532:65532", ...["PATH=/app/venv/bin:" + RUNTIME_PATH, `VIRTUAL_ENV=${APP_VENV}`, "PORT=8080"].flatMap((variable) => ["--config.env", variable])],
       },
     ],
   };

@@ -36,6 +36,8 @@ function duration(ms: number | null | undefined, forceMs = false): string {
 
 function bytes(value: number | null | undefined): string {
   if (value === null || value === undefined) return "-";
+  // Below 0.1 MB one decimal of MB says nothing (a second app's few new bytes).
+  if (Math.abs(value) < 0.1 * MB) return `${(value / 1e3).toFixed(1)} kB`;
   return `${(value / MB).toFixed(1)} MB`;
 }
 
