@@ -18,6 +18,7 @@ import { BUILT_CLI_DIR, CLI, PYPAKR_CONFIG, RESULTS, SNAPSHOT, WORK } from "./li
 import { run, tryRun } from "./lib/proc.js";
 import { formatChange, formatResult, type BenchResult } from "./lib/report.js";
 import { measureScale } from "./lib/scale.js";
+import { exportUnavailable, measureExport } from "./lib/export.js";
 import { measureServe, serveUnavailable } from "./lib/serve.js";
 import { measureTransfer } from "./lib/transfer.js";
 
@@ -115,6 +116,18 @@ async function serveRows(python: string, options: Options, real: boolean, failur
   return { ...empty, runs: options.runs, measurements: Object.fromEntries(serve.measurements.map((m) => [m.id, m])), comparisons: serve.comparisons, notes: serve.notes };
 }
 
+/** The export rows as a set of their own; when they cannot run here (not root, a tool missing), an empty set that says why. */
+async function exportRows(python: string, options: Options, failures: string[]): Promise<SetResult> {
+  const description = "pypakr export of a Flask app onto a Debian runtime vs a Dockerfile's venv + pip image";
+  const empty = { name: "export", description, runs: 0, fixture: { wheels: 0, wheelBytes: 0, referenceFiles: 0, referenceBytes: 0 }, sizes: {}, measurements: {}, comparisons: [] };
+  const unavailable = exportUnavailable();
+  if (unavailable) return { ...empty, notes: [unavailable] };
+  log("measuring pypakr export");
+  const result = await measureExport({ python, runs: options.runs, log });
+  for (const m of result.measurements) for (const failure of m.failures) failures.push(`export: ${m.label}: ${failure.split("\n")[0] ?? ""}`);
+  return { ...empty, runs: options.runs, fixture: result.fixture, sizes: result.sizes, measurements: Object.fromEntries(result.measurements.map((m) => [m.id, m])), comparisons: result.comparisons, notes: result.notes };
+}
+
 /** Runs everything; `cleanup` deletes the runs' outputs (left for after the report, as it takes a while). */
 async function benchmark(options: Options): Promise<{ result: BenchResult; cleanup: () => void }> {
   const started = new Date();
@@ -184,6 +197,7 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
     }
     if (wanted("scale")) results.push(hostileScale(python, options.quick, failures));
     if (wanted("serve")) results.push(await serveRows(python, options, real, failures));
+    if (wanted("export")) results.push(await exportRows(python, options, failures));
   } catch (error) {
     cleanUp(sets);
     throw error;

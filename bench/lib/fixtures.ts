@@ -79,7 +79,7 @@ function wheelFiles(dir: string): string[] {
     .map((name) => path.join(dir, name));
 }
 
-function treeSize(dir: string): { files: number; bytes: number } {
+export function treeSize(dir: string): { files: number; bytes: number } {
   let files = 0;
   let bytes = 0;
   const walk = (current: string) => {

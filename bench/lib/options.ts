@@ -13,12 +13,12 @@ export interface Options {
   load: string | undefined;
   clean: boolean;
   python: string | undefined;
-  /** The parts to run (default all): the fixture sets (with the push transfer), the hostile-scale row, the serve rows. */
+  /** The parts to run (default all): the fixture sets (with the push transfer), the hostile-scale row, the serve rows, the export rows. */
   only: Part[];
   help: boolean;
 }
 
-export const PARTS = ["sets", "scale", "serve"] as const;
+export const PARTS = ["sets", "scale", "serve", "export"] as const;
 export type Part = (typeof PARTS)[number];
 
 export const USAGE = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
@@ -39,7 +39,11 @@ Options:
   --clean             delete bench/work (tools, fixtures, caches) first
   --python PATH       interpreter for everything (default: the real path of python3)
   --only PART[,PART]  run only these parts: sets (the fixture sets and the push
-                      transfer), scale (hostile-scale), serve (pypakr serve)
+                      transfer), scale (hostile-scale), serve (pypakr serve),
+                      export (pypakr export of a Flask app onto a Debian runtime
+                      vs a Dockerfile's venv + pip image: time, size, the bytes
+                      a second app sends, cold start under runc; needs root,
+                      mmdebstrap, umoci, runc)
   -h, --help          this help
 `;
 

@@ -36,6 +36,8 @@ function duration(ms: number | null | undefined, forceMs = false): string {
 
 function bytes(value: number | null | undefined): string {
   if (value === null || value === undefined) return "-";
+  // Below 0.1 MB one decimal of MB says nothing (a second app's few new bytes).
+  if (Math.abs(value) < 0.1 * MB) return `${(value / 1e3).toFixed(1)} kB`;
   return `${(value / MB).toFixed(1)} MB`;
 }
 
@@ -73,6 +75,8 @@ function ratioText(comparison: Comparison): string {
   if (comparison.ratio === null) return "-";
   // Next to its limit, two decimals could show "0.60x" for a ratio that misses "<= 0.6".
   const nearLimit = comparison.target?.metric === "ratio" && Math.abs(comparison.ratio - comparison.target.value) < 0.005;
+  // A tiny ratio (a second app's few new bytes against a whole layer) would print as 0.00x.
+  if (comparison.ratio > 0 && comparison.ratio < 0.005) return `${comparison.ratio.toPrecision(1)}x`;
   return `${comparison.ratio.toFixed(nearLimit ? 3 : 2)}x`;
 }
 

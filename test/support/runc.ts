@@ -91,6 +91,23 @@ function adjust(config: BundleConfig, options: RunImageOptions): BundleConfig {
 }
 
 /**
+ * Unpacks `refName` of the OCI layout directory `layout` (gzip layers: see
+ * runImage) into the runtime bundle `bundle`, with the changes `options`
+ * asks for in its config.json. The benchmark starts such a bundle many times.
+ */
+export async function unpackBundle(layout: string, refName: string, bundle: string, options: RunImageOptions): Promise<void> {
+  // `raw unpack` + `raw runtime-config` is what `umoci unpack` does but for the mtree manifest of the rootfs
+  // (for a later repack), a quarter of its time.
+  const image = `${layout}:${refName}`;
+  await fs.mkdir(bundle);
+  await runToolOk("umoci", ["raw", "unpack", "--image", image, path.join(bundle, "rootfs")], { timeoutMs: UNPACK_TIMEOUT_MS });
+  await runToolOk("umoci", ["raw", "runtime-config", "--image", image, "--rootfs", path.join(bundle, "rootfs"), path.join(bundle, "config.json")], { timeoutMs: UNPACK_TIMEOUT_MS });
+  const configFile = path.join(bundle, "config.json");
+  const config = bundleConfigSchema.parse(JSON.parse(await fs.readFile(configFile, "utf8")));
+  await fs.writeFile(configFile, JSON.stringify(adjust(config, options)));
+}
+
+/**
  * Unpacks `refName` of the oci-archive `archive` and starts it detached,
  * with the changes `options` asks for. Resolves once runc has started the
  * process (not once the app is ready: see waitForHttp). Needs root,
@@ -108,16 +125,8 @@ export async function runImage(archive: string, refName: string, options: RunIma
     // Debian's umoci (0.4.7) refuses zstd layers, pypakr's default, which Docker 23+, containerd 1.5+ and podman
     // run: skopeo copies the image into a layout with such layers as gzip (gzip ones as they are: 0.4 s for 18 MB).
     await runToolOk("skopeo", ["copy", "--quiet", "--dest-compress-format", "gzip", `oci-archive:${archive}:${refName}`, `oci:${layout}:${refName}`], { timeoutMs: UNPACK_TIMEOUT_MS });
-    // `raw unpack` + `raw runtime-config` is what `umoci unpack` does but for the mtree manifest of the rootfs
-    // (for a later repack), a quarter of its time.
-    const image = `${layout}:${refName}`;
-    await fs.mkdir(bundle);
-    await runToolOk("umoci", ["raw", "unpack", "--image", image, path.join(bundle, "rootfs")], { timeoutMs: UNPACK_TIMEOUT_MS });
-    await runToolOk("umoci", ["raw", "runtime-config", "--image", image, "--rootfs", path.join(bundle, "rootfs"), path.join(bundle, "config.json")], { timeoutMs: UNPACK_TIMEOUT_MS });
+    await unpackBundle(layout, refName, bundle, options);
     await fs.rm(layout, { recursive: true });
-    const configFile = path.join(bundle, "config.json");
-    const config = bundleConfigSchema.parse(JSON.parse(await fs.readFile(configFile, "utf8")));
-    await fs.writeFile(configFile, JSON.stringify(adjust(config, options)));
     running.set(id, dir);
     // The detached container inherits runc's stdout and stderr: the log file's descriptor (runc's own errors go there too).
     const log = await fs.open(logFile, "wx");
