@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { glob } from "node:fs/promises";
 import { type Base, chooseBase } from "../base/index.js";
 import { checkOutputFile, type Config } from "../config/index.js";
-import { type Compression, type Image, ociArchitecture, type OrdinaryImage, readOrdinaryArchive, unsafePrefixReason, writeBlobsArchive, writeLayer, type WrittenLayer } from "../image/index.js";
+import { type Compression, type Image, type LayerEntry, ociArchitecture, type OrdinaryImage, readOrdinaryArchive, unsafePrefixReason, writeBlobsArchive, writeLayer, type WrittenLayer } from "../image/index.js";
 import { ensureLocalImage, fetchOrdinaryImage, formatReference, parseReference, pushOrdinaryImage, type TransportOptions } from "../registry/index.js";
 import { acquireImage, loadImage, Store } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
@@ -24,8 +24,9 @@ import { progress } from "../util/log.js";
 import { checkRuntimeMatches } from "./compatibility.js";
 import { exportedDocuments, type ExportedDocuments } from "./config.js";
 import { writeDockerArchive } from "./docker-archive.js";
-import { skeletonLayer, venvLayer } from "./layers.js";
-import { bytecodeLayer, stackLayers } from "./bytecode.js";
+import { skeletonEntries, venvLayerEntries } from "./layers.js";
+import { layerBytecode } from "./bytecode.js";
+import { chmodTree } from "./readable.js";
 import { LayerCache } from "./layer-cache.js";
 import { askRuntimePython, knownRuntimePython, rememberRuntimePython, type RuntimePython, unpackRootfs } from "./runtime-python.js";
 
@@ -138,15 +139,6 @@ async function vendoredPackaging(baseDir: string, work: string): Promise<string 
   return null;
 }
 
-/** Makes a tree pypakr wrote readable by anyone (directories 0755, files 0644), whatever the umask took. */
-async function chmodTree(dir: string): Promise<void> {
-  await fs.chmod(dir, 0o755);
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) await chmodTree(full);
-    else if (entry.isFile()) await fs.chmod(full, 0o644);
-  }
-}
 
 /** The runtime's layers unpacked into `work/rootfs`, once, when first needed (the probe, the bytecode). */
 function lazyRootfs(runtime: OrdinaryImage, work: string, maxEntries: number): () => Promise<string> {
@@ -181,37 +173,33 @@ type AddedLayer = WrittenLayer & { createdBy: string };
 
 /**
  * The export's own layers, each from the cache when an earlier export made
- * it: the skeleton, one per pypakr layer, and the bytecode of the whole.
+ * it: the skeleton, then one per pypakr layer, each with its modules'
+ * bytecode compiled by the runtime's Python.
  */
-async function addedLayers(store: Store, cache: LayerCache, image: Image, base: Base, python: RuntimePython, runtime: OrdinaryImage, rootfs: () => Promise<string>, venv: string, compression: Compression, work: string): Promise<AddedLayer[]> {
+async function addedLayers(store: Store, cache: LayerCache, image: Image, base: Base, python: RuntimePython, rootfs: () => Promise<string>, venv: string, compression: Compression, work: string): Promise<AddedLayer[]> {
   // `format` names how pypakr makes these layers: raise it whenever that changes, or old cached layers would still serve.
-  const how = { venv, compression, format: 2 };
-  const skeletonKey = { ...how, kind: "skeleton", base: base.manifestDigest, executable: python.executable, version: python.version };
-  const added: AddedLayer[] = [{ ...(await cache.layer(skeletonKey, (file) => skeletonLayer(base, python, venv, file, compression), work)), createdBy: `pypakr export: a venv at ${venv} for ${python.executable}` }];
+  const how = { venv, compression, format: 3, python: { implementation: python.implementation, version: python.version, soabi: python.soabi } };
+  let made = 0;
+  const layer = async (key: object, entries: () => Promise<LayerEntry[]>, createdBy: string): Promise<AddedLayer> => {
+    const written = await cache.layer(
+      { ...how, ...key },
+      async (file) => {
+        const files = await entries();
+        const bytecode = await layerBytecode(await rootfs(), python, venv, files, path.join(work, `bytecode-${(made += 1)}`));
+        return writeLayer([...files, ...bytecode], file, compression);
+      },
+      work,
+    );
+    return { ...written, createdBy };
+  };
+  const added = [await layer({ kind: "skeleton", base: base.manifestDigest, executable: python.executable }, () => skeletonEntries(base, python, venv), `pypakr export: a venv at ${venv} for ${python.executable}`)];
   const { files, placeholder } = image.config.pypakr.relocation;
   const relocation = { files: new Map(files.map((file) => [file.path, file.kind])), placeholder };
-  for (const [index, layer] of image.manifest.layers.entries()) {
-    const what = `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`;
-    const key = { ...how, kind: "layer", layer: layer.digest, placeholder, relocated: files };
-    added.push({ ...(await cache.layer(key, (file) => venvLayer(store, { digest: layer.digest, what }, relocation, venv, file, compression), work)), createdBy: `pypakr export: ${what}, at ${venv}` });
+  for (const [index, pypakrLayer] of image.manifest.layers.entries()) {
+    const what = `layer ${index + 1} (${pypakrLayer.digest.slice(0, 19)}) of ${image.source}`;
+    added.push(await layer({ kind: "layer", layer: pypakrLayer.digest, placeholder, relocated: files }, () => venvLayerEntries(store, { digest: pypakrLayer.digest, what }, relocation, venv), `pypakr export: ${what}, at ${venv}, with its bytecode`));
   }
-  const bytecodeKey = { ...how, kind: "bytecode", runtime: runtime.manifestDigest, below: added.map((layer) => layer.digest) };
-  const bytecode = await cache.layer(
-    bytecodeKey,
-    async (file) => {
-      const tree = await rootfs();
-      await stackLayers(tree, added, store.limits.imageEntries);
-      return (await bytecodeLayer(tree, python, venv, work, file, compression)) ?? emptyLayer(file, compression);
-    },
-    work,
-  );
-  added.push({ ...bytecode, createdBy: `pypakr export: the venv's bytecode, compiled by ${python.executable}` });
   return added;
-}
-
-/** A layer with nothing in it, for a venv with nothing to compile (engines take empty layers). */
-function emptyLayer(file: string, compression: Compression): Promise<WrittenLayer> {
-  return writeLayer([], file, compression);
 }
 
 export async function exportImage(config: Config, options: ExportOptions): Promise<ExportResult> {
@@ -236,7 +224,7 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
     const python = await runtimePython(config, runtime.image, image, base.dir, work, rootfs);
     checkRuntimeMatches(image, runtime.image.source, python);
     const cache = new LayerCache(path.join(config.pypakrDir, "runtimes", "layers"));
-    const added = await addedLayers(store, cache, image, base, python, runtime.image, rootfs, venv, options.compression, work);
+    const added = await addedLayers(store, cache, image, base, python, rootfs, venv, options.compression, work);
     const documents = exportedDocuments(image, runtime.image, added, { venv, ...(options.source ? { source: options.source } : {}), ...(runtime.name ? { runtimeName: runtime.name } : {}) });
     const blobs = blobList(runtime.image, added, documents);
     const result: ExportResult = {

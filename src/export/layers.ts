@@ -1,17 +1,18 @@
 /**
- * The layers an export adds on top of the runtime's: the venv's skeleton
- * (the base's files, its interpreter links and pyvenv.cfg pointed at the
- * runtime's Python), then each of the pypakr image's layers moved under the
- * venv's path inside the image and relocated for it. A pypakr layer's
- * exported form depends only on that layer, the path and the compression,
- * so two exported apps that share a distribution share its layer in a
- * registry, as their pypakr images do.
+ * What the layers an export adds on top of the runtime's hold: the venv's
+ * skeleton (the base's files, its interpreter links and pyvenv.cfg pointed
+ * at the runtime's Python), then each of the pypakr image's layers moved
+ * under the venv's path inside the image and relocated for it (bytecode.ts
+ * adds each one's compiled modules). A pypakr layer's exported form depends
+ * only on that layer, the path, the runtime's Python version and the
+ * compression, so two exported apps that share a distribution share its
+ * layer in a registry, as their pypakr images do.
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { type Base, isBytecodePath, planVenv } from "../base/index.js";
 import { relocatedContent } from "../container/index.js";
-import { type Compression, type LayerEntry, PLACEHOLDER, relocateContent, RelocationError, type RelocationKind, writeLayer, type WrittenLayer } from "../image/index.js";
+import { type LayerEntry, PLACEHOLDER, relocateContent, RelocationError, type RelocationKind } from "../image/index.js";
 import { type Store, unpackLayer } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
 import type { RuntimePython } from "./runtime-python.js";
@@ -46,14 +47,15 @@ function venvParents(venv: string): LayerEntry[] {
 /**
  * The base's files as a venv at `venv` inside the image: its links to the
  * build machine's interpreter lead to the runtime's instead, pyvenv.cfg
- * names the runtime's, and its bytecode is left to the bytecode layer. What relocating a container does to the base's
- * scripts (activate) is done for `venv`.
+ * names the runtime's, and its bytecode is compiled afresh (see
+ * bytecode.ts). What relocating a container does to the base's scripts
+ * (activate) is done for `venv`.
  */
-export async function skeletonLayer(base: Base, python: RuntimePython, venv: string, file: string, compression: Compression): Promise<WrittenLayer> {
+export async function skeletonEntries(base: Base, python: RuntimePython, venv: string): Promise<LayerEntry[]> {
   const plan = planVenv(base, [], { files: new Map(), placeholder: PLACEHOLDER });
   const entries: LayerEntry[] = venvParents(venv);
   for (const [relative, entry] of plan) {
-    // The base's bytecode is checked against its sources' times, which a layer does not keep: the bytecode layer replaces it.
+    // The base's bytecode is checked against its sources' times, which a layer does not keep: it is compiled afresh.
     if (isBytecodePath(relative)) continue;
     const inside = under(venv, relative);
     if (entry.type === "dir") entries.push({ type: "dir", path: inside });
@@ -68,7 +70,7 @@ export async function skeletonLayer(base: Base, python: RuntimePython, venv: str
       }
     } else entries.push({ type: "file", path: inside, executable: (entry.mode & 0o111) !== 0, source: entry.source, size: (await fs.stat(entry.source)).size });
   }
-  return writeLayer(entries, file, compression);
+  return entries;
 }
 
 /**
@@ -77,7 +79,7 @@ export async function skeletonLayer(base: Base, python: RuntimePython, venv: str
  * then written afresh. Whiteouts keep their meaning: `venv/.../.wh.NAME`
  * hides NAME of the layers below, the skeleton's included.
  */
-export async function venvLayer(store: Store, layer: { digest: string; what: string }, relocation: { files: ReadonlyMap<string, RelocationKind>; placeholder: string }, venv: string, file: string, compression: Compression): Promise<WrittenLayer> {
+export async function venvLayerEntries(store: Store, layer: { digest: string; what: string }, relocation: { files: ReadonlyMap<string, RelocationKind>; placeholder: string }, venv: string): Promise<LayerEntry[]> {
   const unpacked = await unpackLayer(store, layer.digest, layer.what);
   // A path listed twice (written, then written again) goes in once, as it was last.
   const byPath = new Map<string, LayerEntry>();
@@ -113,5 +115,5 @@ export async function venvLayer(store: Store, layer: { digest: string; what: str
       }
     }
   }
-  return writeLayer([...byPath.values()], file, compression);
+  return [...byPath.values()];
 }
