@@ -209,7 +209,7 @@ export async function measureExport(options: ExportRowsOptions): Promise<ExportR
   }
 
   const cold = {
-    exported: newMeasurement("export-cold-exported", "cold start under runc: exported image (its bytecode layer)", "runc run --detach; GET / every 2 ms until 200"),
+    exported: newMeasurement("export-cold-exported", "cold start under runc: exported image (bytecode in its layers)", "runc run --detach; GET / every 2 ms until 200"),
     compiled: newMeasurement("export-cold-compiled", "cold start under runc: exported image + compileall again (check)", "the exported bundle after python3 -m compileall /app/venv as root; runc run --detach; GET /"),
     peer: newMeasurement("export-cold-peer", "cold start under runc: peer image (pip's bytecode)", "runc run --detach; GET / every 2 ms until 200"),
     peerAsBuilt: newMeasurement("export-cold-peer-as-built", "cold start under runc: peer image, runtime's stdlib without bytecode", "the peer on the runtime as mmdebstrap --variant=extract leaves it; runc run --detach; GET /"),
