@@ -7,13 +7,13 @@
  * are compiled alone: the layer stays a function of the pypakr layer (and
  * the runtime's Python version), shared between exported apps as before.
  *
- * The runtime's own Python compiles them in the sandbox (its tree as `/`,
- * the layer's modules as written into the layer, at /tmp/src, recorded as
- * living in the venv), into unchecked-hash pycs (valid whatever the files'
- * times, which layers do not keep) with a fixed hash seed, so the layer is
- * the same bytes each time. What the sandbox leaves is a stranger's output:
- * only regular `NAME.TAG.pyc` files next to a module written there are
- * taken.
+ * The runtime's own Python compiles them in one sandboxed run for all
+ * layers (its tree as `/`; each layer's modules, as written into the layer,
+ * below /tmp/src; each recorded as living at its venv path), into
+ * unchecked-hash pycs (valid whatever the files' times, which layers do not
+ * keep) with a fixed hash seed, so a layer is the same bytes each time. What
+ * the sandbox leaves is a stranger's output: only regular `NAME.TAG.pyc`
+ * files of modules written for it are taken.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -22,13 +22,27 @@ import type { LayerEntry } from "../image/index.js";
 import { majorMinor } from "../python/index.js";
 import { ROOTFS_UID, runInRootfs } from "../sandbox/index.js";
 import { PypakrError } from "../util/errors.js";
-import { progress } from "../util/log.js";
 import { show } from "../util/printable.js";
 import { chmodTree } from "./readable.js";
 import type { RuntimePython } from "./runtime-python.js";
 
 const SOURCES_INSIDE = "/tmp/src";
 const PYCACHE_INSIDE = "/tmp/pycache";
+const JOBS_NAME = "jobs.json";
+
+/** Compiles each [source, recorded path, pyc] of the jobs file as compileall would, with unchecked-hash pycs; exit 1 if any module did not compile. */
+const COMPILE = `
+import json, py_compile, sys
+mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+failed = 0
+with open(${JSON.stringify(`${SOURCES_INSIDE}/${JOBS_NAME}`)}) as jobs:
+    for source, dfile, cfile in json.load(jobs):
+        try:
+            py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True, invalidation_mode=mode)
+        except Exception:
+            failed += 1
+sys.exit(1 if failed else 0)
+`;
 const COMPILE_TIMEOUT_MS = 10 * 60_000;
 const MAX_PYC_FILES = 500_000;
 const MAX_PYC_BYTES = 4 * 1024 ** 3;
@@ -78,16 +92,15 @@ function writeModules(entries: readonly LayerEntry[], venvRelative: string, src:
 }
 
 /**
- * The layer entries for what the compile left in `out` (a pycache-prefix
- * tree mirroring the paths compiled, /tmp/src/...): each regular
- * `NAME<suffix>` file whose `NAME.py` is one of `modules` goes to that
- * directory's `__pycache__` in the venv. Anything else there (links, other
- * names, bytecode of no module written) is left out.
+ * The layer entries for what the compile left in `compiled` (a tree
+ * mirroring the modules' paths below the venv): each regular `NAME<suffix>`
+ * file whose `NAME.py` is one of `modules` goes to that directory's
+ * `__pycache__` in the venv. Anything else there (links, other names,
+ * bytecode of no module written) is left out.
  */
-export async function collectBytecode(out: string, modules: ReadonlySet<string>, venvRelative: string, suffix: string): Promise<LayerEntry[]> {
+export async function collectBytecode(compiled: string, modules: ReadonlySet<string>, venvRelative: string, suffix: string): Promise<LayerEntry[]> {
   const entries: LayerEntry[] = [];
   const dirs = new Set<string>();
-  const compiled = path.join(out, SOURCES_INSIDE.slice(1));
   for (const { relative, size } of await regularFiles(compiled)) {
     if (!relative.endsWith(suffix)) continue;
     const dir = path.posix.dirname(relative);
@@ -103,39 +116,43 @@ export async function collectBytecode(out: string, modules: ReadonlySet<string>,
 }
 
 /**
- * The bytecode of the modules among `entries` (one layer's), compiled by
- * the runtime's Python in `rootfs` as living in `venv`: entries to add to
- * that layer. `work` is a fresh directory for this layer alone.
+ * The bytecode of the modules among each of `layers` (their entries),
+ * compiled by the runtime's Python in `rootfs` as living in `venv`: for
+ * each layer, the entries to add to it. `work` is a fresh directory.
  */
-export async function layerBytecode(rootfs: string, python: RuntimePython, venv: string, entries: readonly LayerEntry[], work: string): Promise<LayerEntry[]> {
+export async function compileLayers(rootfs: string, python: RuntimePython, venv: string, layers: readonly (readonly LayerEntry[])[], work: string): Promise<LayerEntry[][]> {
   const src = path.join(work, "src");
   const out = path.join(work, "pycache");
   await fs.mkdir(work, { mode: 0o755 });
   await fs.mkdir(src, { mode: 0o755 });
-  const modules = writeModules(entries, venv.slice(1), src);
-  if (modules.size === 0) return [];
-  // Whatever the umask took: the compile may run as nobody.
+  const suffix = `.${cacheTag(python)}.pyc`;
+  const modules = layers.map((entries, index) => writeModules(entries, venv.slice(1), path.join(src, String(index))));
+  const jobs = modules.flatMap((names, index) =>
+    [...names].map((module) => [`${SOURCES_INSIDE}/${index}/${module}`, `${venv}/${module}`, `${PYCACHE_INSIDE}/${index}/${module.slice(0, -".py".length)}${suffix}`]),
+  );
+  if (jobs.length === 0) return layers.map(() => []);
+  writeFileSync(path.join(src, JOBS_NAME), JSON.stringify(jobs));
+  // Readable whatever the umask took, but only by the compile's user: the modules are the user's code.
   await chmodTree(src);
+  await fs.chmod(work, 0o700);
   await fs.mkdir(out, { mode: 0o700 });
-  // Only the command's user may write there (as root, pypakr runs it as nobody; see runInRootfs).
-  if (process.getuid?.() === 0) await fs.chown(out, ROOTFS_UID, ROOTFS_UID);
-  const env = { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp", PYTHONHASHSEED: "0", PYTHONPYCACHEPREFIX: PYCACHE_INSIDE };
-  // Not -I: it would ignore the hash seed and the cache prefix. -S -s: no site code runs. -s/-p: recorded at their venv path.
-  const argv = [python.executable, "-S", "-s", "-m", "compileall", "-qq", "--invalidation-mode", "unchecked-hash", "-s", SOURCES_INSIDE, "-p", venv, SOURCES_INSIDE];
+  if (process.getuid?.() === 0) {
+    // As root, pypakr runs it as nobody (see runInRootfs): nobody alone may reach the modules and write the pycs.
+    await fs.chown(work, ROOTFS_UID, ROOTFS_UID);
+    await fs.chown(out, ROOTFS_UID, ROOTFS_UID);
+  }
+  const env = { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp", PYTHONHASHSEED: "0" };
+  // Not -I: it would ignore the hash seed (which orders sets in the code). -S -s: no site code runs.
+  const argv = [python.executable, "-S", "-s", "-c", COMPILE];
   const binds = [
     { host: src, inside: SOURCES_INSIDE },
     { host: out, inside: PYCACHE_INSIDE, writable: true },
   ];
   const result = await runInRootfs(rootfs, argv, env, { timeoutMs: COMPILE_TIMEOUT_MS, maxOutputChars: 1_000_000, binds });
-  if (result.code === 2 && result.signal === null) {
-    // compileall older than Python 3.9 knows no -s/-p: such a runtime's modules compile at start instead.
-    progress(`the runtime's Python cannot compile for another path (compileall -s/-p); the exported venv has no bytecode`);
-    return [];
-  }
   // Exit 1 means some module did not compile (a package may ship Python 2 examples): it simply gets no bytecode.
   if (result.signal !== null || (result.code !== 0 && result.code !== 1)) {
     const last = (result.stderr.trim().split("\n").pop() ?? "").slice(0, 300);
-    throw new PypakrError(`the runtime's Python failed to compile the venv's modules (${result.signal ?? `exit ${result.code}`})${last ? `: ${show(last)}` : ""}`, { code: "runtime-unusable", hint: "Check the runtime image's Python; pypakr export needs it to run compileall." });
+    throw new PypakrError(`the runtime's Python failed to compile the venv's modules (${result.signal ?? `exit ${result.code}`})${last ? `: ${show(last)}` : ""}`, { code: "runtime-unusable", hint: "Check the runtime image's Python; pypakr export needs it to compile the venv's modules." });
   }
-  return collectBytecode(out, modules, venv.slice(1), `.${cacheTag(python)}.pyc`);
+  return Promise.all(modules.map((names, index) => collectBytecode(path.join(out, String(index)), names, venv.slice(1), suffix)));
 }

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { glob } from "node:fs/promises";
 import { type Base, chooseBase } from "../base/index.js";
 import { checkOutputFile, type Config } from "../config/index.js";
-import { type Compression, type Image, type LayerEntry, ociArchitecture, type OrdinaryImage, readOrdinaryArchive, unsafePrefixReason, writeBlobsArchive, writeLayer, type WrittenLayer } from "../image/index.js";
+import { type Compression, type Image, ociArchitecture, type OrdinaryImage, readOrdinaryArchive, unsafePrefixReason, writeBlobsArchive, writeLayer, type WrittenLayer } from "../image/index.js";
 import { ensureLocalImage, fetchOrdinaryImage, formatReference, parseReference, pushOrdinaryImage, type TransportOptions } from "../registry/index.js";
 import { acquireImage, loadImage, Store } from "../store/index.js";
 import { PypakrError } from "../util/errors.js";
@@ -25,7 +25,7 @@ import { checkRuntimeMatches } from "./compatibility.js";
 import { exportedDocuments, type ExportedDocuments } from "./config.js";
 import { writeDockerArchive } from "./docker-archive.js";
 import { skeletonEntries, venvLayerEntries } from "./layers.js";
-import { layerBytecode } from "./bytecode.js";
+import { compileLayers } from "./bytecode.js";
 import { chmodTree } from "./readable.js";
 import { LayerCache } from "./layer-cache.js";
 import { askRuntimePython, knownRuntimePython, rememberRuntimePython, type RuntimePython, unpackRootfs } from "./runtime-python.js";
@@ -174,32 +174,32 @@ type AddedLayer = WrittenLayer & { createdBy: string };
 /**
  * The export's own layers, each from the cache when an earlier export made
  * it: the skeleton, then one per pypakr layer, each with its modules'
- * bytecode compiled by the runtime's Python.
+ * bytecode, compiled by the runtime's Python (one run for all that are made).
  */
-async function addedLayers(store: Store, cache: LayerCache, image: Image, base: Base, python: RuntimePython, rootfs: () => Promise<string>, venv: string, compression: Compression, work: string): Promise<AddedLayer[]> {
+async function addedLayers(store: Store, cache: LayerCache, image: Image, base: Base, python: RuntimePython, rootfs: () => Promise<string>, venv: string, compression: Compression, work: { own: string; sandboxed: string }): Promise<AddedLayer[]> {
   // `format` names how pypakr makes these layers: raise it whenever that changes, or old cached layers would still serve.
-  const how = { venv, compression, format: 3, python: { implementation: python.implementation, version: python.version, soabi: python.soabi } };
-  let made = 0;
-  const layer = async (key: object, entries: () => Promise<LayerEntry[]>, createdBy: string): Promise<AddedLayer> => {
-    const written = await cache.layer(
-      { ...how, ...key },
-      async (file) => {
-        const files = await entries();
-        const bytecode = await layerBytecode(await rootfs(), python, venv, files, path.join(work, `bytecode-${(made += 1)}`));
-        return writeLayer([...files, ...bytecode], file, compression);
-      },
-      work,
-    );
-    return { ...written, createdBy };
-  };
-  const added = [await layer({ kind: "skeleton", base: base.manifestDigest, executable: python.executable }, () => skeletonEntries(base, python, venv), `pypakr export: a venv at ${venv} for ${python.executable}`)];
+  const how = { venv, compression, format: 4, python: { implementation: python.implementation, version: python.version, soabi: python.soabi } };
   const { files, placeholder } = image.config.pypakr.relocation;
   const relocation = { files: new Map(files.map((file) => [file.path, file.kind])), placeholder };
-  for (const [index, pypakrLayer] of image.manifest.layers.entries()) {
-    const what = `layer ${index + 1} (${pypakrLayer.digest.slice(0, 19)}) of ${image.source}`;
-    added.push(await layer({ kind: "layer", layer: pypakrLayer.digest, placeholder, relocated: files }, () => venvLayerEntries(store, { digest: pypakrLayer.digest, what }, relocation, venv), `pypakr export: ${what}, at ${venv}, with its bytecode`));
+  const planned = [
+    { key: { ...how, kind: "skeleton", base: base.manifestDigest, executable: python.executable }, entries: () => skeletonEntries(base, python, venv), createdBy: `pypakr export: a venv at ${venv} for ${python.executable}` },
+    ...image.manifest.layers.map((layer, index) => {
+      const what = `layer ${index + 1} (${layer.digest.slice(0, 19)}) of ${image.source}`;
+      return { key: { ...how, kind: "layer", layer: layer.digest, placeholder, relocated: files }, entries: () => venvLayerEntries(store, { digest: layer.digest, what }, relocation, venv), createdBy: `pypakr export: ${what}, at ${venv}, with its bytecode` };
+    }),
+  ];
+  const kept = await Promise.all(planned.map((layer) => cache.get(layer.key)));
+  const missing = planned.flatMap((layer, index) => (kept[index] ? [] : [index]));
+  if (missing.length > 0) {
+    const entries = [];
+    for (const index of missing) entries.push(await (planned[index] as (typeof planned)[number]).entries());
+    const bytecode = await compileLayers(await rootfs(), python, venv, entries, path.join(work.sandboxed, "bytecode"));
+    for (const [position, index] of missing.entries()) {
+      const made = await writeLayer([...(entries[position] ?? []), ...(bytecode[position] ?? [])], path.join(work.own, `layer-${index}`), compression);
+      kept[index] = await cache.put((planned[index] as (typeof planned)[number]).key, made);
+    }
   }
-  return added;
+  return planned.map((layer, index) => ({ ...(kept[index] as WrittenLayer), createdBy: layer.createdBy }));
 }
 
 export async function exportImage(config: Config, options: ExportOptions): Promise<ExportResult> {
@@ -212,19 +212,21 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
   const local = await ensureLocalImage(config, options.image, options);
   const store = await Store.open(config);
   const { digest, lease } = await acquireImage(store, local.image);
+  // Two work dirs: one private to pypakr (the layers, the documents), and one the sandboxed runtime's Python
+  // must reach, as nobody when pypakr is root (see runInRootfs): the runtime's tree and what it compiles.
   const work = await fs.mkdtemp(path.join(os.tmpdir(), "pypakr-export-"));
+  const sandboxed = await fs.mkdtemp(path.join(os.tmpdir(), "pypakr-export-sandbox-"));
   try {
-    // The runtime's Python runs as nobody when pypakr is root (see sandbox's runInRootfs): it must reach its tree.
-    await fs.chmod(work, 0o755);
+    await fs.chmod(sandboxed, 0o755);
     const image = await loadImage(store, digest);
     const base = await chooseBase(config, image.config.pypakr.python);
     progress(`exporting ${image.source} onto runtime ${options.runtime}`);
     const runtime = await openRuntime(config, options.runtime, image, work, options);
-    const rootfs = lazyRootfs(runtime.image, work, store.limits.imageEntries);
-    const python = await runtimePython(config, runtime.image, image, base.dir, work, rootfs);
+    const rootfs = lazyRootfs(runtime.image, sandboxed, store.limits.imageEntries);
+    const python = await runtimePython(config, runtime.image, image, base.dir, sandboxed, rootfs);
     checkRuntimeMatches(image, runtime.image.source, python);
     const cache = new LayerCache(path.join(config.pypakrDir, "runtimes", "layers"));
-    const added = await addedLayers(store, cache, image, base, python, rootfs, venv, options.compression, work);
+    const added = await addedLayers(store, cache, image, base, python, rootfs, venv, options.compression, { own: work, sandboxed });
     const documents = exportedDocuments(image, runtime.image, added, { venv, ...(options.source ? { source: options.source } : {}), ...(runtime.name ? { runtimeName: runtime.name } : {}) });
     const blobs = blobList(runtime.image, added, documents);
     const result: ExportResult = {
@@ -266,6 +268,7 @@ export async function exportImage(config: Config, options: ExportOptions): Promi
     return result;
   } finally {
     await removeTree(work);
+    await removeTree(sandboxed);
     await lease.release();
   }
 }

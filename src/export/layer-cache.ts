@@ -24,19 +24,27 @@ const recordSchema = z.object({
 export class LayerCache {
   constructor(private readonly dir: string) {}
 
-  /** The layer for `key`, from the cache or made by `make` into a file it is given (then kept). */
-  async layer(key: unknown, make: (file: string) => Promise<WrittenLayer>, work: string): Promise<WrittenLayer> {
+  private files(key: unknown): { file: string; record: string; name: string } {
     const name = sha256Hex(JSON.stringify(key));
-    const file = path.join(this.dir, `${name}.layer`);
-    const recordFile = path.join(this.dir, `${name}.json`);
+    return { name, file: path.join(this.dir, `${name}.layer`), record: path.join(this.dir, `${name}.json`) };
+  }
+
+  /** The layer kept for `key`, or null. */
+  async get(key: unknown): Promise<WrittenLayer | null> {
+    const { file, record: recordFile } = this.files(key);
     const record = tryParseJson((await fs.readFile(recordFile, "utf8").catch(() => "")) || "null", recordSchema);
     if (record && (await fs.stat(file).catch(() => null))?.size === record.size) return { ...record, file } as WrittenLayer;
-    const made = await make(path.join(work, `${name}.layer`));
+    return null;
+  }
+
+  /** Keeps a copy of `made` for `key`; returns the kept one. */
+  async put(key: unknown, made: WrittenLayer): Promise<WrittenLayer> {
+    const { file, record } = this.files(key);
     await fs.mkdir(this.dir, { recursive: true });
     const temp = siblingTempPath(file, "cache");
     await fs.copyFile(made.file, temp);
     await fs.rename(temp, file);
-    await writeFileAtomic(recordFile, JSON.stringify({ digest: made.digest, diffId: made.diffId, size: made.size, mediaType: made.mediaType }));
+    await writeFileAtomic(record, JSON.stringify({ digest: made.digest, diffId: made.diffId, size: made.size, mediaType: made.mediaType }));
     return { ...made, file };
   }
 }

@@ -23,7 +23,7 @@ async function put(file: string, content = "x"): Promise<void> {
 
 test("takes the bytecode of the modules written for the compile only, each into its directory's __pycache__ in the venv", async () => {
   const out = path.join(dir, "out");
-  const compiled = path.join(out, "tmp/src");
+  const compiled = path.join(out, "0");
   const site = "lib/python3.11/site-packages";
   const modules = new Set([`${site}/flask/app.py`, `${site}/run.py`, "top.py", `${site}/flask/evil.py`]);
 
@@ -33,11 +33,11 @@ test("takes the bytecode of the modules written for the compile only, each into 
   await put(path.join(compiled, site, "ghost.cpython-311.pyc")); // no ghost.py was written
   await put(path.join(compiled, site, "flask/app.cpython-312.pyc")); // another interpreter's tag
   await put(path.join(compiled, site, "flask/notes.txt"));
-  await put(path.join(out, "etc/passwd.cpython-311.pyc")); // outside what was compiled
+  await put(path.join(out, "etc/passwd.cpython-311.pyc")); // beside what was compiled, not in it
   await fs.symlink("/etc/shadow", path.join(compiled, site, "flask/evil.cpython-311.pyc"));
   await fs.mkdir(path.join(compiled, site, "dir.cpython-311.pyc"), { recursive: true });
 
-  const entries = await collectBytecode(out, modules, "app/venv", ".cpython-311.pyc");
+  const entries = await collectBytecode(compiled, modules, "app/venv", ".cpython-311.pyc");
   const files = entries.filter((entry) => entry.type === "file").map((entry) => entry.path).sort();
   assert.deepEqual(files, [`app/venv/__pycache__/top.cpython-311.pyc`, `app/venv/${site}/__pycache__/run.cpython-311.pyc`, `app/venv/${site}/flask/__pycache__/app.cpython-311.pyc`]);
   const dirs = entries.filter((entry) => entry.type === "dir").map((entry) => entry.path).sort();
