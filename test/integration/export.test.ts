@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { expectCleanFailure, expectOk, freePort, pypakr, usePrivateHome } from "../support/helpers.js";
 import { appImage, flaskGunicornApp, type AppSpec } from "../support/serve-apps.js";
-import { runtimeImage, type RuntimeImage } from "../support/runtime-images.js";
+import { RUNTIME_PYTHON, runtimeImage, type RuntimeImage } from "../support/runtime-images.js";
 import { requireRoot, runImage, waitForHttp } from "../support/runc.js";
 import { startRegistry, type Registry } from "../support/registry.js";
 import { downloadedWheels } from "../support/wheels.js";
@@ -69,8 +69,11 @@ describe("pypakr export", { skip: notRoot }, () => {
   test("makes an ordinary image: skopeo reads it, its config runs the app as a non-root user on PORT, and runc runs it", async () => {
     const out = path.join(own.dir, "flask.oci.tar");
     const result = expectOk(await run(exportArgs(out)), "export");
-    const answer = JSON.parse(result.stdout) as { digest: string; layers: { runtime: number; added: number } };
+    const answer = JSON.parse(result.stdout) as { digest: string; layers: { runtime: number; added: number }; runtime: { python: string; executable: string } };
     Object.assign(exported, { file: out, digest: answer.digest });
+    // What the runtime's Python said of itself in the sandbox: Debian's python3, the machine's minor version.
+    assert.match(answer.runtime.python, new RegExp(`^${RUNTIME_PYTHON.bookworm.replace(".", "\\.")}\\.\\d+$`));
+    assert.equal(answer.runtime.executable, "/usr/bin/python3");
     const inspected = JSON.parse(skopeo(["inspect", `oci-archive:${out}`])) as { Digest: string; Layers: string[] };
     assert.equal(inspected.Digest, answer.digest);
     const config = JSON.parse(skopeo(["inspect", "--config", `oci-archive:${out}`])) as SkopeoConfig;
@@ -132,7 +135,7 @@ describe("pypakr export", { skip: notRoot }, () => {
     const out = path.join(own.dir, "mismatch.tar");
     const before = (await fs.readdir(os.tmpdir())).filter((name) => name.startsWith("pypakr-export-"));
     const result = await run([flask.tag, "--runtime", runtime(trixie), "-o", out]);
-    expectCleanFailure(result, /has CPython 3\.13\.\d+.*needs CPython 3\.11/);
+    expectCleanFailure(result, new RegExp(`has CPython ${RUNTIME_PYTHON.trixie.replace(".", "\\.")}\\.\\d+.*needs CPython ${RUNTIME_PYTHON.bookworm.replace(".", "\\.")}`));
     assert.match(result.stderr, /python:3\.11-slim/);
     await assert.rejects(fs.lstat(out), { code: "ENOENT" });
     assert.deepEqual((await fs.readdir(own.dir)).filter((name) => name.startsWith(".mismatch")), [], "no temp file beside the output");
