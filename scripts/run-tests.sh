@@ -9,8 +9,11 @@
 #     itself on its first line: `// test-stream: own-home` (tsc keeps the
 #     comment in the built file);
 #   - the unit files, then the integration files (in-process servers and
-#     stores, and a few short CLI builds under two Node.js lines), all of
-#     which work in their own temp dirs and homes.
+#     stores, a few short CLI builds under two Node.js lines, and the export
+#     tests), all of which work in their own temp dirs and homes, then the
+#     e2e files that say `// test-stream: beside-unit` on their first line:
+#     they too work in homes of their own, and this stream has room for them
+#     (it ends about 300 s before the two e2e streams without them).
 # Then the SIGKILL series runs alone: it kills commands at fractions of a
 # normal run's time and needs most kills to land mid-way, which a machine
 # busy with other streams makes unpredictable.
@@ -24,15 +27,16 @@ trap 'rm -rf "$logs"' EXIT
 hostile=dist/test/e2e/hostile.test.js
 crash=dist/test/e2e/crash.test.js
 mapfile -t own_homes < <(grep -lx '// test-stream: own-home' dist/test/e2e/*.test.js)
+mapfile -t beside_unit < <(grep -lx '// test-stream: beside-unit' dist/test/e2e/*.test.js)
 rest=()
 for file in dist/test/e2e/*.test.js; do
-  case " $hostile $crash ${own_homes[*]} " in *" $file "*) ;; *) rest+=("$file") ;; esac
+  case " $hostile $crash ${own_homes[*]} ${beside_unit[*]} " in *" $file "*) ;; *) rest+=("$file") ;; esac
 done
 
 node --test "$hostile" "${own_homes[@]}" >"$logs/hostile" 2>&1 &
 hostile_pid=$!
 # Glob patterns, which node --test (22+) expands itself: it no longer takes a directory.
-node --test "dist/test/unit/**/*.test.js" "dist/test/integration/**/*.test.js" >"$logs/unit" 2>&1 &
+node --test "dist/test/unit/**/*.test.js" "dist/test/integration/**/*.test.js" "${beside_unit[@]}" >"$logs/unit" 2>&1 &
 unit_pid=$!
 node --test "${rest[@]}"
 rest_status=$?

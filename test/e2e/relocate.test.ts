@@ -1,4 +1,4 @@
-// test-stream: own-home
+// test-stream: beside-unit
 /**
  * Moved and copied containers (issue 10, item 1): a container knows where it
  * was made; `run` refuses it elsewhere on both paths (the shell launcher and
