@@ -53,11 +53,28 @@ const distributionName = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[
 const distributionVersion = z.string().regex(/^[A-Za-z0-9.+!_-]{0,64}$/, "must be a version (PEP 440)");
 const wheelTag = z.string().regex(/^[A-Za-z0-9_.]{1,64}-[A-Za-z0-9_.]{1,64}-[A-Za-z0-9_.]{1,128}$/, "must be a wheel tag such as py3-none-any");
 
+/**
+ * The file pip installed a distribution from, as its install report named it
+ * (pip install --report): what a lock file (PEP 751) and an SBOM need to name
+ * the artifact and its hash. Absent for images built before it was recorded,
+ * and for what a setup script installed.
+ */
+export const distributionOriginSchema = z.object({
+  /** The wheel's or sdist's file name (the URL's last segment). */
+  filename: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$/, "must be a file name such as flask-3.1.0-py3-none-any.whl"),
+  /** Hex sha256 of that file. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits"),
+  /** Where pip fetched it, only when that is an https URL (a file: URL names a path of the building machine). */
+  url: z.string().max(2048).regex(/^https:\/\/[^\s"<>\\^`{|}]+$/, "must be an https URL").optional(),
+});
+export type DistributionOrigin = z.infer<typeof distributionOriginSchema>;
+
 export const distributionSchema = z.object({
   name: distributionName,
   version: distributionVersion,
   layer: digest,
   wheelTags: z.array(wheelTag).max(1024),
+  origin: distributionOriginSchema.optional(),
 });
 export type Distribution = z.infer<typeof distributionSchema>;
 
