@@ -34,9 +34,9 @@ export function escapeHtml(text: string): string {
 
 function piece(value: HtmlValue): string {
   if (value instanceof SafeHtml) return value.toString();
-  if (Array.isArray(value)) return (value as readonly HtmlValue[]).map(piece).join("");
+  if (Array.isArray(value)) return value.map(piece).join("");
   if (value === null || value === undefined || value === false) return "";
-  return escapeHtml(String(value as string | number | boolean));
+  return escapeHtml(String(value));
 }
 
 export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {

@@ -223,11 +223,11 @@ export class Indexer {
   }
 
   private async layerMetadata(repository: string, layer: Descriptor): Promise<IndexedDistribution["metadata"]> {
-    const { index, registry, readLayerMetadata } = this.parts;
+    const { index, registry } = this.parts;
     const cached = index.layerMetadata(layer.digest);
     if (cached !== undefined) return cached;
     try {
-      const metadata = await readLayerMetadata(await registry.openBlob(repository, layer), layer.mediaType, layer.size);
+      const metadata = await this.parts.readLayerMetadata(await registry.openBlob(repository, layer), layer.mediaType, layer.size);
       index.putLayerMetadata(layer.digest, metadata);
       return metadata;
     } catch (error) {

@@ -18,7 +18,7 @@ import { cleanDescription, MAX_DESCRIPTION_BYTES, renderDescription } from "./ma
 import { deleteConfirmPage, deletedPage, type DeletePlan, errorPage, loginPage } from "./pages/admin.js";
 import { diffPage } from "./pages/diff.js";
 import { homePage, RECENT_COUNT, REPOSITORIES_PER_PAGE } from "./pages/home.js";
-import { layout, pullCommand, runCommand, type View } from "./pages/layout.js";
+import { layout, type View } from "./pages/layout.js";
 import { repositoryPage } from "./pages/repository.js";
 import { badQueryPage, searchPage } from "./pages/search.js";
 import { tagPage } from "./pages/tag.js";
