@@ -388,7 +388,8 @@ export class HubServer {
   }
 
   private json(response: http.ServerResponse, request: http.IncomingMessage, status: number, data: unknown, headers: Record<string, string> = {}): void {
-    this.send(response, request, status, "application/json; charset=utf-8", `${JSON.stringify(data)}\n`, headers);
+    // "<" as \u003c: the same JSON, and no byte of it can ever be read as markup (an old browser sniffing, a careless embedder).
+    this.send(response, request, status, "application/json; charset=utf-8", `${JSON.stringify(data).replace(/</g, "\\u003c")}\n`, headers);
   }
 
   private send(response: http.ServerResponse, request: http.IncomingMessage, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
