@@ -17,7 +17,7 @@ import { cleanText } from "./text.js";
 import type { IndexedDistribution, IndexedLayer, IndexedTag } from "./types.js";
 
 export interface TagHint {
-  /** The digest the event or the tag list named (the tag may have moved since: the manifest fetched wins). */
+  /** The digest the event named: the manifest is read by it. */
   digest?: string;
   pushedAt?: string | null;
   pushedBy?: string | null;
@@ -135,14 +135,16 @@ export class Indexer {
     const { index, registry } = this.parts;
     let document: ManifestDocumentLike;
     try {
-      document = hint.document ?? (await registry.manifest(repository, tag));
+      // By the event's digest when there is one: the registry (2.8) notifies a push before it points the tag at the
+      // manifest, so a read by tag at that moment finds nothing, or the tag's previous manifest.
+      document = hint.document ?? (await registry.manifest(repository, hint.digest ?? tag));
     } catch (error) {
       // Deleted (or moved away) before its event was handled: the registry's word wins.
       if (error instanceof PypakrError && error.code === "registry-not-found") return index.removeTag(repository, tag);
       throw error;
     }
     const known = index.tag(repository, tag);
-    const pushedAt = hint.pushedAt && (hint.digest === undefined || hint.digest === document.digest) ? hint.pushedAt : known !== null && known.digest === document.digest ? known.pushedAt : this.now().toISOString();
+    const pushedAt = hint.pushedAt ? hint.pushedAt : known !== null && known.digest === document.digest ? known.pushedAt : this.now().toISOString();
     const pushedBy = hint.pushedBy ?? (known !== null && known.digest === document.digest ? known.pushedBy : null);
     index.putTag(await this.describeTag(repository, tag, document, pushedAt, pushedBy));
   }

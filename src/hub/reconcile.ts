@@ -27,12 +27,17 @@ export async function reconcile(parts: HubParts, indexer: Indexer, log: (line: s
   const { index, registry } = parts;
   const result: ReconcileResult = { repositories: 0, tags: 0, indexed: 0, removed: 0, failures: 0, ms: 0 };
   const seen = new Set<string>();
+  // Only what the index held before the walk may be dropped for missing from it: notifications keep indexing
+  // meanwhile, and a repository pushed after the catalog was read is not gone.
+  const before = index.repositoryNames();
   let complete = true;
   const jobs: Promise<void>[] = [];
   try {
     for await (const repository of registry.repositories()) {
       seen.add(repository);
       result.repositories += 1;
+      // Read before the tag list, for the same reason: a tag indexed after the list was read is not gone.
+      const known = index.tagDigests(repository);
       let tags: string[];
       try {
         tags = await registry.tags(repository);
@@ -42,7 +47,6 @@ export async function reconcile(parts: HubParts, indexer: Indexer, log: (line: s
         continue;
       }
       result.tags += tags.length;
-      const known = index.tagDigests(repository);
       const listed = new Set(tags);
       for (const [tag] of known) {
         if (listed.has(tag)) continue;
@@ -74,7 +78,7 @@ export async function reconcile(parts: HubParts, indexer: Indexer, log: (line: s
   }
   await Promise.all(jobs);
   if (complete) {
-    for (const repository of index.repositoryNames()) {
+    for (const repository of before) {
       if (seen.has(repository)) continue;
       result.removed += index.tagDigests(repository).size;
       index.removeRepository(repository);
