@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { gzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
@@ -25,7 +26,7 @@ import { parse as parseToml } from "smol-toml";
 import { writeBlobsArchive } from "../../src/image/archive.js";
 import { sha256Digest } from "../../src/util/hash.js";
 import { CLI, cliEnv, expectOk, freePort, makeTempDir, pypakr, REPO, removeDir } from "../support/helpers.js";
-import { appLayer, LayerPool, type MadeImage, pypakrImage } from "../support/hub-images.js";
+import { appLayer, LayerPool, type MadeImage, pypakrImage, RegistryPusher } from "../support/hub-images.js";
 import { startHubRegistry, type HubRegistry } from "../support/hub-registry.js";
 
 const ADMIN_TOKEN = "admin-token-for-the-hub-test-0001";
@@ -40,7 +41,8 @@ interface RunningHub {
   url: string;
   child: ChildProcess;
   stderr: () => string;
-  stop(): Promise<void>;
+  /** Sends the signal (SIGTERM by default) and resolves with the exit code once it has exited (SIGKILL after 10 s). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** Starts `pypakr hub` and resolves once it says where it listens. */
@@ -68,15 +70,15 @@ async function startHub(args: string[], env: NodeJS.ProcessEnv, home: string): P
     url,
     child,
     stderr: () => stderr,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    stop: (signal = "SIGTERM") =>
+      new Promise<number | null>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        child.once("exit", () => {
+        child.once("exit", (code) => {
           clearTimeout(timer);
-          resolve();
+          resolve(code);
         });
-        child.kill("SIGTERM");
+        child.kill(signal);
       }),
   };
 }
@@ -327,6 +329,12 @@ describe("pypakr hub over a registry with notifications", () => {
     assert.equal((await post({ authorization: `Bearer ${EVENTS_TOKEN}` }, '{"events": []}')).status, 202);
     assert.equal((await post({ authorization: `Bearer ${EVENTS_TOKEN}` }, JSON.stringify({ events: [], padding: "x".repeat(1_100_000) }))).status, 413);
   });
+
+  test("SIGINT stops the hub cleanly", async () => {
+    assert.equal(await hub.stop("SIGINT"), 0, hub.stderr());
+    assert.match(hub.stderr(), /SIGINT: stopping[\s\S]*stopped/);
+    assert.doesNotMatch(hub.stderr(), /cannot|internal error|Warning/, "nothing failed while the hub ran");
+  });
 });
 
 async function adminCookie(url: string): Promise<string> {
@@ -356,7 +364,16 @@ describe("pypakr hub --private", () => {
     // The hub reads the registry with pypakr's own logins.
     const dockerConfig = path.join(dir, "docker");
     expectOk(await pypakr(["login", registry.host, "-u", "george", "--password-stdin"], { home, input: "registry-password-1\n", env: { DOCKER_CONFIG: dockerConfig } }), "login");
+    // Pushed before the hub starts, with no notifications: the hub finds them by walking the catalog.
+    const pool = new LayerPool();
+    const image = pypakrImage([pool.layer({ name: "requests", version: "2.32.3", licenseExpression: "Apache-2.0" })], appLayer({ run: "#!/bin/sh\n" }));
+    expectOk(await pypakr(["push", await imageFile(dir, "requests", image), `${registry.host}/team/web:1`], { home, env: { DOCKER_CONFIG: dockerConfig } }), "push team/web:1");
+    await new RegistryPusher(registry.url, { authorization: registry.authorization ?? "" }).push("base/busybox", "1.36", ordinaryImage());
     hub = await startHub(["--registry", registry.url, "--listen", "127.0.0.1:0", "--data", path.join(dir, "hub-data"), "--private", "--reconcile-interval", "off"], { PYPAKR_HUB_ADMIN_TOKEN: ADMIN_TOKEN, PYPAKR_HUB_EVENTS_TOKEN: EVENTS_TOKEN, DOCKER_CONFIG: dockerConfig }, home);
+    await waitFor("the reconcile at start", async () => {
+      const { body } = await getJson<{ recent: unknown[] }>(`${hub.url}/api/recent`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return body.recent.length === 2 ? true : undefined;
+    }, hub.stderr);
   });
 
   after(async () => {
@@ -382,4 +399,31 @@ describe("pypakr hub --private", () => {
     const cookie = await adminCookie(hub.url);
     assert.equal((await getText(`${hub.url}/`, { headers: { cookie } })).status, 200);
   });
+
+  test("the reconcile at start indexed a pypakr image and an ordinary one, shown with what an ordinary image has", async () => {
+    const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
+    const web = await getJson<{ kind: string; layers: { distribution?: { name: string } }[] }>(`${hub.url}/api/repositories/team/web/tags/1`, admin);
+    assert.equal(web.body.kind, "pypakr");
+    assert.deepEqual(web.body.layers.flatMap((layer) => (layer.distribution ? [layer.distribution.name] : [])), ["requests"]);
+    const ordinary = await getJson<{ kind: string; platforms: string[]; python: unknown; entrypoint: string[]; environment: Record<string, string>; layers: { distribution?: unknown }[] }>(`${hub.url}/api/repositories/base/busybox/tags/1.36`, admin);
+    assert.deepEqual({ kind: ordinary.body.kind, platforms: ordinary.body.platforms, python: ordinary.body.python, entrypoint: ordinary.body.entrypoint, layers: ordinary.body.layers.length }, { kind: "ordinary", platforms: ["linux/arm64"], python: null, entrypoint: ["/bin/sh", "-c", "echo hi"], layers: 1 });
+    assert.equal(ordinary.body.environment.MOTD, HOSTILE);
+    const page = await getText(`${hub.url}/r/base/busybox/-/tags/1.36`, admin);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /ordinary image/);
+    assert.match(page.text, /linux\/arm64/);
+    assert.ok(!page.text.includes(HOSTILE) && page.text.includes("&lt;script&gt;"), "the config's free text shows as text");
+    assert.doesNotMatch(page.text, /sbom\.cdx\.json/, "no SBOM for an image without Python distributions");
+    assert.equal((await getText(`${hub.url}/r/base/busybox/-/tags/1.36/sbom.cdx.json`, admin)).status, 404);
+  });
 });
+
+/** An ordinary (non-pypakr) image: an OCI config without pypakr's field, one gzip layer, arm64. */
+function ordinaryImage(): MadeImage {
+  const layer = gzipSync(Buffer.from("not really a tar, and the hub never opens an ordinary image's layers"));
+  const layerDigest = sha256Digest(layer);
+  const configBytes = Buffer.from(JSON.stringify({ architecture: "arm64", os: "linux", created: "2026-11-01T00:00:00Z", config: { Env: ["PATH=/bin", `MOTD=${HOSTILE}`], Entrypoint: ["/bin/sh"], Cmd: ["-c", "echo hi"] }, rootfs: { type: "layers", diff_ids: [sha256Digest(Buffer.from("x"))] } }));
+  const configDigest = sha256Digest(configBytes);
+  const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: configBytes.length }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layerDigest, size: layer.length }] }));
+  return { manifest: { digest: sha256Digest(manifestBytes), bytes: manifestBytes }, config: { digest: configDigest, bytes: configBytes }, layers: [{ digest: layerDigest, diffId: sha256Digest(Buffer.from("x")), bytes: layer }], distributions: [] };
+}
