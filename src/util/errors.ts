@@ -57,7 +57,7 @@ export const ERROR_CODES = {
   "registry-bad-data": "the registry sent bytes that do not match their digest or size",
   "registry-transfer-failed": "a download from the registry broke off",
   "unsafe-transport": "pypakr refused to send to a place it cannot trust (plain HTTP off loopback, credentials to another host)",
-  "serve-listen-failed": "pypakr serve cannot listen on its address (taken, or not an address of this machine)",
+  "serve-listen-failed": "pypakr serve or pypakr hub cannot listen on its address (taken, or not an address of this machine)",
   "credentials-unreadable": "the Docker config file or a login stored in it cannot be read",
   "credential-helper-failed": "a Docker credential helper is missing or failed",
   "runtime-unusable": "a runtime image for pypakr export has no working Python, or one that does not describe itself",
