@@ -24,7 +24,7 @@ export interface DeletePlan {
 
 export function deleteConfirmPage(plan: DeletePlan, view: View): SafeHtml {
   const others = plan.tags.filter((tag) => tag !== plan.tag);
-  return html`<p class="crumbs"><a href="${urls.repository(plan.repository)}">${plan.repository}</a> :</p>
+  return html`<p class="crumbs"><a href="${urls.repository(plan.repository)}">${plan.repository}</a></p>
 <h1>Delete ${plan.repository}:${plan.tag}?</h1>
 <p>The registry deletes images by digest: this deletes the manifest ${digest(plan.digest)} from <code>${plan.repository}</code>,
 ${others.length > 0 ? html`and with it <strong>every tag on it</strong>: ${plan.tags.join(", ")}.` : html`which only the tag ${plan.tag} names.`}</p>

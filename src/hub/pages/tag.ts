@@ -16,7 +16,7 @@ export function licenseText(distribution: IndexedDistribution): string {
 export function tagPage(tag: IndexedTag, view: View): SafeHtml {
   const distributions = tag.layers.filter((layer): layer is IndexedLayer & { distribution: IndexedDistribution } => layer.distribution !== undefined);
   const others = tag.layers.filter((layer) => layer.distribution === undefined);
-  return html`<p class="crumbs"><a href="${urls.repository(tag.repository)}">${tag.repository}</a> :</p>
+  return html`<p class="crumbs"><a href="${urls.repository(tag.repository)}">${tag.repository}</a></p>
 <h1>${tag.repository}:${tag.tag}${tag.kind === "ordinary" ? html` <span class="badge">ordinary image</span>` : ""}</h1>
 <dl class="facts">
 ${tag.python ? html`<dt>Python</dt><dd>${tag.python.implementation} ${tag.python.version} <span class="muted">(${tag.python.kind})</span></dd>` : ""}
