@@ -358,6 +358,11 @@ export class RegistryBrowser {
       response = await withoutSecrets(() => this.client.fetch({ method: "GET", url: plain, headers: { accept: "application/json" } }, scopes));
     }
     if (response.status !== 200) throw await this.client.unexpected(response, `a request for ${what}`);
+    // A list comes from the registry itself: one that redirects it elsewhere would hand the hub another registry's names.
+    if (!this.client.transport.isRegistryOrigin(response.url)) {
+      drop(response);
+      throw this.misbehaved(`it sent ${what} on to ${response.url.origin}; pypakr reads lists only from the registry itself`);
+    }
     const announced = Number(response.headers["content-length"] ?? 0);
     if (announced > MAX_PAGE_BYTES) {
       drop(response);

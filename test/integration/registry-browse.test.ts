@@ -172,7 +172,7 @@ describe("RegistryBrowser and a registry that lies", () => {
     await elsewhere.stop();
   });
 
-  test("a next page on another origin is not followed (and nothing is sent there); names outside the grammar and repeated ones are passed over", async () => {
+  test("a next page on another origin is not followed (and nothing is sent there), nor a list redirected there; names outside the grammar and repeated ones are passed over", async () => {
     fake.hook = (_req, res, url) =>
       url.pathname === "/v2/_catalog" && json(res, { repositories: ["ok/one", "Bad/Name", "../x", 42, "ok/one", "a".repeat(300), "ok/two"] }, { link: `<http://${elsewhere.host}/v2/_catalog?last=ok%2Ftwo&n=1000>; rel="next"` });
     const seen: string[] = [];
@@ -184,6 +184,11 @@ describe("RegistryBrowser and a registry that lies", () => {
     );
     assert.deepEqual(seen, ["ok/one", "ok/two"]);
     assert.equal(elsewhere.log.length, 0);
+    // Nor is a list the registry redirects to another origin taken from there.
+    fake.hook = (_req, res, url) => url.pathname.endsWith("/tags/list") && (res.writeHead(307, { location: `http://${elsewhere.host}/v2/app/tags/list` }).end(), true);
+    elsewhere.hook = (_req, res, url) => url.pathname.endsWith("/tags/list") && json(res, { tags: ["planted"] });
+    await assert.rejects(browser.tags("app"), refusedWith("registry-misbehaved", /sent the tags of app on to http:\/\/127\.0\.0\.2/));
+    elsewhere.hook = undefined;
   });
 
   test("a next page that leads back to an earlier one ends in an error, not a loop; a Link to another path on the registry is not followed either", async () => {
