@@ -12,7 +12,7 @@
  * is not a cache of the registry (an admin wrote them): the file is migrated,
  * never dropped.
  */
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { DistributionMetadata } from "../sbom/index.js";
 import { describe, PypakrError } from "../util/errors.js";
 import { excerptOf, plainTextOfHtml } from "./plain-text.js";
@@ -74,12 +74,15 @@ const MIGRATIONS: string[] = [
     pushed_at TEXT NOT NULL,
     license TEXT
   ) STRICT;
-  CREATE INDEX distributions_by_name ON distributions (name_normalized, pushed_at, tag_id);
-  CREATE INDEX distributions_by_version ON distributions (name_normalized, version_key, pushed_at, tag_id);
+  -- A search by name and version range, newest push first: the name's rows in push order, the version range tested
+  -- inside the index (covering: no table reads), so the first rows found are the ones shown. A rare version of a
+  -- common name reads at most that name's rows of the index, one per tag.
+  CREATE INDEX distributions_by_name_push_version ON distributions (name_normalized, pushed_at, tag_id, version_key, version, name);
   CREATE INDEX distributions_of_tag ON distributions (tag_id);
 
-  -- rowid = repositories.id. The default tokenizer splits team/flask-app into team, flask, app; a quoted query
-  -- string is a phrase of the same tokens, so the whole name and each part of it match.
+  -- rowid = repositories.id, only for repositories with tags (what a search may find). The default tokenizer splits
+  -- team/flask-app into team, flask, app; a quoted query string is a phrase of the same tokens, so the whole name and
+  -- each part of it match.
   CREATE VIRTUAL TABLE repository_text USING fts5 (name, description, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
 
   CREATE TABLE layer_metadata (
@@ -94,8 +97,8 @@ const MAX_LIMIT = 1000;
 /** Words of a free-text query that count (a pasted paragraph is not a search). */
 const MAX_QUERY_WORDS = 16;
 const EXCERPT_LENGTH = 200;
-/** Words around a match in a search hit's excerpt. */
-const SNIPPET_WORDS = 24;
+/** Cached satisfies() answers kept at most (a few MB): then the cache starts again. */
+const MAX_VERDICTS = 50_000;
 
 const UNUSABLE_HINT = "Move the file away and start the hub again: it indexes the registry anew (repository descriptions written in the hub are lost).";
 
@@ -133,6 +136,10 @@ const SUMMARY_COLUMNS = `r.name AS repository, t.tag, t.digest, t.pushed_at, t.p
 
 function clampLimit(limit: number): number {
   return Number.isFinite(limit) ? Math.max(0, Math.min(Math.floor(limit), MAX_LIMIT)) : 0;
+}
+
+function repositoryHit(row: RepositoryRow): RepositoryHit {
+  return { name: row.name, excerpt: excerptOf(row.description_text, EXCERPT_LENGTH), tagCount: row.tag_count, lastPushedAt: row.last_pushed_at };
 }
 
 function summaryOf(row: SummaryRow): TagSummary {
@@ -181,24 +188,25 @@ export function ftsQuery(text: string): string | null {
 
 export class HubIndex {
   private transactionDepth = 0;
+  /** "specifier\nversion" → whether the version satisfies it: parsing versions is most of a version search's time. */
+  private readonly verdicts = new Map<string, boolean>();
   private readonly statements;
 
   private constructor(private readonly db: DatabaseSync) {
     this.statements = {
       repositoryByName: db.prepare(`SELECT * FROM repositories WHERE name = ?`),
       insertRepository: db.prepare(`INSERT INTO repositories (name) VALUES (?) RETURNING id`),
-      insertRepositoryText: db.prepare(`INSERT INTO repository_text (rowid, name, description) VALUES (?, ?, '')`),
+      insertRepositoryText: db.prepare(`INSERT INTO repository_text (rowid, name, description) VALUES (?, ?, ?)`),
       deleteRepository: db.prepare(`DELETE FROM repositories WHERE id = ?`),
       deleteRepositoryText: db.prepare(`DELETE FROM repository_text WHERE rowid = ?`),
       setDescription: db.prepare(`UPDATE repositories SET description = ?, description_html = ?, description_text = ? WHERE id = ?`),
-      setDescriptionText: db.prepare(`UPDATE repository_text SET description = ? WHERE rowid = ?`),
       refreshRepository: db.prepare(
         `UPDATE repositories SET
            tag_count = (SELECT count(*) FROM tags WHERE repository_id = :id),
            last_pushed_at = (SELECT max(pushed_at) FROM tags WHERE repository_id = :id)
          WHERE id = :id`,
       ),
-      repositoryState: db.prepare(`SELECT tag_count, description FROM repositories WHERE id = ?`),
+      repositoryState: db.prepare(`SELECT name, tag_count, description, description_text FROM repositories WHERE id = ?`),
       repositoryNames: db.prepare(`SELECT name FROM repositories ORDER BY name`),
       deleteTag: db.prepare(`DELETE FROM tags WHERE repository_id = ? AND tag = ?`),
       insertTag: db.prepare(
@@ -226,21 +234,19 @@ export class HubIndex {
         `SELECT name, description_text, tag_count, last_pushed_at FROM repositories WHERE tag_count > 0
          ORDER BY last_pushed_at DESC, name LIMIT ? OFFSET ?`,
       ),
+      // Ranked on the full-text table alone, then joined for the page: only the shown rows are read.
       searchText: db.prepare(
-        `SELECT r.name, r.tag_count, r.last_pushed_at, snippet(repository_text, 1, '', '', '…', ${SNIPPET_WORDS}) AS excerpt
-         FROM repository_text JOIN repositories r ON r.id = repository_text.rowid
-         WHERE repository_text MATCH ? AND r.tag_count > 0
-         ORDER BY bm25(repository_text, 10.0, 1.0), r.last_pushed_at DESC, r.name LIMIT ?`,
+        `SELECT r.name, r.description_text, r.tag_count, r.last_pushed_at
+         FROM (SELECT rowid AS id, bm25(repository_text, 10.0, 1.0) AS score FROM repository_text WHERE repository_text MATCH ?
+               ORDER BY score, rowid DESC LIMIT ?) AS hit
+         JOIN repositories r ON r.id = hit.id ORDER BY hit.score, hit.id DESC`,
       ),
-      distributionsByName: db.prepare(
+      distributions: db.prepare(
         `SELECT r.name AS repository, t.tag, d.pushed_at, d.name, d.version
-         FROM distributions d JOIN tags t ON t.id = d.tag_id JOIN repositories r ON r.id = t.repository_id
-         WHERE d.name_normalized = ? ORDER BY d.pushed_at DESC, d.tag_id DESC`,
-      ),
-      distributionsByVersion: db.prepare(
-        `SELECT r.name AS repository, t.tag, d.pushed_at, d.name, d.version
-         FROM distributions d INDEXED BY distributions_by_version JOIN tags t ON t.id = d.tag_id JOIN repositories r ON r.id = t.repository_id
-         WHERE d.name_normalized = ? AND d.version_key >= ? AND d.version_key < ? ORDER BY d.pushed_at DESC, d.tag_id DESC`,
+         FROM distributions d INDEXED BY distributions_by_name_push_version
+         JOIN tags t ON t.id = d.tag_id JOIN repositories r ON r.id = t.repository_id
+         WHERE d.name_normalized = :name AND (:any OR (d.version_key >= :low AND d.version_key < :high))
+         ORDER BY d.pushed_at DESC, d.tag_id DESC`,
       ),
       counts: db.prepare(
         `SELECT (SELECT count(*) FROM repositories WHERE tag_count > 0) AS repositories,
@@ -304,7 +310,7 @@ export class HubIndex {
           licenseText(distribution.metadata),
         );
       }
-      this.statements.refreshRepository.run({ id: repositoryId });
+      this.refreshRepository(repositoryId);
     });
   }
 
@@ -313,7 +319,7 @@ export class HubIndex {
       const repositoryId = this.repositoryId(repository, false);
       if (repositoryId === null) return;
       this.statements.deleteTag.run(repositoryId, tag);
-      this.pruneIfEmpty(repositoryId);
+      this.refreshRepository(repositoryId);
     });
   }
 
@@ -324,7 +330,7 @@ export class HubIndex {
       if (repositoryId === null) return [];
       const tags = (this.statements.tagsOnDigest.all(repositoryId, digest) as { tag: string }[]).map((row) => row.tag);
       this.statements.deleteTagsOnDigest.run(repositoryId, digest);
-      this.pruneIfEmpty(repositoryId);
+      this.refreshRepository(repositoryId);
       return tags;
     });
   }
@@ -344,8 +350,7 @@ export class HubIndex {
     this.inTransaction(() => {
       const repositoryId = this.repositoryId(repository, true);
       this.statements.setDescription.run(markdown, html, text, repositoryId);
-      this.statements.setDescriptionText.run(text, repositoryId);
-      this.pruneIfEmpty(repositoryId);
+      this.refreshRepository(repositoryId);
     });
   }
 
@@ -384,16 +389,8 @@ export class HubIndex {
 
   /** Repositories with tags, newest push first. */
   repositories(limit: number, offset: number): RepositoryHit[] {
-    const rows = this.statements.repositories.all(clampLimit(limit), Math.max(0, Math.floor(offset) || 0)) as unknown as Pick<
-      RepositoryRow,
-      "name" | "description_text" | "tag_count" | "last_pushed_at"
-    >[];
-    return rows.map((row) => ({
-      name: row.name,
-      excerpt: excerptOf(row.description_text, EXCERPT_LENGTH),
-      tagCount: row.tag_count,
-      lastPushedAt: row.last_pushed_at,
-    }));
+    const rows = this.statements.repositories.all(clampLimit(limit), Math.max(0, Math.floor(offset) || 0)) as unknown as RepositoryRow[];
+    return rows.map(repositoryHit);
   }
 
   /** null when the repository is unknown, or has neither tags nor a description. */
@@ -417,15 +414,13 @@ export class HubIndex {
   search(query: SearchQuery, limit: number): SearchResults {
     const max = clampLimit(limit);
     const match = ftsQuery(query.text);
-    const repositories =
-      match === null
-        ? []
-        : (this.statements.searchText.all(match, max) as { name: string; tag_count: number; last_pushed_at: string | null; excerpt: string | null }[]).map(
-            (row) => ({ name: row.name, excerpt: row.excerpt ?? "", tagCount: row.tag_count, lastPushedAt: row.last_pushed_at }),
-          );
+    const rows = match === null || max === 0 ? [] : (this.statements.searchText.all(match, max) as unknown as RepositoryRow[]);
     const distribution = query.distribution;
-    const shown = distribution ? `${distribution.name}${distribution.specifier ?? ""}` : query.text;
-    return { query: shown, repositories, distributions: distribution ? this.searchDistributions(distribution.name, distribution.specifier, max) : [] };
+    return {
+      query: distribution ? `${distribution.name}${distribution.specifier ?? ""}` : query.text,
+      repositories: rows.map(repositoryHit),
+      distributions: distribution ? this.searchDistributions(distribution.name, distribution.specifier, max) : [],
+    };
   }
 
   counts(): { repositories: number; tags: number; distributions: number } {
@@ -434,25 +429,21 @@ export class HubIndex {
   }
 
   private searchDistributions(name: string, specifier: string | null, limit: number): DistributionHit[] {
-    const normalized = normalizedName(name);
     const clauses = specifier === null ? [] : specifierClauses(specifier);
     if (clauses === null || limit === 0) return [];
     const range = keyRange(clauses);
-    const parameters: SQLInputValue[] = [normalized];
-    let statement = this.statements.distributionsByName;
-    if (range.low !== null || range.high !== null) {
-      statement = this.statements.distributionsByVersion;
-      // Keys are digits and dots: "" sorts before every key, "~" after.
-      parameters.push(range.low ?? "", range.high ?? "~");
-    }
-    // The range lets too much through (pre/post releases, != clauses): satisfies() decides, once per version.
-    const verdicts = new Map<string, boolean>();
+    const bounded = range.low !== null || range.high !== null;
+    // Keys are digits and dots: "" sorts before every key, "~" after.
+    const parameters = { name: normalizedName(name), any: bounded ? 0 : 1, low: range.low ?? "", high: range.high ?? "~" };
+    // The range lets too much through (pre/post releases, != clauses): satisfies() decides, once per specifier and version.
+    if (this.verdicts.size > MAX_VERDICTS) this.verdicts.clear();
     const hits: DistributionHit[] = [];
-    for (const row of statement.iterate(...parameters) as IterableIterator<DistributionRow>) {
-      let verdict = verdicts.get(row.version);
+    for (const row of this.statements.distributions.iterate(parameters) as IterableIterator<DistributionRow>) {
+      const key = `${specifier ?? ""}\n${row.version}`;
+      let verdict = this.verdicts.get(key);
       if (verdict === undefined) {
         verdict = versionSatisfies(row.version, clauses);
-        verdicts.set(row.version, verdict);
+        this.verdicts.set(key, verdict);
       }
       if (!verdict) continue;
       hits.push({ repository: row.repository, tag: row.tag, pushedAt: row.pushed_at, name: row.name, version: row.version });
@@ -461,7 +452,7 @@ export class HubIndex {
     return hits;
   }
 
-  /** The repository's row id; with `create`, a new repository (and its search row) when there is none. */
+  /** The repository's row id; with `create`, a new repository when there is none. */
   private repositoryId(name: string, create: true): number;
   private repositoryId(name: string, create: false): number | null;
   private repositoryId(name: string, create: boolean): number | null {
@@ -469,24 +460,22 @@ export class HubIndex {
     if (row !== undefined) return row.id;
     if (!create) return null;
     const inserted = this.statements.insertRepository.get(name) as { id: number };
-    this.statements.insertRepositoryText.run(inserted.id, name);
     return inserted.id;
   }
 
   /**
-   * Brings the repository's tag count and last push up to date, and forgets a
-   * repository left with neither tags nor a description (the registry keeps
-   * emptied repositories in its catalog; the hub lists none).
+   * Brings the repository's tag count, last push and search row up to date
+   * after a write, and forgets a repository left with neither tags nor a
+   * description (the registry keeps emptied repositories in its catalog; the
+   * hub lists none). Only repositories with tags have a search row.
    */
-  private pruneIfEmpty(repositoryId: number): void {
+  private refreshRepository(repositoryId: number): void {
     this.statements.refreshRepository.run({ id: repositoryId });
-    const row = this.statements.repositoryState.get(repositoryId) as
-      | { tag_count: number; description: string }
-      | undefined;
-    if (row !== undefined && row.tag_count === 0 && row.description === "") {
-      this.statements.deleteRepositoryText.run(repositoryId);
-      this.statements.deleteRepository.run(repositoryId);
-    }
+    this.statements.deleteRepositoryText.run(repositoryId);
+    const row = this.statements.repositoryState.get(repositoryId) as unknown as RepositoryRow | undefined;
+    if (row === undefined) return;
+    if (row.tag_count > 0) this.statements.insertRepositoryText.run(repositoryId, row.name, row.description_text);
+    else if (row.description === "") this.statements.deleteRepository.run(repositoryId);
   }
 
   /** Runs fn in one write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so it cannot fail half-way on a busy file). */

@@ -10,8 +10,8 @@
  */
 import { compare, explain, satisfies, validRange } from "@renovatebot/pep440";
 
-/** Sorts after every key (keys are digits and dots). */
-const ABOVE_EVERY_KEY = "~";
+/** After a key K and before every longer key K.N (keys are digits and dots; "-" sorts before "."). */
+const JUST_ABOVE_KEY = "-";
 
 /** A key range: low inclusive, high exclusive; null where unbounded. */
 export interface KeyRange {
@@ -82,8 +82,9 @@ function clauseRange(clause: Clause): KeyRange {
   if (operator === "==" && version.endsWith(".*")) return prefixRange(releaseSegments(version.slice(0, -2)));
   const key = versionKey(version);
   if (key === null) return { low: null, high: null };
-  // Everything whose key starts with this one: the bound's release and its pre/post/dev/local variants.
-  const throughKey = key + ABOVE_EVERY_KEY;
+  // Up to and including this very key (the bound's release and its pre/post/dev/local variants, which share it);
+  // "-" sorts before the "." that a later release such as 3.0.1 (after 3) continues the key with.
+  const throughKey = key + JUST_ABOVE_KEY;
   switch (operator) {
     case ">":
     case ">=":
@@ -118,13 +119,12 @@ export function keyRange(clauses: Clause[]): KeyRange {
  * Whether a version meets every clause. Pre-releases count (an image holds
  * what it holds: `urllib3<2` is true of 1.27rc1), except where PEP 440's own
  * rules exclude them (`<2` is false of 2.0rc1). `===` is PEP 440's arbitrary
- * string equality, done here since the library cannot compare a version it
- * cannot parse.
+ * string equality, done here since the library fails on a version it cannot
+ * parse (it answers false for the other operators).
  */
 export function versionSatisfies(version: string, clauses: Clause[]): boolean {
   return clauses.every((clause) => {
     if (clause.operator === "===") return version.toLowerCase() === clause.version.toLowerCase();
-    if (explain(version) === null) return false;
     try {
       return satisfies(version, clause.operator + clause.version, { prereleases: true });
     } catch {
