@@ -140,7 +140,7 @@ function fillAndRead(index: HubIndex, shape: HubIndexShape): Pick<HubIndexFigure
       time('search "requests >=2.5,<3"', shape.runs, search("requests >=2.5,<3")),
       time(`search "${rare}" (rare)`, shape.runs, search(rare)),
       time('search "app" (prefix, every repository)', shape.runs, search("app")),
-      time('search "team7/app-1" (name prefix)', shape.runs, search("team7/app-1")),
+      time('search "team7/app-5" (name prefix)', shape.runs, search("team7/app-5")),
       time('search "service number"', shape.runs, search("service number")),
       time('search "no-such-thing"', shape.runs, search("no-such-thing")),
       time("recent(50)", shape.runs, () => index.recent(50).length),
