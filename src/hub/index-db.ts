@@ -488,7 +488,11 @@ export class HubIndex {
       this.db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.db.exec("ROLLBACK");
+      try {
+        this.db.exec("ROLLBACK");
+      } catch {
+        // SQLite already rolled back (a full disk, an I/O error): the error to report is the first one.
+      }
       throw error;
     } finally {
       this.transactionDepth -= 1;

@@ -36,7 +36,7 @@ const HOSTILE = [
   `'; DROP TABLE tags; --`,
   `" OR 1=1 --`,
   `NEAR(a b) AND OR NOT * ^ : ( ) { } - + "`,
-  `line\nbreak\ttab\r`,
+  `line\nbreak\ttab\r and a NUL \u0000 inside`,
   `emoji 😀 and RTL \u202e override`,
   `%s %d %% \\ \\\\ $1 $& ${"${x}"}`,
   `x`.repeat(10_000),
