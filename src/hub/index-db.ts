@@ -199,6 +199,7 @@ export class HubIndex {
       insertRepositoryText: db.prepare(`INSERT INTO repository_text (rowid, name, description) VALUES (?, ?, ?)`),
       deleteRepository: db.prepare(`DELETE FROM repositories WHERE id = ?`),
       deleteRepositoryText: db.prepare(`DELETE FROM repository_text WHERE rowid = ?`),
+      repositoryTextExists: db.prepare(`SELECT 1 FROM repository_text WHERE rowid = ?`),
       setDescription: db.prepare(`UPDATE repositories SET description = ?, description_html = ?, description_text = ? WHERE id = ?`),
       refreshRepository: db.prepare(
         `UPDATE repositories SET
@@ -350,7 +351,7 @@ export class HubIndex {
     this.inTransaction(() => {
       const repositoryId = this.repositoryId(repository, true);
       this.statements.setDescription.run(markdown, html, text, repositoryId);
-      this.refreshRepository(repositoryId);
+      this.refreshRepository(repositoryId, true);
     });
   }
 
@@ -469,13 +470,15 @@ export class HubIndex {
    * description (the registry keeps emptied repositories in its catalog; the
    * hub lists none). Only repositories with tags have a search row.
    */
-  private refreshRepository(repositoryId: number): void {
+  private refreshRepository(repositoryId: number, textChanged = false): void {
     this.statements.refreshRepository.run({ id: repositoryId });
-    this.statements.deleteRepositoryText.run(repositoryId);
     const row = this.statements.repositoryState.get(repositoryId) as unknown as RepositoryRow | undefined;
-    if (row === undefined) return;
-    if (row.tag_count > 0) this.statements.insertRepositoryText.run(repositoryId, row.name, row.description_text);
-    else if (row.description === "") this.statements.deleteRepository.run(repositoryId);
+    const searchable = this.statements.repositoryTextExists.get(repositoryId) !== undefined;
+    const visible = row !== undefined && row.tag_count > 0;
+    // Rewritten only when it changes: every FTS5 write adds a segment for it to merge later.
+    if (searchable && (!visible || textChanged)) this.statements.deleteRepositoryText.run(repositoryId);
+    if (row !== undefined && visible && (!searchable || textChanged)) this.statements.insertRepositoryText.run(repositoryId, row.name, row.description_text);
+    if (row !== undefined && !visible && row.description === "") this.statements.deleteRepository.run(repositoryId);
   }
 
   /** Runs fn in one write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so it cannot fail half-way on a busy file). */

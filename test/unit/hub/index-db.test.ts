@@ -76,6 +76,11 @@ describe("HubIndex: what is stored comes back verbatim", () => {
       assert.equal(hit?.name, "team/jokes");
       assert.ok(hit?.excerpt.includes("Tom & Jerry <b>"), hit?.excerpt);
       assert.ok(!hit?.excerpt.includes("<strong>"));
+      // A new description replaces the old one's words; a new tag keeps them.
+      index.setDescription("team/jokes", "Puns", "<p>Puns</p>");
+      index.putTag(pypakrTag("team/jokes", "2", []));
+      assert.deepEqual(index.search(parseSearchQuery("jerry"), 10).repositories, []);
+      assert.deepEqual(index.search(parseSearchQuery("puns"), 10).repositories.map((found) => found.name), ["team/jokes"]);
     });
   });
 
