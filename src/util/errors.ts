@@ -63,6 +63,8 @@ export const ERROR_CODES = {
   "credential-helper-failed": "a Docker credential helper is missing or failed",
   "runtime-unusable": "a runtime image for pypakr export has no working Python, or one that does not describe itself",
   "sandbox-unavailable": "an app cannot be sandboxed here: bubblewrap or socat is missing, or the kernel forbids the namespaces it needs",
+  "bad-query": "a hub search names a distribution with a version specifier PEP 440 does not allow",
+  "hub-index-unusable": "the hub's index file is damaged, not an SQLite database, or was written by a newer pypakr",
   internal: "a bug in pypakr: an error it did not expect (only in --json output; never thrown as a PypakrError)",
 } as const;
 
