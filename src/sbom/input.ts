@@ -8,8 +8,9 @@ import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { tmpDir, type Config } from "../config/index.js";
-import { type Image, readImageArchive } from "../image/index.js";
+import { type Image, isImageName, readImageArchive } from "../image/index.js";
 import { Store, findImage, loadImage } from "../store/index.js";
+import { PypakrError } from "../util/errors.js";
 import { withTempPath } from "../util/fs.js";
 import { forEachLimited } from "../util/pool.js";
 import { readLayerMetadata } from "./layer.js";
@@ -26,9 +27,15 @@ export async function sbomInputFromImage(image: Image, reference?: string): Prom
     const layer = layers.get(distribution.layer);
     // A config naming a layer the manifest lacks is refused by the reader; nothing to read then either way.
     if (!layer || metadata.has(layer.digest)) return;
-    metadata.set(layer.digest, await readLayerMetadata(createReadStream(image.blobFile(layer.digest)), layer.mediaType, layer.size));
+    try {
+      metadata.set(layer.digest, await readLayerMetadata(createReadStream(image.blobFile(layer.digest)), layer.mediaType, layer.size));
+    } catch (error) {
+      if (!(error instanceof PypakrError)) throw error;
+      throw new PypakrError(`${distribution.name} ${distribution.version}'s layer ${layer.digest.slice(0, 19)}: ${error.message}`, { code: error.code, ...(error.hint ? { hint: error.hint } : {}), cause: error });
+    }
   });
-  const name = reference ?? image.tag;
+  // An archive's own ref name is any string its maker wrote; only a valid image name goes into the documents.
+  const name = reference ?? (image.tag !== undefined && isImageName(image.tag) ? image.tag : undefined);
   return {
     ...(name ? { reference: name } : {}),
     manifestDigest: image.manifestDigest,

@@ -72,6 +72,14 @@ function projectUrl(value: string): { label: string; url: string } {
   return comma < 0 ? { label: "", url: value.trim() } : { label: value.slice(0, comma).trim(), url: value.slice(comma + 1).trim() };
 }
 
+/** PEP 753's label normalization: lowercase, without punctuation and spaces ("Source Code" is "sourcecode"). */
+function urlLabel(label: string): string {
+  return label.toLowerCase().replace(/[^a-z0-9]/g, "");
+}
+/** Which Project-URL stands for the project when there is no Home-page: the home page, else its docs or source, before donation or chat links that often come first. */
+const HOMEPAGE_LABELS = ["homepage", "home"] as const;
+const PROJECT_LABELS = ["documentation", "docs", "source", "sourcecode", "repository", "code"] as const;
+
 function optional(value: string | undefined, limit: number): string | null {
   if (value === undefined || !present(value)) return null;
   const clean = cleanText(value, limit);
@@ -92,12 +100,8 @@ export function parseDistributionMetadata(text: string): DistributionMetadata {
   }
 
   const projectUrls = all("project-url").map(projectUrl);
-  const homepageLabel = (label: string) => /^home[\s_-]?page$|^home$/i.test(label);
-  const homepage =
-    httpUrl(firstLine(first("home-page") ?? "")) ??
-    projectUrls.filter((entry) => homepageLabel(entry.label)).map((entry) => httpUrl(entry.url)).find((url) => url !== null) ??
-    projectUrls.map((entry) => httpUrl(entry.url)).find((url) => url !== null) ??
-    null;
+  const byLabel = (labels: readonly string[]) => projectUrls.filter((entry) => labels.includes(urlLabel(entry.label))).map((entry) => httpUrl(entry.url)).find((url) => url !== null);
+  const homepage = httpUrl(firstLine(first("home-page") ?? "")) ?? byLabel(HOMEPAGE_LABELS) ?? byLabel(PROJECT_LABELS) ?? projectUrls.map((entry) => httpUrl(entry.url)).find((url) => url !== null) ?? null;
 
   return {
     licenseExpression: optional(firstLine(first("license-expression") ?? ""), METADATA_LIMITS.licenseExpression),

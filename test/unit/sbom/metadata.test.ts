@@ -34,7 +34,7 @@ describe("parseDistributionMetadata", () => {
     });
   });
 
-  test("folded lines continue a header; License keeps its first line; Home-page wins over Project-URL; a Homepage label over the first URL", () => {
+  test("folded lines continue a header; License keeps its first line; Home-page wins over Project-URL; a Homepage label, then docs or source, over the first URL", () => {
     const text = "Name: x\r\nLicense: Copyright (c) 2024 Someone\r\n        Permission is hereby granted, free of charge\r\n        to any person\r\nSummary: one\r\n  two\r\nHome-page: http://example.org/x\r\nProject-URL: Docs, https://docs.example.org\r\n\r\n";
     const parsed = parseDistributionMetadata(text);
     assert.equal(parsed.license, "Copyright (c) 2024 Someone");
@@ -42,6 +42,9 @@ describe("parseDistributionMetadata", () => {
     assert.equal(parsed.homepage, "http://example.org/x");
     const labelled = parseDistributionMetadata("Project-URL: Docs, https://docs.example.org\nProject-URL: Homepage, https://home.example.org\n");
     assert.equal(labelled.homepage, "https://home.example.org/");
+    const pallets = parseDistributionMetadata("Project-URL: Donate, https://example.org/donate\nProject-URL: Chat, https://chat.example.org\nProject-URL: Source Code, https://src.example.org/\n");
+    assert.equal(pallets.homepage, "https://src.example.org/", "the source before a donation link");
+    assert.equal(parseDistributionMetadata("Project-URL: Donate, https://example.org/donate\n").homepage, "https://example.org/donate", "else the first");
   });
 
   test("setuptools' UNKNOWN and empty values are absent; so is everything in an empty or headerless file", () => {
