@@ -29,6 +29,8 @@ export interface TransportOptions {
   insecure?: boolean;
   /** A PEM file of CA certificates to trust for HTTPS (a private registry's CA); implies HTTPS, even on loopback. */
   caFile?: string;
+  /** HTTPS even to a loopback registry (an address written https://). */
+  https?: boolean;
   retry?: Partial<RetryPolicy>;
   maxRedirects?: number;
 }
@@ -161,7 +163,7 @@ export class Transport {
     readonly registry: string,
     readonly options: TransportOptions = {},
   ) {
-    const https = options.caFile !== undefined || !(options.insecure || isLoopback(registry));
+    const https = options.https === true || options.caFile !== undefined || !(options.insecure || isLoopback(registry));
     // docker.io/library/python:3.11-slim, as Docker users write it, is served by Docker Hub's API host.
     this.baseUrl = new URL(`${https ? "https" : "http"}://${apiHost(registry)}/`);
     let ca: string | undefined;

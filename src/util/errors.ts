@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   "registry-misbehaved": "the registry answered in a way the protocol does not allow",
   "registry-bad-data": "the registry sent bytes that do not match their digest or size",
   "registry-transfer-failed": "a download from the registry broke off",
+  "registry-delete-disabled": "the registry does not allow deleting (its storage.delete.enabled is off)",
   "unsafe-transport": "pypakr refused to send to a place it cannot trust (plain HTTP off loopback, credentials to another host)",
   "serve-listen-failed": "pypakr serve cannot listen on its address (taken, or not an address of this machine)",
   "credentials-unreadable": "the Docker config file or a login stored in it cannot be read",
