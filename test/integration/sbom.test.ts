@@ -1,5 +1,5 @@
 /**
- * `pypakr sbom` as a user runs it: an image built from local wheels (one with
+ * `pypakr sbom` as a user runs it: an image built by requirements.txt from local wheels (one with
  * license metadata, one without), its CycloneDX SBOM validated against the
  * 1.6 schema and its pylock.toml parsed (and validated by packaging.pylock
  * when python3 has it), from the store, from the image file, and from a
@@ -10,12 +10,14 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "smol-toml";
-import { expectCleanFailure, expectOk, homeSharingBases, makeTempDir, makeWheel, privateHome, pypakr, removeDir, tarDirectory, writeExecutable } from "../support/helpers.js";
+import { createHash } from "node:crypto";
+import { expectCleanFailure, expectOk, homeSharingBases, makeTempDir, makeWheel, privateHome, pypakr, removeDir, tarDirectory } from "../support/helpers.js";
 import { startRegistry, type Registry } from "../support/registry.js";
 import { cycloneDxErrors, pylockProblem, pythonHasPylock } from "../support/sbom.js";
 
 interface Component {
   name: string;
+  hashes?: Array<{ alg: string; content: string }>;
   version: string;
   purl: string;
   licenses?: unknown[];
@@ -33,20 +35,24 @@ describe("pypakr sbom", () => {
   let home = "";
   let image = "";
   let registry: Registry | undefined;
+  /** sha256 of each wheel file, by file name. */
+  const wheelHashes = new Map<string, string>();
 
   before(async () => {
     dir = await makeTempDir("pypakr-sbom-");
     home = await privateHome(dir);
     const source = path.join(dir, "src");
     const packages = path.join(source, "packages");
-    makeWheel(packages, {
+    const lib = makeWheel(packages, {
       name: "Licensed_Lib",
       version: "2.0.1",
       files: { "licensed_lib/__init__.py": "X = 1\n" },
       metadata: ["License-Expression: MIT OR Apache-2.0", "Requires-Python: >=3.8", "Summary: a <b>licensed</b> library", "Home-page: https://example.org/licensed", "Classifier: License :: OSI Approved :: MIT License"],
     });
-    makeWheel(packages, { name: "plain-tool", version: "1.0", requires: ["Licensed_Lib"], files: { "plain_tool/__init__.py": "" }, metadata: ["License: BSD-ish, see\u0007 LICENSE", "Home-page: javascript:alert(1)"] });
-    await writeExecutable(path.join(source, "setup"), "#!/bin/sh\nset -e\npip install --no-index --find-links packages plain-tool\n");
+    const tool = makeWheel(packages, { name: "plain-tool", version: "1.0", requires: ["Licensed_Lib"], files: { "plain_tool/__init__.py": "" }, metadata: ["License: BSD-ish, see\u0007 LICENSE", "Home-page: javascript:alert(1)"] });
+    for (const wheel of [lib, tool]) wheelHashes.set(path.basename(wheel), createHash("sha256").update(await fs.readFile(wheel)).digest("hex"));
+    // A requirements.txt build: pypakr runs pip itself and records each wheel's origin (file name and sha256).
+    await fs.writeFile(path.join(source, "requirements.txt"), "--no-index\n--find-links packages\nplain-tool\n");
     image = path.join(dir, "image.tar");
     expectOk(await pypakr(["create-image", "-s", tarDirectory(source, path.join(dir, "src.tar")), "-i", image, "-t", "sbomtest:1"], { home }), "create-image");
   });
@@ -67,6 +73,8 @@ describe("pypakr sbom", () => {
     assert.deepEqual(lib?.externalReferences?.[0], { type: "website", url: "https://example.org/licensed" });
     assert.ok(lib?.properties.some((property) => property.name === "pypakr:layer" && /^sha256:[0-9a-f]{64}$/.test(property.value)));
     assert.ok(lib?.properties.some((property) => property.name === "pypakr:requires-python" && property.value === ">=3.8"));
+    assert.equal(lib?.purl, "pkg:pypi/licensed-lib@2.0.1?file_name=Licensed_Lib-2.0.1-py3-none-any.whl");
+    assert.deepEqual(lib?.hashes, [{ alg: "SHA-256", content: wheelHashes.get("Licensed_Lib-2.0.1-py3-none-any.whl") }], "the wheel's own hash, from the origin recorded at build");
     const tool = byName.get("plain-tool");
     assert.deepEqual(tool?.licenses, [{ license: { name: "BSD-ish, see LICENSE" } }]);
     assert.equal(tool?.externalReferences, undefined, "a javascript: homepage is dropped");
@@ -79,7 +87,7 @@ describe("pypakr sbom", () => {
     assert.equal(expectOk(await pypakr(["sbom", "sbomtest:1"], { home }), "sbom again").stdout, stored, "the same image gives the same bytes");
   });
 
-  test("pylock: parses, lists every distribution (locked, or under [tool.pypakr] unlocked), and is valid PEP 751", async () => {
+  test("pylock: parses, lists every distribution with its wheel (name, path beside the lock, sha256), and is valid PEP 751", async () => {
     const out = path.join(dir, "pylock.toml");
     expectOk(await pypakr(["sbom", "sbomtest:1", "--format", "pylock", "-o", out], { home }), "sbom --format pylock");
     const text = await fs.readFile(out, "utf8");
@@ -89,6 +97,12 @@ describe("pypakr sbom", () => {
     assert.match(lock["requires-python"], /^==3\.\d+\.\*$/);
     const listed = [...lock.packages, ...(lock.tool?.pypakr?.unlocked ?? [])].map((entry) => `${entry.name} ${entry.version}`).sort();
     assert.deepEqual(listed, ["licensed-lib 2.0.1", "plain-tool 1.0"]);
+    // Installed from local files: locked by path (beside the lock) and hash.
+    const wheels = (lock.packages as unknown as Array<{ wheels: Array<{ name: string; path: string; hashes: { sha256: string } }> }>).map((entry) => entry.wheels[0]);
+    assert.deepEqual(
+      wheels.map((wheel) => [wheel?.name, wheel?.path, wheel?.hashes.sha256]),
+      [...wheelHashes].map(([name, sha256]) => [name, name, sha256]),
+    );
     if (pythonHasPylock()) assert.equal(await pylockProblem(text), "");
   });
 
