@@ -22,7 +22,7 @@ import { deleteScope, pullScope } from "./auth.js";
 import { RegistryClient } from "./client.js";
 import type { Credentials } from "./credentials.js";
 import { fetchManifestDocument, type ManifestDocument } from "./download.js";
-import { displayUrl, readBody, type HttpResponse } from "./http.js";
+import { displayUrl, dropBody, readBody, type HttpResponse } from "./http.js";
 import { isLoopback, registryHost } from "./reference.js";
 import { scrubError, withoutSecrets } from "./secrets.js";
 
@@ -119,11 +119,6 @@ function checkDigest(digest: string): void {
 function checkDescriptor(descriptor: Descriptor): void {
   checkDigest(descriptor.digest);
   if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0) throw usageError("bad-reference", `blob ${descriptor.digest} has no usable size (${String(descriptor.size)})`, "The manifest that names it is malformed.");
-}
-
-/** Stops reading a response; undici then reports the abort as an error, which nobody is left to hear. */
-function drop(response: HttpResponse): void {
-  response.body.on("error", () => undefined).destroy();
 }
 
 /**
@@ -273,7 +268,7 @@ export class RegistryBrowser {
     if (response.status !== 200) throw await this.client.unexpected(response, `a request for blob ${descriptor.digest} of ${repository}`);
     const announced = response.headers["content-length"];
     if (announced !== undefined && Number(announced) !== descriptor.size) {
-      drop(response);
+      dropBody(response);
       throw wrong(`it announced ${announced} bytes where the manifest gives ${descriptor.size}`);
     }
     const verifying = new VerifyingStream(descriptor, wrong);
@@ -360,12 +355,12 @@ export class RegistryBrowser {
     if (response.status !== 200) throw await this.client.unexpected(response, `a request for ${what}`);
     // A list comes from the registry itself: one that redirects it elsewhere would hand the hub another registry's names.
     if (!this.client.transport.isRegistryOrigin(response.url)) {
-      drop(response);
+      dropBody(response);
       throw this.misbehaved(`it sent ${what} on to ${response.url.origin}; pypakr reads lists only from the registry itself`);
     }
     const announced = Number(response.headers["content-length"] ?? 0);
     if (announced > MAX_PAGE_BYTES) {
-      drop(response);
+      dropBody(response);
       throw this.tooLarge(what);
     }
     return { body: await readBody(response, MAX_PAGE_BYTES, what), response };

@@ -328,10 +328,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Stops reading a response; undici then reports the abort as an error, which nobody is left to hear (unheard, it would crash the process). */
+export function dropBody(response: HttpResponse): void {
+  response.body.on("error", () => undefined).destroy();
+}
+
 /** Reads a whole (small) body, refusing one longer than `limit`: a registry's answer must not fill memory. */
 export async function readBody(response: HttpResponse, limit: number, what: string): Promise<Buffer> {
   return readLimited(response.body as AsyncIterable<Buffer>, limit, () => {
-    response.body.destroy();
+    dropBody(response);
     return new PypakrError(`the registry sent more than ${limit} bytes for ${what}`, { code: "too-large", hint: "The registry misbehaves; tell its operator." });
   });
 }
