@@ -39,6 +39,8 @@ export interface RegistryOptions {
   users?: Record<string, string>;
   /** HTTPS with a self-signed certificate for 127.0.0.1 (its file: Registry.caFile). */
   tls?: boolean;
+  /** storage.delete.enabled (true by default); false makes every manifest DELETE a 405. */
+  deleteEnabled?: boolean;
 }
 
 export interface TokenRequest {
@@ -262,7 +264,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       "  filesystem:",
       `    rootdirectory: ${storage}`,
       "  delete:",
-      "    enabled: true",
+      `    enabled: ${options.deleteEnabled ?? true}`,
       "  maintenance:",
       "    uploadpurging:",
       "      enabled: false",
