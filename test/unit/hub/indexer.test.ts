@@ -1,0 +1,227 @@
+/**
+ * The indexer and reconcile against a registry that answers from memory
+ * (its images real: zstd tar layers holding METADATA, configs pypakr's
+ * format accepts) and the real index (":memory:"): a push event is read by
+ * its digest, since 2.8 notifies before the tag points at the manifest; a
+ * layer's METADATA is read once for every tag sharing it; one failing image
+ * does not stop the rest; an index of platforms and a Docker manifest are
+ * ordinary images; and reconcile drops only what the index held before its
+ * walk, never a tag a notification indexed meanwhile.
+ */
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { test } from "node:test";
+import { zstdCompressSync } from "node:zlib";
+import { diffTags } from "../../../src/hub/diff.js";
+import { HubIndex } from "../../../src/hub/index-db.js";
+import { Indexer } from "../../../src/hub/indexer.js";
+import type { HubParts, ManifestDocumentLike, RegistryPort } from "../../../src/hub/parts.js";
+import { reconcile } from "../../../src/hub/reconcile.js";
+import { parseSearchQuery } from "../../../src/hub/search-query.js";
+import { imageDocuments } from "../../../src/image/archive.js";
+import { type Descriptor, imageConfigSchema } from "../../../src/image/format.js";
+import type { WrittenLayer } from "../../../src/image/layer-writer.js";
+import { cycloneDxDocument, pylockDocument, readLayerMetadata } from "../../../src/sbom/index.js";
+import { PypakrError } from "../../../src/util/errors.js";
+import { sha256Digest } from "../../../src/util/hash.js";
+import { tarOf } from "../../support/tar.js";
+
+const ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+/** A registry in memory: blobs and manifests by digest, tags by repository. */
+class MemoryRegistry implements RegistryPort {
+  readonly registry = "registry.test";
+  readonly blobs = new Map<string, Buffer>();
+  readonly repos = new Map<string, Map<string, string>>();
+  readonly opened: string[] = [];
+  /** References whose manifest read fails (a broken image). */
+  readonly broken = new Set<string>();
+  /** Called after the catalog yields each repository: a notification may arrive in the middle of a walk. */
+  afterEach: (repository: string) => void = () => {};
+
+  put(repository: string, tag: string, manifest: Buffer, blobs: Buffer[]): string {
+    for (const blob of [manifest, ...blobs]) this.blobs.set(sha256Digest(blob), blob);
+    const digest = sha256Digest(manifest);
+    const tags = this.repos.get(repository) ?? new Map<string, string>();
+    tags.set(tag, digest);
+    this.repos.set(repository, tags);
+    return digest;
+  }
+
+  async *repositories(): AsyncGenerator<string> {
+    for (const repository of [...this.repos.keys()].sort()) {
+      yield await Promise.resolve(repository);
+      this.afterEach(repository);
+    }
+  }
+
+  tags(repository: string): Promise<string[]> {
+    return Promise.resolve([...(this.repos.get(repository)?.keys() ?? [])].sort());
+  }
+
+  manifest(repository: string, reference: string): Promise<ManifestDocumentLike> {
+    if (this.broken.has(`${repository}:${reference}`)) return Promise.reject(new PypakrError("the registry failed", { code: "registry-failed" }));
+    const digest = reference.startsWith("sha256:") ? reference : this.repos.get(repository)?.get(reference);
+    const bytes = digest === undefined ? undefined : this.blobs.get(digest);
+    if (digest === undefined || bytes === undefined) return Promise.reject(new PypakrError(`no ${repository}:${reference}`, { code: "registry-not-found" }));
+    const json = JSON.parse(bytes.toString("utf8")) as { mediaType?: string };
+    return Promise.resolve({ bytes, digest, json, mediaType: json.mediaType ?? "" });
+  }
+
+  openBlob(_repository: string, descriptor: Descriptor): Promise<Readable> {
+    this.opened.push(descriptor.digest);
+    return Promise.resolve(Readable.from([this.blobs.get(descriptor.digest) ?? Buffer.alloc(0)]));
+  }
+
+  readBlob(_repository: string, descriptor: Descriptor): Promise<Buffer> {
+    return Promise.resolve(this.blobs.get(descriptor.digest) ?? Buffer.alloc(0));
+  }
+
+  deleteManifest(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  acceptsAuthorization(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function distributionLayer(name: string, version: string, license: string): Buffer {
+  const metadata = `Metadata-Version: 2.4\nName: ${name}\nVersion: ${version}\nLicense-Expression: ${license}\nRequires-Python: >=3.9\n`;
+  return zstdCompressSync(tarOf([{ name: `lib/python3.11/site-packages/${name}-${version}.dist-info/METADATA`, body: metadata }]));
+}
+
+/** A pypakr image of these distributions ([name, version, license]) and an app-files layer. */
+function pypakrImage(distributions: [string, string, string][]): { manifest: Buffer; blobs: Buffer[] } {
+  const layers = [...distributions.map(([name, version, license]) => distributionLayer(name, version, license)), zstdCompressSync(tarOf([{ name: "run", body: "#!/bin/sh\n" }]))];
+  const written = layers.map((bytes): WrittenLayer => ({ file: "", digest: sha256Digest(bytes), size: bytes.length, diffId: sha256Digest(bytes), mediaType: ZSTD }));
+  const config = imageConfigSchema.parse({
+    created: "2026-11-30T12:00:00Z",
+    architecture: "amd64",
+    os: "linux",
+    rootfs: { type: "layers", diff_ids: written.map((layer) => layer.diffId) },
+    pypakr: {
+      formatVersion: 2,
+      python: { implementation: "cpython", version: "3.11.7", abiFlags: "", soabi: "cpython-311-x86_64-linux-gnu", os: "linux", machine: "x86_64", libc: "glibc", libcVersion: "2.36" },
+      base: { kind: "cpython-3.11-linux-x86_64", manifestDigest: `sha256:${"0".repeat(64)}` },
+      entrypoint: ["python", "-m", "app"],
+      environment: {},
+      distributions: distributions.map(([name, version], at) => ({ name, version, layer: written[at]?.digest, wheelTags: ["py3-none-any"] })),
+      relocation: { placeholder: "/pypakr-placeholder-for-a-relocatable-venv", files: [] },
+      created: "2026-11-30T12:00:00Z",
+    },
+  });
+  const { configBytes, manifestBytes } = imageDocuments(config, written);
+  return { manifest: manifestBytes, blobs: [configBytes, ...layers] };
+}
+
+function setUp(): { registry: MemoryRegistry; index: HubIndex; indexer: Indexer; parts: HubParts; log: string[] } {
+  const registry = new MemoryRegistry();
+  const index = HubIndex.open(":memory:");
+  const parts: HubParts = { index, registry, parseSearchQuery, diffTags, readLayerMetadata, cycloneDxDocument, pylockDocument };
+  const log: string[] = [];
+  return { registry, index, indexer: new Indexer(parts, (line) => log.push(line)), parts, log };
+}
+
+test("a push event is read by its digest, not by the tag the registry has not moved yet", async () => {
+  const { registry, index, indexer } = setUp();
+  const old = pypakrImage([["flask", "3.0.0", "BSD-3-Clause"]]);
+  const oldDigest = registry.put("team/app", "1", old.manifest, old.blobs);
+  await indexer.indexTag("team/app", "1");
+  // The new manifest is stored, the tag still names the old one (2.8 notifies between the two).
+  const fresh = pypakrImage([["flask", "3.1.0", "BSD-3-Clause"]]);
+  const freshDigest = registry.put("team/other", "x", fresh.manifest, fresh.blobs);
+  assert.equal(registry.repos.get("team/app")?.get("1"), oldDigest);
+  indexer.handle({ kind: "push", repository: "team/app", tag: "1", digest: freshDigest, mediaType: "application/vnd.oci.image.manifest.v1+json", pushedAt: "2026-11-30T20:00:00.000Z", pushedBy: "george" });
+  await indexer.idle();
+  const tag = index.tag("team/app", "1");
+  assert.equal(tag?.digest, freshDigest);
+  assert.equal(tag?.pushedAt, "2026-11-30T20:00:00.000Z");
+  assert.equal(tag?.pushedBy, "george");
+  assert.deepEqual(tag?.layers.flatMap((layer) => (layer.distribution ? [`${layer.distribution.name} ${layer.distribution.version} ${layer.distribution.metadata?.licenseExpression}`] : [])), ["flask 3.1.0 BSD-3-Clause"]);
+  index.close();
+});
+
+test("a layer's METADATA is read once for every tag that shares it", async () => {
+  const { registry, index, indexer } = setUp();
+  const one = pypakrImage([["click", "8.1.7", "BSD-3-Clause"], ["flask", "3.0.0", "BSD-3-Clause"]]);
+  const two = pypakrImage([["click", "8.1.7", "BSD-3-Clause"], ["flask", "3.1.0", "BSD-3-Clause"]]);
+  registry.put("team/app", "1", one.manifest, one.blobs);
+  registry.put("team/app", "2", two.manifest, two.blobs);
+  await indexer.indexTag("team/app", "1");
+  await indexer.indexTag("team/app", "2");
+  const click = one.blobs[1] as Buffer;
+  assert.equal(registry.opened.filter((digest) => digest === sha256Digest(click)).length, 1);
+  assert.equal(registry.opened.length, 3, "click once, each flask once; never the app-files layers");
+  index.close();
+});
+
+test("one failing image is logged and does not stop the others; a deleted tag is removed", async () => {
+  const { registry, index, indexer, parts, log } = setUp();
+  const image = pypakrImage([["six", "1.16.0", "MIT"]]);
+  registry.put("team/a", "1", image.manifest, image.blobs);
+  registry.put("team/b", "1", image.manifest, image.blobs);
+  registry.broken.add("team/a:1");
+  const result = await reconcile(parts, indexer, (line) => log.push(line));
+  assert.equal(result.failures, 1);
+  assert.equal(index.tag("team/a", "1"), null);
+  assert.notEqual(index.tag("team/b", "1"), null);
+  assert.match(log.join(""), /team\/a:1.*the registry failed/);
+  indexer.handle({ kind: "delete-tag", repository: "team/b", tag: "1" });
+  await indexer.idle();
+  assert.equal(index.tag("team/b", "1"), null);
+  index.close();
+});
+
+test("reconcile indexes what is new or moved, drops what is gone, and keeps what a notification indexed during its walk", async () => {
+  const { registry, index, indexer, parts } = setUp();
+  const image = pypakrImage([["six", "1.16.0", "MIT"]]);
+  const moved = pypakrImage([["six", "1.17.0", "MIT"]]);
+  registry.put("team/a", "1", image.manifest, image.blobs);
+  registry.put("team/a", "2", image.manifest, image.blobs);
+  registry.put("team/gone", "1", image.manifest, image.blobs);
+  await reconcile(parts, indexer, () => {});
+  assert.deepEqual([...index.tagDigests("team/a").keys()].sort(), ["1", "2"]);
+  // Since: a:2 deleted, a:1 moved, gone/ removed from the catalog, new/ pushed.
+  registry.repos.get("team/a")?.delete("2");
+  const movedDigest = registry.put("team/a", "1", moved.manifest, moved.blobs);
+  registry.repos.delete("team/gone");
+  registry.put("team/new", "1", image.manifest, image.blobs);
+  // A push the catalog walk cannot have seen: its notification is handled while the walk is under way.
+  registry.afterEach = (repository) => {
+    if (repository !== "team/new") return;
+    const late = registry.put("team/late", "1", image.manifest, image.blobs);
+    indexer.handle({ kind: "push", repository: "team/late", tag: "1", digest: late, mediaType: "application/vnd.oci.image.manifest.v1+json", pushedAt: null, pushedBy: null });
+  };
+  const result = await reconcile(parts, indexer, () => {});
+  await indexer.idle();
+  assert.equal(index.tag("team/a", "1")?.digest, movedDigest);
+  assert.equal(index.tag("team/a", "2"), null);
+  assert.equal(index.repository("team/gone"), null);
+  assert.notEqual(index.tag("team/new", "1"), null);
+  assert.notEqual(index.tag("team/late", "1"), null, "a tag indexed during the walk is kept");
+  assert.deepEqual({ indexed: result.indexed, failures: result.failures }, { indexed: 2, failures: 0 });
+  index.close();
+});
+
+test("an index of platforms and a Docker manifest are ordinary images", async () => {
+  const { registry, index, indexer } = setUp();
+  const layer = Buffer.from("a layer the hub never opens");
+  const config = Buffer.from(JSON.stringify({ architecture: "arm64", os: "linux", config: { Env: ["A=1"], Cmd: ["sh"] }, rootfs: { type: "layers", diff_ids: [] } }));
+  const docker = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.docker.distribution.manifest.v2+json", config: { mediaType: "application/vnd.docker.container.image.v1+json", digest: sha256Digest(config), size: config.length }, layers: [{ mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", digest: sha256Digest(layer), size: layer.length }] }));
+  const dockerDigest = registry.put("lib/busybox", "1", docker, [config, layer]);
+  const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.docker.distribution.manifest.list.v2+json", manifests: [{ mediaType: "application/vnd.docker.distribution.manifest.v2+json", digest: dockerDigest, size: docker.length, platform: { os: "linux", architecture: "arm64" } }, { mediaType: "application/vnd.docker.distribution.manifest.v2+json", digest: dockerDigest, size: docker.length, platform: { os: "linux", architecture: "amd64", variant: "v3" } }, { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: dockerDigest, size: docker.length, platform: { os: "unknown", architecture: "unknown" } }] }));
+  registry.put("lib/busybox", "multi", list, []);
+  await indexer.indexTag("lib/busybox", "1");
+  await indexer.indexTag("lib/busybox", "multi");
+  const single = index.tag("lib/busybox", "1");
+  assert.deepEqual({ kind: single?.kind, platforms: single?.platforms, entrypoint: single?.entrypoint, environment: single?.environment, layers: single?.layers.length, size: single?.compressedSize }, { kind: "ordinary", platforms: ["linux/arm64"], entrypoint: ["sh"], environment: { A: "1" }, layers: 1, size: docker.length + config.length + layer.length });
+  const multi = index.tag("lib/busybox", "multi");
+  assert.deepEqual({ kind: multi?.kind, platforms: multi?.platforms, layers: multi?.layers.length }, { kind: "ordinary", platforms: ["linux/arm64", "linux/amd64/v3"], layers: 0 });
+  assert.equal(registry.opened.length, 0, "no ordinary layer is opened");
+  index.close();
+});
