@@ -26,6 +26,8 @@ import type { HubSettings } from "./settings.js";
 const STOP_GRACE_MS = 5_000;
 
 export async function startHub(_config: Config, settings: HubSettings, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // First, so that a registry address it refuses leaves nothing behind.
+  const registry = new RegistryBrowser(settings.registry, { ...(settings.insecure ? { insecure: true } : {}), ...(settings.caFile !== undefined ? { caFile: settings.caFile } : {}), env });
   try {
     await fs.mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -34,7 +36,6 @@ export async function startHub(_config: Config, settings: HubSettings, env: Node
   const adminToken = await loadToken(settings.dataDir, ADMIN_TOKEN_FILE, ADMIN_TOKEN_ENV, env);
   const eventsToken = await loadToken(settings.dataDir, EVENTS_TOKEN_FILE, EVENTS_TOKEN_ENV, env);
   if (adminToken.value === eventsToken.value) throw new PypakrError("the hub's admin and events tokens are the same", { code: "bad-config", hint: "The events token sits in the registry's config and log: give it its own value." });
-  const registry = new RegistryBrowser(settings.registry, { ...(settings.insecure ? { insecure: true } : {}), ...(settings.caFile !== undefined ? { caFile: settings.caFile } : {}), env });
   const index = HubIndex.open(path.join(settings.dataDir, "index.sqlite"));
   const parts: HubParts = { index, registry, parseSearchQuery, diffTags, readLayerMetadata, cycloneDxDocument, pylockDocument };
   const log = (line: string) => writeErr(line);
