@@ -52,6 +52,8 @@ const anyConfigSchema = z.object({
 export class Indexer {
   private readonly chains = new Map<string, Promise<void>>();
   private running = 0;
+  /** Jobs waiting for a slot: a notification's first, so a push is searchable at once even while a reconcile walks a large registry. */
+  private readonly urgent: (() => void)[] = [];
   private readonly waiting: (() => void)[] = [];
   /** Failed jobs since start (the health page shows it). */
   failures = 0;
@@ -71,25 +73,29 @@ export class Indexer {
         // A repeated event (the registry retries) or a push of what the tag already is: nothing new to read.
         if (index.tagDigests(event.repository).get(event.tag) === event.digest) return;
         await this.indexTag(event.repository, event.tag, { digest: event.digest, pushedAt: event.pushedAt, pushedBy: event.pushedBy });
-      });
+      }, true);
     } else if (event.kind === "delete-tag") {
       void this.enqueue(`${event.repository}:${event.tag}`, `remove ${event.repository}:${event.tag}`, () => {
         index.removeTag(event.repository, event.tag);
         return Promise.resolve();
-      });
+      }, true);
     } else {
       void this.enqueue(`${event.repository}@${event.digest}`, `remove ${event.repository}@${event.digest}`, () => {
         index.removeDigest(event.repository, event.digest);
         return Promise.resolve();
-      });
+      }, true);
     }
   }
 
-  /** Queues `job` behind the jobs of the same key and within the concurrency; resolves when it ran (a failure is logged, not thrown). */
-  enqueue(key: string, what: string, job: () => Promise<void>): Promise<void> {
+  /**
+   * Queues `job` behind the jobs of the same key and within the concurrency
+   * (notifications' jobs ahead of reconcile's); resolves when it ran (a
+   * failure is logged, not thrown).
+   */
+  enqueue(key: string, what: string, job: () => Promise<void>, urgent = false): Promise<void> {
     const before = this.chains.get(key) ?? Promise.resolve();
     const mine = before.then(async () => {
-      await this.slot();
+      await this.slot(urgent);
       try {
         await job();
       } catch (error) {
@@ -116,16 +122,16 @@ export class Indexer {
     return this.chains.size;
   }
 
-  private slot(): Promise<void> {
+  private slot(urgent: boolean): Promise<void> {
     if (this.running < this.concurrency) {
       this.running += 1;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve) => (urgent ? this.urgent : this.waiting).push(resolve));
   }
 
   private release(): void {
-    const next = this.waiting.shift();
+    const next = this.urgent.shift() ?? this.waiting.shift();
     if (next) next();
     else this.running -= 1;
   }

@@ -20,12 +20,12 @@ import { cycloneDxDocument, pylockDocument, readLayerMetadata } from "../../../s
 import { sha256Digest } from "../../../src/util/hash.js";
 import { MemoryRegistry, pypakrImage } from "../../support/hub-memory.js";
 
-function setUp(): { registry: MemoryRegistry; index: HubIndex; indexer: Indexer; parts: HubParts; log: string[] } {
+function setUp(concurrency = 4): { registry: MemoryRegistry; index: HubIndex; indexer: Indexer; parts: HubParts; log: string[] } {
   const registry = new MemoryRegistry();
   const index = HubIndex.open(":memory:");
   const parts: HubParts = { index, registry, parseSearchQuery, diffTags, readLayerMetadata, cycloneDxDocument, pylockDocument };
   const log: string[] = [];
-  return { registry, index, indexer: new Indexer(parts, (line) => log.push(line)), parts, log };
+  return { registry, index, indexer: new Indexer(parts, (line) => log.push(line), concurrency), parts, log };
 }
 
 test("a push event is read by its digest, not by the tag the registry has not moved yet", async () => {
@@ -124,5 +124,19 @@ test("an index of platforms and a Docker manifest are ordinary images", async ()
   const multi = index.tag("lib/busybox", "multi");
   assert.deepEqual({ kind: multi?.kind, platforms: multi?.platforms, layers: multi?.layers.length }, { kind: "ordinary", platforms: ["linux/arm64", "linux/amd64/v3"], layers: 0 });
   assert.equal(registry.opened.length, 0, "no ordinary layer is opened");
+  index.close();
+});
+
+test("a notification's job runs before the reconcile jobs already waiting", async () => {
+  const { indexer, index } = setUp(1);
+  const ran: string[] = [];
+  const job = (name: string) => () => {
+    ran.push(name);
+    return new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  const jobs = [1, 2, 3, 4].map((n) => indexer.enqueue(`r${n}`, `reconcile ${n}`, job(`reconcile ${n}`)));
+  jobs.push(indexer.enqueue("event", "event", job("event"), true));
+  await Promise.all(jobs);
+  assert.deepEqual(ran, ["reconcile 1", "event", "reconcile 2", "reconcile 3", "reconcile 4"]);
   index.close();
 });
