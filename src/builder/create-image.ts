@@ -23,6 +23,7 @@ import { tempName } from "../util/temp-names.js";
 import { forEachLimited } from "../util/pool.js";
 import { diffWorkEnv, type Change } from "./diff.js";
 import { install } from "./install.js";
+import { originFor, readInstallReport } from "./origins.js";
 import { planLayers } from "./layers.js";
 import { describeLeftOut, IGNORE_FILE, type SourceRules } from "./pypakrignore.js";
 import { placeSource, readSource } from "./source.js";
@@ -207,7 +208,10 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     const files = await placeSource(sourceTree, workEnv);
     if (sourceTree.leftOut.length > 0) progress(`left out of the image (${IGNORE_FILE}): ${describeLeftOut(sourceTree.leftOut)}`);
     progress(`building on ${describeInterpreter(base.python)}`);
-    await install(workEnv, files);
+    // In the scratch dir: nothing of it may land in the work env, whose every new file goes into the image.
+    const reportFile = path.join(scratch, "pip-report.json");
+    await install(workEnv, files, reportFile);
+    const origins = await readInstallReport(reportFile);
     progress("comparing with the base");
     const diff = await diffWorkEnv(workEnv, base);
     const changes = withoutLeftOut(diff.changes, base, sourceTree.rules);
@@ -223,7 +227,11 @@ export async function createImage(config: Config, options: CreateImageOptions): 
     // Everything the image needs from the work env is in the layers now: deleting
     // its thousands of files overlaps with writing the archive.
     removeWorkEnv = startRemoving(workEnv);
-    const distributions: Distribution[] = planned.flatMap((layer, index) => (layer.distribution ? [{ ...layer.distribution, layer: (layers[index] as WrittenLayer).digest }] : []));
+    const distributions: Distribution[] = planned.flatMap((layer, index) => {
+      if (!layer.distribution) return [];
+      const origin = originFor(origins, layer.distribution.name, layer.distribution.version);
+      return [{ ...layer.distribution, layer: (layers[index] as WrittenLayer).digest, ...(origin ? { origin } : {}) }];
+    });
     const written = await writeImageArchive(target, checkedConfig(imageConfig(base, layers, distributions, changes, options, files.run)), layers, options.tag);
     if (options.tag) {
       // Tagged images go into the store too, as docker build -t does.

@@ -7,9 +7,11 @@ import { venvEnvironment } from "../python/index.js";
 import { PypakrError } from "../util/errors.js";
 import { progress } from "../util/log.js";
 import { runShowingOutput } from "../util/process.js";
+import { reportArguments } from "./origins.js";
 import type { SourceFiles } from "./source.js";
 
-function installCommand(workEnv: string, files: SourceFiles): { command: string; args: string[]; label: string } | null {
+/** `report`: pip's arguments that write its install report (see origins.ts), for the installs pip itself runs. */
+function installCommand(workEnv: string, files: SourceFiles, report: string[]): { command: string; args: string[]; label: string } | null {
   const python = path.join(workEnv, "bin", "python");
   // No bytecode: images never hold it (see normalizeRecord), and compiling is a large share of pip's time.
   const pip = ["-m", "pip", "install", "--disable-pip-version-check", "--no-compile"];
@@ -17,8 +19,8 @@ function installCommand(workEnv: string, files: SourceFiles): { command: string;
   if (files.setup === "not-executable") {
     throw new PypakrError("the source's setup script is not executable", { code: "build-failed", hint: "Make it executable (chmod +x setup) and build again." });
   }
-  if (files.requirements) return { command: python, args: [...pip, "-r", "requirements.txt"], label: "pip install -r requirements.txt" };
-  if (files.pyproject) return { command: python, args: [...pip, "."], label: "pip install ." };
+  if (files.requirements) return { command: python, args: [...pip, ...report, "-r", "requirements.txt"], label: "pip install -r requirements.txt" };
+  if (files.pyproject) return { command: python, args: [...pip, ...report, "."], label: "pip install ." };
   return null;
 }
 
@@ -41,9 +43,11 @@ function buildEnvironment(workEnv: string): NodeJS.ProcessEnv {
  * once: the error names the step and its exit, not its output again.
  * Like a Docker RUN step, the step is over when its command is: whatever it
  * left running in its process group is ended (src/util/process-group.ts).
+ * A pip install writes its report to `reportFile`, which must lie outside
+ * the work env (all of that goes into the image).
  */
-export async function install(workEnv: string, files: SourceFiles): Promise<void> {
-  const command = installCommand(workEnv, files);
+export async function install(workEnv: string, files: SourceFiles, reportFile: string): Promise<void> {
+  const command = installCommand(workEnv, files, await reportArguments(workEnv, reportFile));
   if (!command) {
     progress("the source has no setup, requirements.txt or pyproject.toml; the image holds its files only");
     return;

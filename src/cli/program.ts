@@ -24,8 +24,9 @@ import { login } from "./commands/login.js";
 import { logout } from "./commands/logout.js";
 import { serve } from "./commands/serve.js";
 import { exportCommand } from "./commands/export.js";
+import { sbom } from "./commands/sbom.js";
 
-const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify, relocate, serve, exportCommand];
+const COMMANDS: CommandSpec[] = [init, createImage, createContainer, run, inspect, images, rmi, save, load, push, pull, login, logout, gc, store, verify, relocate, serve, exportCommand, sbom];
 
 export function buildProgram(version: string, setExitCode: (code: number) => void): Command {
   const program = new Command("pypakr");

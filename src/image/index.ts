@@ -2,7 +2,7 @@
 export { type Compression, DEFAULT_COMPRESSION, describeCompression, parseCompression } from "./compression.js";
 export { type ArchiveBlob, writeBlobsArchive, writeImageArchive, type WrittenImage } from "./archive.js";
 export { checkSymlinks, DEFAULT_MAX_ENTRIES, entryPathProblem, extractTar, linkDestination, type ListedEntry, symlinkProblem } from "./extract/index.js";
-export { baseNeedSchema, type Descriptor, type Distribution, type DistributionOrigin, ENVIRONMENT_NAME, type ImageConfig, imageConfigSchema, type ImageManifest, manifestSchema, ociArchitecture, type PypakrConfig, pypakrConfigSchema, type RelocationKind } from "./format.js";
+export { baseNeedSchema, type Descriptor, type Distribution, type DistributionOrigin, distributionOriginSchema, ENVIRONMENT_NAME, type ImageConfig, imageConfigSchema, type ImageManifest, manifestSchema, ociArchitecture, type PypakrConfig, pypakrConfigSchema, type RelocationKind } from "./format.js";
 export { formatInspection, inspectImage } from "./inspect.js";
 export { type LayerEntry, WHITEOUT_PREFIX, writeLayer, type WrittenLayer } from "./layer-writer.js";
 export { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, PYPAKR_FORMAT_VERSION } from "./media-types.js";

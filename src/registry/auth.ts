@@ -90,6 +90,11 @@ export function pushScope(repository: string): string {
   return `repository:${repository}:pull,push`;
 }
 
+/** Deleting a manifest (Docker's token spec names the action "delete"). */
+export function deleteScope(repository: string): string {
+  return `repository:${repository}:delete`;
+}
+
 function basicHeader(credentials: Credentials): string {
   const value = `Basic ${Buffer.from(`${credentials.username}:${credentials.secret}`).toString("base64")}`;
   registerSecret(value.slice(6));

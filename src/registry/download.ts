@@ -14,7 +14,7 @@ import { sha256Digest, type Digest } from "../util/hash.js";
 import { readLimited } from "../util/read-limited.js";
 import { pullScope } from "./auth.js";
 import type { RegistryClient } from "./client.js";
-import { withRetries, type HttpResponse } from "./http.js";
+import { dropBody, withRetries, type HttpResponse } from "./http.js";
 import type { BlobBar } from "./progress.js";
 import type { Reference } from "./reference.js";
 
@@ -47,7 +47,7 @@ export async function fetchManifestDocument(client: RegistryClient, ref: Referen
   const tooLarge = () => new PypakrError(`registry ${ref.registry} sent a manifest for ${source} larger than ${MAX_MANIFEST_BYTES} bytes`, { code: "too-large", hint: "No image has a manifest that large; check the reference." });
   // Said up front, a size past the limit is refused before any of it is read.
   if (Number(response.headers["content-length"] ?? 0) > MAX_MANIFEST_BYTES) {
-    response.body.destroy();
+    dropBody(response);
     throw tooLarge();
   }
   const seen = { size: 0 };
@@ -125,7 +125,7 @@ export async function downloadBlob(client: RegistryClient, ref: Reference, blob:
       // A length that cannot be the blob's is refused before any byte is kept (it could also be a terabyte).
       const announced = response.headers["content-length"];
       if (announced !== undefined && Number(announced) !== blob.size - writer.size) {
-        response.body.destroy();
+        dropBody(response);
         throw await wrong(`it announced ${announced} bytes where ${blob.size - writer.size} were due`);
       }
       try {

@@ -29,6 +29,8 @@ export interface TransportOptions {
   insecure?: boolean;
   /** A PEM file of CA certificates to trust for HTTPS (a private registry's CA); implies HTTPS, even on loopback. */
   caFile?: string;
+  /** HTTPS even to a loopback registry (an address written https://). */
+  https?: boolean;
   retry?: Partial<RetryPolicy>;
   maxRedirects?: number;
 }
@@ -161,7 +163,7 @@ export class Transport {
     readonly registry: string,
     readonly options: TransportOptions = {},
   ) {
-    const https = options.caFile !== undefined || !(options.insecure || isLoopback(registry));
+    const https = options.https === true || options.caFile !== undefined || !(options.insecure || isLoopback(registry));
     // docker.io/library/python:3.11-slim, as Docker users write it, is served by Docker Hub's API host.
     this.baseUrl = new URL(`${https ? "https" : "http"}://${apiHost(registry)}/`);
     let ca: string | undefined;
@@ -326,10 +328,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Stops reading a response; undici then reports the abort as an error, which nobody is left to hear (unheard, it would crash the process). */
+export function dropBody(response: HttpResponse): void {
+  response.body.on("error", () => undefined).destroy();
+}
+
 /** Reads a whole (small) body, refusing one longer than `limit`: a registry's answer must not fill memory. */
 export async function readBody(response: HttpResponse, limit: number, what: string): Promise<Buffer> {
   return readLimited(response.body as AsyncIterable<Buffer>, limit, () => {
-    response.body.destroy();
+    dropBody(response);
     return new PypakrError(`the registry sent more than ${limit} bytes for ${what}`, { code: "too-large", hint: "The registry misbehaves; tell its operator." });
   });
 }

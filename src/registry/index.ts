@@ -1,4 +1,7 @@
-/** registry/'s face: pull, push, login/logout, and fetching an image a command names by reference. Other folders import only this file (the lint enforces it; see eslint.config.js). */
+/** registry/'s face: pull, push, login/logout, fetching an image a command names by reference, and browsing a registry (the hub). Other folders import only this file (the lint enforces it; see eslint.config.js). */
+export { type BrowseOptions, RegistryBrowser } from "./browse.js";
+export type { Credentials } from "./credentials.js";
+export type { ManifestDocument } from "./download.js";
 export { ensureLocalImage } from "./ensure.js";
 export { login, logout } from "./login.js";
 export { fetchOrdinaryImage, type FetchOrdinaryOptions, type OrdinaryImageToPush, pushOrdinaryImage } from "./ordinary.js";

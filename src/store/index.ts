@@ -1,6 +1,6 @@
 /** store/'s face: the store, its image index and tags, unpacked layers, gc, listing and verify. Other folders import only this file (the lint enforces it; see eslint.config.js). */
 export { collectGarbage, forgetAddedImage, removeImages } from "./gc.js";
-export { acquireImage, addImageArchive, imageArgument, loadImage, normalizeTag, resolveRef, tagsOf } from "./images.js";
+export { acquireImage, addImageArchive, findImage, imageArgument, loadImage, normalizeTag, resolveRef, tagsOf } from "./images.js";
 export { forgetUnpackedLayer, isInUnpackedLayer, unpackLayer, unpackVerifiedLayer } from "./layers.js";
 export { formatImageList, listImages } from "./listing.js";
 export { blobSources, recordBlobSources } from "./registry-sources.js";

@@ -56,12 +56,15 @@ export const ERROR_CODES = {
   "registry-misbehaved": "the registry answered in a way the protocol does not allow",
   "registry-bad-data": "the registry sent bytes that do not match their digest or size",
   "registry-transfer-failed": "a download from the registry broke off",
+  "registry-delete-disabled": "the registry does not allow deleting (its storage.delete.enabled is off)",
   "unsafe-transport": "pypakr refused to send to a place it cannot trust (plain HTTP off loopback, credentials to another host)",
   "serve-listen-failed": "pypakr serve cannot listen on its address (taken, or not an address of this machine)",
   "credentials-unreadable": "the Docker config file or a login stored in it cannot be read",
   "credential-helper-failed": "a Docker credential helper is missing or failed",
   "runtime-unusable": "a runtime image for pypakr export has no working Python, or one that does not describe itself",
   "sandbox-unavailable": "an app cannot be sandboxed here: bubblewrap or socat is missing, or the kernel forbids the namespaces it needs",
+  "bad-query": "a hub search names a distribution with a version specifier PEP 440 does not allow",
+  "hub-index-unusable": "the hub's index file is damaged, not an SQLite database, or was written by a newer pypakr",
   internal: "a bug in pypakr: an error it did not expect (only in --json output; never thrown as a PypakrError)",
 } as const;
 

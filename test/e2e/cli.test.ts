@@ -101,7 +101,7 @@ describe("README", () => {
   // The README promises to show each command's help; this keeps it true.
   test("shows every command's current --help verbatim", async () => {
     const readme = await fs.readFile(path.join(REPO, "README.md"), "utf8");
-    for (const command of ["init", "create-image", "create-container", "run", "inspect", "images", "rmi", "save", "load", "push", "pull", "login", "logout", "gc", "store", "verify", "relocate", "serve", "export"]) {
+    for (const command of ["init", "create-image", "create-container", "run", "inspect", "images", "rmi", "save", "load", "push", "pull", "login", "logout", "gc", "store", "verify", "relocate", "serve", "export", "sbom"]) {
       const help = expectOk(await pypakr([command, "--help"]), `${command} --help`).stdout.trimEnd();
       assert.ok(readme.includes(help), `README.md lacks the current \`pypakr ${command} --help\``);
     }

@@ -91,6 +91,8 @@ export interface WheelSpec {
   files?: Record<string, string>;
   scripts?: Record<string, string>;
   requires?: string[];
+  /** More METADATA header lines ("License-Expression: MIT"). */
+  metadata?: string[];
 }
 
 export function makeWheel(dir: string, spec: WheelSpec): string {
@@ -98,6 +100,7 @@ export function makeWheel(dir: string, spec: WheelSpec): string {
   for (const [file, content] of Object.entries(spec.files ?? {})) args.push("--file", `${file}=${content}`);
   for (const [name, target] of Object.entries(spec.scripts ?? {})) args.push("--script", `${name}=${target}`);
   for (const requirement of spec.requires ?? []) args.push("--requires", requirement);
+  for (const line of spec.metadata ?? []) args.push("--metadata", line);
   const result = spawnSync("python3", args, { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`make_wheel failed: ${result.stderr}`);
   return result.stdout.trim();

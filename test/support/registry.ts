@@ -39,6 +39,8 @@ export interface RegistryOptions {
   users?: Record<string, string>;
   /** HTTPS with a self-signed certificate for 127.0.0.1 (its file: Registry.caFile). */
   tls?: boolean;
+  /** storage.delete.enabled (true by default); false makes every manifest DELETE a 405. */
+  deleteEnabled?: boolean;
   /** Notifications (a hub's /events): see notificationsYaml. */
   notifications?: { url: string; token: string };
 }
@@ -291,7 +293,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       "  filesystem:",
       `    rootdirectory: ${storage}`,
       "  delete:",
-      "    enabled: true",
+      `    enabled: ${options.deleteEnabled ?? true}`,
       "  maintenance:",
       "    uploadpurging:",
       "      enabled: false",
