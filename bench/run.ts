@@ -156,7 +156,8 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
   const failures: string[] = [];
 
   const wanted = (part: Part) => options.only.includes(part);
-  ensureTools(python);
+  // uv and venv-pack are the fixture sets' peers (and pip downloads the serve wheels); the other parts need neither.
+  if (wanted("sets") || wanted("serve") || wanted("export")) ensureTools(python);
   const sets: FixtureSet[] = wanted("sets") ? [syntheticSet(python, options.quick)] : [];
   const { real, note } = await decideReal(options, python);
   if (note) notes.push(note);

@@ -318,7 +318,7 @@ export async function measureHub(options: HubOptions): Promise<HubResult> {
   const sizes: Record<string, number | null> = {};
   const repositories = options.quick ? 200 : 1000;
 
-  const push = newMeasurement("hub-push-corpus", `push the corpus over HTTP (${repositories} repositories × 3 tags; mounts, uploads, manifests)`, "fetch: POST/PUT blobs, PUT manifests, 16 repositories at a time");
+  const push = newMeasurement("hub-push-corpus", `push the corpus over HTTP (${repositories} repositories × 3 tags; mounts, uploads, manifests)`, "fetch: POST/PUT blobs, PUT manifests, 4 repositories at a time");
   const indexLag = newMeasurement("hub-index-lag", "every tag indexed by the hub, after the last push", "GET /-/health until it counts every tag with none pending");
   const pages = Object.fromEntries(KINDS.map((kind) => [kind.key, newMeasurement(`hub-page-${kind.key}`, `hub: ${kind.label}`, `autocannon -c 4, GET each path in turn`)])) as Record<PageKind, Measurement>;
   const searchable = newMeasurement("hub-push-searchable", "pypakr push → listed by /api/search", "pypakr push TAG HOST/probe/REPO:1 while polling /api/search?q=NAME every 20 ms");
@@ -342,7 +342,7 @@ export async function measureHub(options: HubOptions): Promise<HubResult> {
 
     log(`hub: pushing ${corpus.tags.length} images (${corpus.layers} distinct distribution layers) with notifications on`);
     let started = Date.now();
-    const requests = await pushCorpus(corpus, registry.url, 16, (done) => log(`hub: ${done} repositories pushed`));
+    const requests = await pushCorpus(corpus, registry.url, 4, (done) => log(`hub: ${done} repositories pushed`));
     push.samples.push(Date.now() - started);
     notes.push(`hub corpus: ${corpus.repositories.length} repositories, ${corpus.tags.length} tags, ${corpus.layers} distinct distribution layers (10-30 per image, shared across repositories), ${(corpus.bytes / 1e6).toFixed(1)} MB of blobs; pushed with ${requests.mount} mounts, ${requests.upload} uploads and ${requests.manifest} manifests.`);
     started = Date.now();
