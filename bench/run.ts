@@ -20,6 +20,7 @@ import { formatChange, formatResult, type BenchResult } from "./lib/report.js";
 import { measureScale } from "./lib/scale.js";
 import { exportUnavailable, measureExport } from "./lib/export.js";
 import { measureServe, serveUnavailable } from "./lib/serve.js";
+import { hubUnavailable, measureHub } from "./lib/hub.js";
 import { measureTransfer } from "./lib/transfer.js";
 
 const START = Date.now();
@@ -128,6 +129,18 @@ async function exportRows(python: string, options: Options, failures: string[]):
   return { ...empty, runs: options.runs, fixture: result.fixture, sizes: result.sizes, measurements: Object.fromEntries(result.measurements.map((m) => [m.id, m])), comparisons: result.comparisons, notes: result.notes };
 }
 
+/** The hub rows as a set of their own; without docker-registry (or a hub command), an empty set that says why. */
+async function hubRows(python: string, options: Options, failures: string[]): Promise<SetResult> {
+  const description = "pypakr hub beside docker-registry over generated repositories: page and search latency, push -> searchable, memory";
+  const empty = { name: "hub", description, runs: 0, fixture: { wheels: 0, wheelBytes: 0, referenceFiles: 0, referenceBytes: 0 }, sizes: {}, measurements: {}, comparisons: [] };
+  const unavailable = hubUnavailable();
+  if (unavailable) return { ...empty, notes: [unavailable] };
+  log("measuring pypakr hub");
+  const result = await measureHub({ python, quick: options.quick, runs: options.runs, log });
+  for (const m of result.measurements) for (const failure of m.failures) failures.push(`hub: ${m.label}: ${failure.split("\n")[0] ?? ""}`);
+  return { ...empty, runs: options.runs, sizes: result.sizes, measurements: Object.fromEntries(result.measurements.map((m) => [m.id, m])), comparisons: result.comparisons, notes: result.notes };
+}
+
 /** Runs everything; `cleanup` deletes the runs' outputs (left for after the report, as it takes a while). */
 async function benchmark(options: Options): Promise<{ result: BenchResult; cleanup: () => void }> {
   const started = new Date();
@@ -143,7 +156,8 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
   const failures: string[] = [];
 
   const wanted = (part: Part) => options.only.includes(part);
-  ensureTools(python);
+  // uv and venv-pack are the fixture sets' peers (and pip downloads the serve wheels); the other parts need neither.
+  if (wanted("sets") || wanted("serve") || wanted("export")) ensureTools(python);
   const sets: FixtureSet[] = wanted("sets") ? [syntheticSet(python, options.quick)] : [];
   const { real, note } = await decideReal(options, python);
   if (note) notes.push(note);
@@ -198,6 +212,7 @@ async function benchmark(options: Options): Promise<{ result: BenchResult; clean
     if (wanted("scale")) results.push(hostileScale(python, options.quick, failures));
     if (wanted("serve")) results.push(await serveRows(python, options, real, failures));
     if (wanted("export")) results.push(await exportRows(python, options, failures));
+    if (wanted("hub")) results.push(await hubRows(python, options, failures));
   } catch (error) {
     cleanUp(sets);
     throw error;

@@ -4,8 +4,9 @@
 # htpasswd and openssl for the real-registry push/pull tests, bubblewrap and
 # socat for the sandbox tests (serve's isolation), mmdebstrap, umoci and runc
 # for the export tests (a runtime image built from Debian's packages, unpacked
-# and run as a container), python3-venv where it is split out, Node.js 24
-# where the system's is older than 22.15,
+# and run as a container), chromium for the hub's browser tests (without its
+# recommends, which would add some 100 packages), python3-venv where it is
+# split out, Node.js 24 where the system's is older than 22.15,
 # Node.js 22 for the test that compares digests across Node.js lines, the npm
 # packages), then builds, type-checks, lints and runs every test.
 set -euo pipefail
@@ -31,6 +32,13 @@ if ((${#missing[@]} > 0)); then
   echo "scripts/test.sh: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ! -x /usr/lib/chromium/chromium ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "scripts/test.sh: installing chromium"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 npm ci --no-audit --no-fund --loglevel=error

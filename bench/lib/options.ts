@@ -13,12 +13,12 @@ export interface Options {
   load: string | undefined;
   clean: boolean;
   python: string | undefined;
-  /** The parts to run (default all): the fixture sets (with the push transfer), the hostile-scale row, the serve rows, the export rows. */
+  /** The parts to run (default all): the fixture sets (with the push transfer), the hostile-scale row, the serve rows, the export rows, the hub rows. */
   only: Part[];
   help: boolean;
 }
 
-export const PARTS = ["sets", "scale", "serve", "export"] as const;
+export const PARTS = ["sets", "scale", "serve", "export", "hub"] as const;
 export type Part = (typeof PARTS)[number];
 
 export const USAGE = `Usage: npm run bench -- [options]      (or: node dist/bench/run.js [options])
@@ -43,7 +43,9 @@ Options:
                       export (pypakr export of a Flask app onto a Debian runtime
                       vs a Dockerfile's venv + pip image: time, size, the bytes
                       a second app sends, cold start under runc; needs root,
-                      mmdebstrap, umoci, runc)
+                      mmdebstrap, umoci, runc), hub (pypakr hub beside
+                      docker-registry over 1,000 generated repositories x 3
+                      tags: page and search p95, push -> searchable, RSS)
   -h, --help          this help
 `;
 

@@ -75,7 +75,7 @@ function ensureServeWheels(log: (message: string) => void): void {
 }
 
 /** The benchmark's CLI with its environment, as serve-apps' image maker. */
-function imageMaker(dir: string, env: NodeJS.ProcessEnv): ImageMaker {
+export function imageMaker(dir: string, env: NodeJS.ProcessEnv): ImageMaker {
   return {
     dir,
     pypakr: (args) =>

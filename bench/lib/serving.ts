@@ -44,7 +44,7 @@ export async function pollFirstByte(url: string, deadline: number): Promise<numb
 }
 
 /** Keeps the last lines of a stream, for the message when something fails. */
-function tailOf(child: ChildProcess): () => string {
+export function tailOf(child: ChildProcess): () => string {
   let text = "";
   const keep = (chunk: Buffer) => {
     text = (text + chunk.toString("utf8")).slice(-4000);
@@ -54,7 +54,7 @@ function tailOf(child: ChildProcess): () => string {
   return () => text;
 }
 
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once("exit", (code, signal) => resolve({ code, signal }));
@@ -62,7 +62,7 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
-async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   const exited = exitOf(child);
   child.kill("SIGTERM");
   const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);

@@ -41,6 +41,8 @@ export interface RegistryOptions {
   tls?: boolean;
   /** storage.delete.enabled (true by default); false makes every manifest DELETE a 405. */
   deleteEnabled?: boolean;
+  /** Notifications (a hub's /events): see notificationsYaml. */
+  notifications?: { url: string; token: string };
 }
 
 export interface TokenRequest {
@@ -218,6 +220,33 @@ async function startTokenService(dir: string, options: { service: string; issuer
   };
 }
 
+/**
+ * The notifications endpoint as a hub wants it: manifest pushes and deletes
+ * (with their references) POSTed to `url` with the token; blob events and
+ * pulls left out (2.8.2 drops pulls only when some media type is ignored
+ * too); a 1 s backoff, so an event the listener missed comes again soon.
+ */
+function notificationsYaml(notifications: { url: string; token: string }): string {
+  return [
+    "notifications:",
+    "  events:",
+    "    includereferences: true",
+    "  endpoints:",
+    "    - name: hub",
+    `      url: ${JSON.stringify(notifications.url)}`,
+    "      headers:",
+    `        Authorization: [${JSON.stringify(`Bearer ${notifications.token}`)}]`,
+    "      timeout: 2s",
+    "      threshold: 5",
+    "      backoff: 1s",
+    "      ignoredmediatypes: [application/octet-stream]",
+    "      ignore:",
+    "        mediatypes: [application/octet-stream]",
+    "        actions: [pull]",
+    "",
+  ].join("\n");
+}
+
 export async function startRegistry(options: RegistryOptions = {}): Promise<Registry> {
   requireBinaries([REGISTRY_BINARY, ...(options.auth === "htpasswd" ? ["htpasswd"] : []), ...(options.auth === "token" || options.tls ? ["openssl"] : [])]);
   const dir = await makeTempDir("pypakr-registry-");
@@ -273,7 +302,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       "  secret: pypakr-test-secret",
       ...tlsYaml,
       "",
-    ].join("\n") + authYaml,
+    ].join("\n") +
+      authYaml +
+      (options.notifications ? notificationsYaml(options.notifications) : ""),
   );
 
   let child: ChildProcess | null = null;
