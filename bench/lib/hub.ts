@@ -336,6 +336,12 @@ export async function measureHub(options: HubOptions): Promise<HubResult> {
   let registry: HubRegistry | null = null;
   let hub: Hub | null = null;
   let rss: { peak: number | null; now: number | null } = { peak: null, now: null };
+  /** RSS along the way, to tell which phase grows the hub: after indexing, after the page loads. */
+  const steps: string[] = [];
+  const step = (what: string) => {
+    const memory = memoryOf(hub?.pid);
+    steps.push(`${what} ${memory.now === null ? "-" : (memory.now / 1e6).toFixed(0)} MB (peak ${memory.peak === null ? "-" : (memory.peak / 1e6).toFixed(0)})`);
+  };
   let hubSearch: number | null = null;
   try {
     registry = await startHubRegistry({ eventsUrl: `http://127.0.0.1:${port}/events`, eventsToken });
@@ -349,6 +355,7 @@ export async function measureHub(options: HubOptions): Promise<HubResult> {
     started = Date.now();
     const { failures: indexFailures } = await untilIndexed(hub, corpus, 600_000);
     indexLag.samples.push(Date.now() - started);
+    step("after indexing");
     if (Array.isArray(indexFailures) ? indexFailures.length > 0 : typeof indexFailures === "number" ? indexFailures > 0 : false) notes.push(`hub: the indexer reports failures: ${JSON.stringify(indexFailures).slice(0, 300)}`);
 
     const described = await describe(hub, corpus, adminToken).catch((error: unknown) => {
@@ -372,6 +379,7 @@ export async function measureHub(options: HubOptions): Promise<HubResult> {
     }
     hubSearch = await sequentialMedian(hub, `/api/search?q=${encodeURIComponent("flask 3.1")}`, 50);
 
+    step("after the page loads");
     log("hub: building the image for the push → searchable runs");
     const stamp = Date.now().toString(36);
     const image = await appImage(helloApp({ name: "hub-probe", variant: stamp }), imageMaker(dir, env));
@@ -424,7 +432,7 @@ export async function measureHub(options: HubOptions): Promise<HubResult> {
   ];
   const p95s = KINDS.map((kind) => `${kind.key} ${percentile(pages[kind.key].samples, 0.95)?.toFixed(1) ?? "-"} ms`).join(", ");
   notes.push(
-    `hub: p95 by page kind: ${p95s}; RSS after the load ${rss.now === null ? "-" : `${(rss.now / 1e6).toFixed(0)} MB`}; push → searchable max ${searchable.summary ? `${searchable.summary.max.toFixed(0)} ms` : "-"} over ${searchable.samples.length} runs after one warm-up.`,
+    `hub: p95 by page kind: ${p95s}; RSS ${steps.join(", ")}, at the end ${rss.now === null ? "-" : `${(rss.now / 1e6).toFixed(0)} MB`}; push → searchable max ${searchable.summary ? `${searchable.summary.max.toFixed(0)} ms` : "-"} over ${searchable.samples.length} runs after one warm-up.`,
     "hub: page times are autocannon's (4 connections, each path in turn), timed per answer to the microsecond; the load generator, the hub and the registry share the machine's CPUs. The hub runs with --reconcile-interval off (its reconcile at start finds the registry empty): the index is built from the push events alone.",
     "hub targets (issue 15): HTML page p95 <= 50 ms, search p95 <= 20 ms, pushed with pypakr push -> searchable <= 2 s, the hub's RSS <= 200 MB.",
   );
