@@ -71,4 +71,8 @@ if [ "${1-}" = run ] && (fast_run check "$@"); then
 fi
 here=$(dirname "$(readlink -f "$0")")
 # PYPAKR_NODE: the Node.js to use when `node` on PATH is not it (the Python wheel points it at its own).
+# The hub is a long-running server that allocates in bursts (a bulk push's
+# notifications): V8's young generation grows to 16 MB per semi-space under
+# such load and stays there; 2 MB keeps the hub's memory flat (bench/lib/hub.ts).
+if [ "${1-}" = hub ]; then exec "${PYPAKR_NODE:-node}" --max-semi-space-size=2 "$here/pypakr.js" "$@"; fi
 exec "${PYPAKR_NODE:-node}" "$here/pypakr.js" "$@"

@@ -90,14 +90,24 @@ export function notificationsSnippet(base: string, eventsToken: HubToken): strin
   const wildcard = /^http:\/\/(0\.0\.0\.0|\[::\]):/.test(base);
   const url = wildcard ? base.replace(/^http:\/\/(0\.0\.0\.0|\[::\])/, "http://HUB-ADDRESS") : base;
   const token = eventsToken.file !== null ? `<the token in ${eventsToken.file}>` : `<the value of $${EVENTS_TOKEN_ENV}>`;
+  return [`pypakr hub: add this to the registry's config.yml (notifications), replacing ${token}${wildcard ? " and HUB-ADDRESS (an address of this machine the registry reaches)" : ""}:`, notificationsYaml(`${url}/events`, token)].join("\n");
+}
+
+/**
+ * The registry's notifications block (docker distribution 2.x) for a hub's
+ * events URL: manifest pushes and deletes with their references, blob events
+ * and pulls left out (2.8 drops pulls only when a media type is ignored too),
+ * a 1 s backoff so a missed event comes again soon. The tests' registries use
+ * it as printed.
+ */
+export function notificationsYaml(eventsUrl: string, token: string): string {
   return [
-    `pypakr hub: add this to the registry's config.yml (notifications), replacing ${token}${wildcard ? " and HUB-ADDRESS (an address of this machine the registry reaches)" : ""}:`,
     "notifications:",
     "  events:",
     "    includereferences: true",
     "  endpoints:",
     "    - name: pypakr-hub",
-    `      url: ${url}/events`,
+    `      url: ${eventsUrl}`,
     "      headers:",
     `        Authorization: [Bearer ${token}]`,
     "      timeout: 2s",

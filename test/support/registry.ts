@@ -21,6 +21,7 @@ import * as https from "node:https";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { notificationsYaml } from "../../src/hub/hub.js";
 import { gzipSync } from "node:zlib";
 import { imageDocuments, writeBlobsArchive } from "../../src/image/archive.js";
 import type { ImageConfig } from "../../src/image/format.js";
@@ -220,32 +221,6 @@ async function startTokenService(dir: string, options: { service: string; issuer
   };
 }
 
-/**
- * The notifications endpoint as a hub wants it: manifest pushes and deletes
- * (with their references) POSTed to `url` with the token; blob events and
- * pulls left out (2.8.2 drops pulls only when some media type is ignored
- * too); a 1 s backoff, so an event the listener missed comes again soon.
- */
-function notificationsYaml(notifications: { url: string; token: string }): string {
-  return [
-    "notifications:",
-    "  events:",
-    "    includereferences: true",
-    "  endpoints:",
-    "    - name: hub",
-    `      url: ${JSON.stringify(notifications.url)}`,
-    "      headers:",
-    `        Authorization: [${JSON.stringify(`Bearer ${notifications.token}`)}]`,
-    "      timeout: 2s",
-    "      threshold: 5",
-    "      backoff: 1s",
-    "      ignoredmediatypes: [application/octet-stream]",
-    "      ignore:",
-    "        mediatypes: [application/octet-stream]",
-    "        actions: [pull]",
-    "",
-  ].join("\n");
-}
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<Registry> {
   requireBinaries([REGISTRY_BINARY, ...(options.auth === "htpasswd" ? ["htpasswd"] : []), ...(options.auth === "token" || options.tls ? ["openssl"] : [])]);
@@ -304,7 +279,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       "",
     ].join("\n") +
       authYaml +
-      (options.notifications ? notificationsYaml(options.notifications) : ""),
+      (options.notifications ? notificationsYaml(options.notifications.url, options.notifications.token) : ""),
   );
 
   let child: ChildProcess | null = null;
