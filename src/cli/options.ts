@@ -65,6 +65,8 @@ export const FLAGS = {
   image: "-i, --image <IMAGE>",
   imageFile: "-i, --image <IMAGE.tar>",
   output: "-o, --output <IMAGE.tar>",
+  /** -o for what is not an image (an SBOM, a lock file). */
+  outputFile: "-o, --output <FILE>",
   tag: "-t, --tag <NAME:TAG>",
   python: "--python <PATH>",
 } as const;

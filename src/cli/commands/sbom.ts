@@ -9,8 +9,7 @@ import { choice, connection, FLAGS, registryOptions, text } from "../options.js"
 export const sbom = defineCommand("sbom", "write an image's SBOM (CycloneDX JSON) or lock file (PEP 751 pylock.toml)", {
   options: {
     format: choice("--format <FORMAT>", "cyclonedx (a CycloneDX 1.6 JSON SBOM) or pylock (a PEP 751 pylock.toml)", ["cyclonedx", "pylock"], "cyclonedx"),
-    // The flag's one spelling (FLAGS.output) says IMAGE.tar; the help says what goes there.
-    output: text(FLAGS.output, "write the SBOM or lock file to this file instead of stdout (replaced whole, or left as it was on failure)"),
+    output: text(FLAGS.outputFile, "write the SBOM or lock file to this file instead of stdout (replaced whole, or left as it was on failure)"),
     ...registryOptions(),
   },
   arguments: { "<IMAGE>": "image file, a stored image's tag or digest, or a registry reference (HOST[:PORT]/REPO[:TAG|@DIGEST], pulled when missing)" },

@@ -44,7 +44,7 @@ describe("CLI options", () => {
     assert.deepEqual(spellings("--container"), [FLAGS.container]);
     assert.deepEqual(spellings("--tag"), [FLAGS.tag]);
     assert.deepEqual(spellings("--python"), [FLAGS.python]);
-    assert.deepEqual(spellings("--output"), [FLAGS.output]);
+    assert.deepEqual(spellings("--output").sort(), [FLAGS.output, FLAGS.outputFile].sort());
     assert.deepEqual(spellings("--insecure"), ["--insecure"]);
     assert.deepEqual(spellings("--ca-file"), ["--ca-file <FILE>"]);
   });
