@@ -5,6 +5,7 @@
  * 413 to a TooLarge.
  */
 import type { IncomingMessage } from "node:http";
+import { readLimited } from "../util/read-limited.js";
 
 /** Form posts and the API's JSON writes (a description is at most 32 KiB of Markdown; the form's percent-encoding adds to it). */
 export const MAX_FORM_BYTES = 64 * 1024;
@@ -23,17 +24,11 @@ export async function readLimitedBody(request: IncomingMessage, limit: number): 
     request.resume();
     throw new TooLarge(limit);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      request.resume();
-      throw new TooLarge(limit);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+  // Resumed before the throw so the rest of the body is drained, as for a declared length.
+  return readLimited(request as AsyncIterable<Buffer>, limit, () => {
+    request.resume();
+    return new TooLarge(limit);
+  });
 }
 
 /** An application/x-www-form-urlencoded body's fields (the first of each name); null for another content type. */

@@ -8,6 +8,7 @@
  */
 import * as z from "zod";
 import { isDigest, isRepositoryName, isTag } from "../image/index.js";
+import { tryParseJson } from "../util/json.js";
 
 /** The envelope's media type; registries send it, but other senders' JSON is read the same. */
 export const EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json";
@@ -52,17 +53,11 @@ const MANIFEST_MEDIA_TYPES = new Set([
 
 /** The events of an envelope's JSON text; null when it is no envelope at all. */
 export function parseEvents(text: string): ParsedEvents | null {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const envelope = envelopeSchema.safeParse(json);
-  if (!envelope.success) return null;
+  const envelope = tryParseJson(text, envelopeSchema);
+  if (envelope === undefined) return null;
   const events: HubEvent[] = [];
   let malformed = 0;
-  for (const raw of envelope.data.events.slice(0, MAX_EVENTS)) {
+  for (const raw of envelope.events.slice(0, MAX_EVENTS)) {
     const parsed = eventSchema.safeParse(raw);
     if (!parsed.success) {
       malformed += 1;
@@ -83,7 +78,7 @@ export function parseEvents(text: string): ParsedEvents | null {
       else if (digest !== undefined) events.push({ kind: "delete-manifest", repository, digest });
     }
   }
-  return { events, malformed: malformed + Math.max(0, envelope.data.events.length - MAX_EVENTS) };
+  return { events, malformed: malformed + Math.max(0, envelope.events.length - MAX_EVENTS) };
 }
 
 /** The event's time as UTC ISO (the registry writes nanoseconds, Date keeps milliseconds); null when it is none. */
